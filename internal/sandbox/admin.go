@@ -1,0 +1,124 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// The admin API lives under /_sandbox/, never on a Graph path. It is unauthenticated: it only ever
+// listens on loopback (or behind the proxy, which serves it to nobody).
+//
+//	GET  stats                       Graph request statistics
+//	POST stats/reset                 zero them
+//	GET  faults / PUT faults         the fault settings as one JSON object
+//	POST cycles                      run a provisioning cycle for every started job, answer when done
+//	POST directory/users?count=N     add N users; answers {"ids":[...]}
+//	POST directory/groups?count=N    add N groups; answers {"ids":[...]}
+//	POST netskope/tokens/revoke      revoke a Netskope tenant's SCIM token (?tenant=, default the first)
+//	POST netskope/tokens/rotate      replace it; answers {"token":"..."}
+//	GET  netskope/users, netskope/groups   what arrived in a Netskope tenant (?tenant=)
+//	PUT  clients/{appId}/roles       replace a client's application permissions (JSON array)
+//	GET  oidc/token                  the GitHub Actions ID-token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL)
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	p := strings.TrimPrefix(r.URL.Path, "/_sandbox/")
+	tenant := r.URL.Query().Get("tenant")
+	switch {
+	case p == "stats" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.Stats())
+	case p == "stats/reset" && r.Method == http.MethodPost:
+		s.ResetStats()
+		w.WriteHeader(http.StatusNoContent)
+	case p == "faults" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.Faults())
+	case p == "faults" && r.Method == http.MethodPut:
+		f := s.Faults()
+		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
+			return
+		}
+		if f.ErrorRate < 0 || f.ErrorRate > 1 || f.LatencyMS < 0 || f.ReplicationLagMS < 0 {
+			adminError(w, http.StatusBadRequest, "faults: error_rate must be within 0..1 and latencies must not be negative")
+			return
+		}
+		s.SetFaults(f)
+		writeJSON(w, http.StatusOK, s.Faults())
+	case p == "cycles" && r.Method == http.MethodPost:
+		res, err := s.RunCycles(r.Context())
+		if err != nil {
+			adminError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"jobs": res})
+	case (p == "directory/users" || p == "directory/groups") && r.Method == http.MethodPost:
+		n, err := strconv.Atoi(firstNonEmpty(r.URL.Query().Get("count"), "1"))
+		if err != nil || n < 1 || n > 100000 {
+			adminError(w, http.StatusBadRequest, "count must be a whole number from 1 to 100000")
+			return
+		}
+		var ids []string
+		if p == "directory/users" {
+			ids = s.AddUsers(n)
+		} else {
+			ids = s.AddGroups(n)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ids": ids})
+	case p == "netskope/tokens/revoke" && r.Method == http.MethodPost:
+		if err := s.RevokeSCIMToken(tenant); err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case p == "netskope/tokens/rotate" && r.Method == http.MethodPost:
+		tok, err := s.RotateSCIMToken(tenant)
+		if err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+	case p == "netskope/users" && r.Method == http.MethodGet:
+		users, err := s.SCIMUsers(tenant)
+		if err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"users": users})
+	case p == "netskope/groups" && r.Method == http.MethodGet:
+		groups, err := s.SCIMGroups(tenant)
+		if err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"groups": groups})
+	case strings.HasPrefix(p, "clients/") && strings.HasSuffix(p, "/roles") && r.Method == http.MethodPut:
+		appID := strings.TrimSuffix(strings.TrimPrefix(p, "clients/"), "/roles")
+		var roles []string
+		if err := json.NewDecoder(r.Body).Decode(&roles); err != nil {
+			adminError(w, http.StatusBadRequest, "roles: "+err.Error())
+			return
+		}
+		if err := s.SetClientRoles(appID, roles); err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case strings.HasPrefix(p, "oidc/"):
+		s.serveOIDC(w, r)
+	default:
+		adminError(w, http.StatusNotFound, fmt.Sprintf("no admin route %s %s", r.Method, r.URL.Path))
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func adminError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

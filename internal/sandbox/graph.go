@@ -1,0 +1,522 @@
+package sandbox
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Every Graph request, and every request inside a $batch, goes through one pipeline:
+// stats -> token (401) -> route (400/405) -> fault (5xx) -> throttle (429) -> permission (403) -> handler.
+
+// access says which application permissions let a caller use a route.
+type access struct {
+	anyToken bool
+	// alternatives: the caller needs every role of at least one alternative.
+	alternatives [][]string
+	// ownedBy names the path parameter holding an application or service principal id: a caller with
+	// Application.ReadWrite.OwnedBy may use the route on objects it owns.
+	ownedBy string
+}
+
+// anyRole grants access to a caller holding any one of roles.
+func anyRole(roles ...string) access {
+	a := access{}
+	for _, r := range roles {
+		a.alternatives = append(a.alternatives, []string{r})
+	}
+	return a
+}
+
+// allOf adds an alternative that needs every one of roles.
+func (a access) allOf(roles ...string) access {
+	a.alternatives = append(a.alternatives, roles)
+	return a
+}
+
+// orOwner lets Application.ReadWrite.OwnedBy callers in on objects they own.
+func (a access) orOwner(param string) access { a.ownedBy = param; return a }
+
+var anyToken = access{anyToken: true}
+
+type graphRoute struct {
+	method   string
+	template string
+	segs     []string
+	access   access
+	// cost in resource units (Graph's identity throttling); writes also count against the write budget.
+	cost    int
+	handler func(c *gctx)
+}
+
+func (r *graphRoute) key() string { return r.method + " " + r.template }
+
+type graphRouter struct {
+	s      *Server
+	routes []*graphRoute
+}
+
+// handle registers a route. template is relative to /v1.0, with {name} path parameters, which may
+// also sit inside a segment (servicePrincipals(appId='{appId}')).
+func (g *graphRouter) handle(method, template string, a access, h func(c *gctx)) *graphRoute {
+	r := &graphRoute{method: method, template: template, segs: splitPath(template), access: a, cost: 1, handler: h}
+	g.routes = append(g.routes, r)
+	return r
+}
+
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+// match finds the route for method and path; pathMatched reports a route with another method.
+func (g *graphRouter) match(method, path string) (r *graphRoute, params map[string]string, pathMatched bool) {
+	segs := splitPath(path)
+	for _, rt := range g.routes {
+		p, ok := matchSegs(rt.segs, segs)
+		if !ok {
+			continue
+		}
+		if rt.method == method {
+			return rt, p, true
+		}
+		pathMatched = true
+	}
+	return nil, nil, pathMatched
+}
+
+func matchSegs(tmpl, segs []string) (map[string]string, bool) {
+	if len(tmpl) != len(segs) {
+		return nil, false
+	}
+	params := map[string]string{}
+	for i, t := range tmpl {
+		seg, err := url.PathUnescape(segs[i])
+		if err != nil {
+			return nil, false
+		}
+		open := strings.IndexByte(t, '{')
+		if open < 0 {
+			if !strings.EqualFold(t, seg) {
+				return nil, false
+			}
+			continue
+		}
+		close := strings.IndexByte(t, '}')
+		prefix, name, suffix := t[:open], t[open+1:close], t[close+1:]
+		if !strings.HasPrefix(strings.ToLower(seg), strings.ToLower(prefix)) || !strings.HasSuffix(seg, suffix) || len(seg) <= len(prefix)+len(suffix) {
+			return nil, false
+		}
+		params[name] = seg[len(prefix) : len(seg)-len(suffix)]
+	}
+	return params, true
+}
+
+// gctx is one Graph request being served.
+type gctx struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	params map[string]string
+	query  url.Values
+	claims *accessClaims
+	route  *graphRoute
+	body   []byte
+}
+
+func (c *gctx) param(name string) string { return c.params[name] }
+
+// json writes v as Graph's JSON answer.
+func (c *gctx) json(status int, v any) {
+	c.w.Header().Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
+	c.w.WriteHeader(status)
+	_ = json.NewEncoder(c.w).Encode(v)
+}
+
+func (c *gctx) noContent() { c.w.WriteHeader(http.StatusNoContent) }
+
+// error writes Graph's error envelope: always code, message and innerError with request-id.
+func (c *gctx) error(status int, code, message string) {
+	writeGraphError(c.w, c.r, status, code, message)
+}
+
+// notFound answers 404 Request_ResourceNotFound for id, as Graph does.
+func (c *gctx) notFound(id string) {
+	c.error(http.StatusNotFound, "Request_ResourceNotFound",
+		fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))
+}
+
+func (c *gctx) badRequest(message string) {
+	c.error(http.StatusBadRequest, "Request_BadRequest", message)
+}
+
+// decode reads the JSON body into v; on failure it answers 400 and returns false.
+func (c *gctx) decode(v any) bool {
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		c.badRequest("Empty Payload. JSON content expected.")
+		return false
+	}
+	if err := json.Unmarshal(c.body, v); err != nil {
+		c.badRequest("Invalid JSON in request body: " + err.Error())
+		return false
+	}
+	return true
+}
+
+// baseURL is the origin and version the client used, for @odata.nextLink.
+func (c *gctx) baseURL() string {
+	scheme := "https"
+	return scheme + "://" + c.r.Host + "/v1.0"
+}
+
+func writeGraphError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	reqID := w.Header().Get("request-id")
+	if reqID == "" {
+		reqID = uuid.NewString()
+		w.Header().Set("request-id", reqID)
+	}
+	clientReqID := r.Header.Get("client-request-id")
+	if clientReqID == "" {
+		clientReqID = reqID
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+		"code":    code,
+		"message": message,
+		"innerError": map[string]any{
+			"date":              graphTime(now()),
+			"request-id":        reqID,
+			"client-request-id": clientReqID,
+		},
+	}})
+}
+
+// serveGraph is the entry point for Graph requests on any listener.
+func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
+	f := s.faults.get()
+	if f.LatencyMS > 0 {
+		time.Sleep(time.Duration(f.LatencyMS) * time.Millisecond)
+	}
+	rw := &statusWriter{ResponseWriter: w}
+	reqID := uuid.NewString()
+	rw.Header().Set("request-id", reqID)
+	rw.Header().Set("client-request-id", firstNonEmpty(r.Header.Get("client-request-id"), reqID))
+	body, err := readBody(r)
+	if err != nil {
+		writeGraphError(rw, r, http.StatusBadRequest, "BadRequest", "Could not read the request body: "+err.Error())
+		s.stats.record("", "", rw.status, true)
+		return
+	}
+	claims, authErr := s.verifyAccessToken(r.Header.Get("Authorization"))
+	appID := ""
+	if claims != nil {
+		appID = claims.AppID
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/v1.0")
+	if r.Method == http.MethodPost && strings.EqualFold(strings.Trim(path, "/"), "$batch") {
+		if authErr != nil {
+			writeGraphError(rw, r, http.StatusUnauthorized, "InvalidAuthenticationToken", authErr.Error())
+		} else {
+			s.serveBatch(rw, r, claims, body)
+		}
+		s.stats.record("POST /$batch", appID, rw.status, true)
+		return
+	}
+	key := s.serveGraphRequest(rw, r, claims, authErr, path, body)
+	s.stats.record(key, appID, rw.status, true)
+}
+
+// serveGraphRequest runs one request (top level or batch item) through the pipeline and returns the
+// route key it matched ("" when none).
+func (s *Server) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *accessClaims, authErr error, path string, body []byte) string {
+	if authErr != nil {
+		writeGraphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", authErr.Error())
+		return ""
+	}
+	rt, params, pathMatched := s.graphMux.match(r.Method, path)
+	if rt == nil {
+		if pathMatched {
+			// Graph's answer for a method a resource does not support (e.g. PATCH on a schema).
+			writeGraphError(w, r, http.StatusNotFound, "UnknownError", "No HTTP resource was found that matches the request URI '"+r.URL.String()+"'.")
+			return ""
+		}
+		seg := path
+		if segs := splitPath(path); len(segs) > 0 {
+			seg = segs[len(segs)-1]
+		}
+		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg))
+		return ""
+	}
+	c := &gctx{s: s, w: w, r: r, params: params, query: r.URL.Query(), claims: claims, route: rt, body: body}
+	if s.faults.injectServerError(rt.key()) {
+		w.Header().Set("Retry-After", "1")
+		c.error(http.StatusServiceUnavailable, "serviceNotAvailable", "The service is temporarily unavailable. Please retry.")
+		return rt.key()
+	}
+	if wait, info, ok := s.faults.throttle(claims.TenantID, claims.AppID, rt.cost, r.Method != http.MethodGet); !ok {
+		secs := int(wait/time.Second) + 1
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		w.Header().Set("x-ms-throttle-scope", "Tenant_Application/ReadWrite/"+claims.TenantID+"/"+claims.AppID)
+		w.Header().Set("x-ms-throttle-information", info)
+		c.error(http.StatusTooManyRequests, "Request_ThrottledTemporarily",
+			fmt.Sprintf("Your request is throttled temporarily. Please try after %d seconds.", secs))
+		return rt.key()
+	}
+	if !s.allowed(c) {
+		c.error(http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		return rt.key()
+	}
+	rt.handler(c)
+	return rt.key()
+}
+
+func (s *Server) allowed(c *gctx) bool {
+	a := c.route.access
+	if a.anyToken {
+		return true
+	}
+	for _, alt := range a.alternatives {
+		ok := true
+		for _, role := range alt {
+			if !c.claims.has(role) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	if a.ownedBy != "" && c.claims.has("Application.ReadWrite.OwnedBy") {
+		return s.owns(c.claims.AppID, c.params[a.ownedBy])
+	}
+	return false
+}
+
+// owns reports whether the client appID owns the application or service principal with object id id.
+func (s *Server) owns(appID, id string) bool {
+	s.store.mu.RLock()
+	defer s.store.mu.RUnlock()
+	if a, ok := s.store.apps[id]; ok {
+		return slices.Contains(a.Owners, appID)
+	}
+	if sp, ok := s.store.sps[id]; ok {
+		return slices.Contains(sp.Owners, appID)
+	}
+	if a, ok := s.store.deleted[id]; ok {
+		return slices.Contains(a.Owners, appID)
+	}
+	// An unknown object: let the handler answer 404 rather than hide it behind 403.
+	return true
+}
+
+// readBody reads the request body, inflating it when the client gzipped it (msgraph-sdk-go does).
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	var rd io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		rd = zr
+	}
+	return io.ReadAll(io.LimitReader(rd, 16<<20))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// MaxBatchRequests is Graph's limit of requests in one $batch.
+const MaxBatchRequests = 20
+
+type batchItem struct {
+	ID        string            `json:"id"`
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Headers   map[string]string `json:"headers"`
+	Body      json.RawMessage   `json:"body"`
+	DependsOn []string          `json:"dependsOn"`
+}
+
+type batchResponse struct {
+	ID      string            `json:"id"`
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    any               `json:"body,omitempty"`
+}
+
+// serveBatch runs a JSON $batch: at most 20 requests, unique ids, relative urls; items run in
+// dependency order, and an item whose dependency failed answers 424.
+func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, claims *accessClaims, body []byte) {
+	var req struct {
+		Requests []batchItem `json:"requests"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "Invalid batch payload format.")
+		return
+	}
+	if len(req.Requests) == 0 {
+		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "Invalid batch payload format.")
+		return
+	}
+	if len(req.Requests) > MaxBatchRequests {
+		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Number of batch request steps exceeds the maximum of %d.", MaxBatchRequests))
+		return
+	}
+	byID := map[string]*batchItem{}
+	for i := range req.Requests {
+		it := &req.Requests[i]
+		if it.ID == "" || it.Method == "" || it.URL == "" {
+			writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "Batch request step is missing id, method or url.")
+			return
+		}
+		if _, dup := byID[it.ID]; dup {
+			writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request contains duplicate id '%s'.", it.ID))
+			return
+		}
+		if strings.HasPrefix(it.URL, "http://") || strings.HasPrefix(it.URL, "https://") {
+			writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "Batch request step url must be relative: "+it.URL)
+			return
+		}
+		byID[it.ID] = it
+	}
+	for _, it := range req.Requests {
+		for _, d := range it.DependsOn {
+			if _, ok := byID[d]; !ok {
+				writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request step '%s' depends on unknown id '%s'.", it.ID, d))
+				return
+			}
+		}
+	}
+	results := map[string]*batchResponse{}
+	var order []string
+	var run func(id string, visiting map[string]bool) *batchResponse
+	run = func(id string, visiting map[string]bool) *batchResponse {
+		if res, ok := results[id]; ok {
+			return res
+		}
+		it := byID[id]
+		if visiting[id] {
+			res := &batchResponse{ID: id, Status: http.StatusBadRequest, Headers: map[string]string{"Content-Type": "application/json"},
+				Body: errorBody("BadRequest", "Batch request steps have a circular dependency.")}
+			results[id] = res
+			return res
+		}
+		visiting[id] = true
+		for _, d := range it.DependsOn {
+			if dep := run(d, visiting); dep.Status >= 400 {
+				res := &batchResponse{ID: id, Status: http.StatusFailedDependency, Headers: map[string]string{"Content-Type": "application/json"},
+					Body: errorBody("FailedDependency", "Dependent request "+d+" failed.")}
+				results[id] = res
+				order = append(order, id)
+				s.stats.record("", claims.AppID, res.Status, false)
+				return res
+			}
+		}
+		res := s.runBatchItem(r, claims, it)
+		results[id] = res
+		order = append(order, id)
+		return res
+	}
+	for _, it := range req.Requests {
+		run(it.ID, map[string]bool{})
+	}
+	out := make([]*batchResponse, 0, len(order))
+	for _, id := range order {
+		out = append(out, results[id])
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(map[string]any{"responses": out})
+}
+
+func errorBody(code, message string) map[string]any {
+	return map[string]any{"error": map[string]any{"code": code, "message": message,
+		"innerError": map[string]any{"date": graphTime(now()), "request-id": uuid.NewString(), "client-request-id": uuid.NewString()}}}
+}
+
+func (s *Server) runBatchItem(outer *http.Request, claims *accessClaims, it *batchItem) *batchResponse {
+	u := it.URL
+	if !strings.HasPrefix(u, "/") {
+		u = "/" + u
+	}
+	var body []byte
+	if len(it.Body) > 0 && string(it.Body) != "null" {
+		body = it.Body
+	}
+	req := httptest.NewRequest(strings.ToUpper(it.Method), "https://"+outer.Host+"/v1.0"+u, bytes.NewReader(body))
+	req.Host = outer.Host
+	for k, v := range it.Headers {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	rec.Header().Set("request-id", uuid.NewString())
+	path := req.URL.Path[len("/v1.0"):]
+	key := s.serveGraphRequest(rec, req, claims, nil, path, body)
+	s.stats.record(key, claims.AppID, rec.Code, false)
+	res := &batchResponse{ID: it.ID, Status: rec.Code, Headers: map[string]string{}}
+	for k, v := range rec.Header() {
+		if len(v) > 0 && k != "Request-Id" {
+			res.Headers[k] = v[0]
+		}
+	}
+	if b := bytes.TrimSpace(rec.Body.Bytes()); len(b) > 0 {
+		var v any
+		if json.Unmarshal(b, &v) == nil {
+			res.Body = v
+		} else {
+			res.Body = string(b)
+		}
+	}
+	return res
+}
+
+func (s *Server) newGraphRouter() *graphRouter {
+	g := &graphRouter{s: s}
+	s.registerAppRoutes(g)
+	s.registerDirectoryRoutes(g)
+	return g
+}

@@ -1,0 +1,378 @@
+// Package sandbox is an offline Microsoft Entra ID authority, Microsoft Graph v1.0 and Netskope SCIM
+// tenant, faithful enough that the provider, its tests and `make demo` do their real work against it.
+// Start one in-process with Start, or run cmd/sandbox.
+package sandbox
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Options configure a sandbox. The zero value is a usable sandbox with Entra's defaults.
+type Options struct {
+	// TenantID of the Entra tenant; a random GUID when empty.
+	TenantID string
+	// ClientID and ClientSecret of the client the provider signs in as; random when empty.
+	ClientID     string
+	ClientSecret string
+	// Roles are the application permissions granted to that client; nil means LeastPrivilegeRoles.
+	Roles []string
+	// CycleInterval between provisioning cycles of a started job; 40 minutes when zero.
+	CycleInterval time.Duration
+	// SeedUsers adds that many extra users to the seeded directory.
+	SeedUsers int
+	// Faults in force at start; DefaultFaults when nil.
+	Faults *Faults
+	// NetskopeTenants are the Netskope tenant names served over SCIM; ["acme"] when empty.
+	NetskopeTenants []string
+	// Dir receives ca.pem and client credentials; a new temporary directory when empty.
+	Dir string
+	// Addr is the host the listeners bind to; 127.0.0.1 when empty.
+	Addr string
+	// Logf receives one line per notable event; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// LeastPrivilegeRoles is the least-privilege set in the reference: enough to create the Netskope app,
+// configure its provisioning, assign users and groups, and look principals up.
+var LeastPrivilegeRoles = []string{
+	"Application.ReadWrite.OwnedBy",
+	"Application.Read.All",
+	"AppRoleAssignment.ReadWrite.All",
+	"User.Read.All",
+	"Group.Read.All",
+}
+
+// AdminRoles are granted to the sandbox's admin client, which tests use to shape the directory
+// through Graph the way an administrator would in the portal.
+var AdminRoles = []string{
+	"Application.ReadWrite.All",
+	"AppRoleAssignment.ReadWrite.All",
+	"Directory.ReadWrite.All",
+	"Group.ReadWrite.All",
+	"GroupMember.ReadWrite.All",
+	"Synchronization.ReadWrite.All",
+	"User.ReadWrite.All",
+}
+
+// Server is a running sandbox.
+type Server struct {
+	opts     Options
+	tenantID string
+	dir      string
+	ownDir   bool
+
+	ca    *certAuthority
+	store *store
+
+	clientsMu     sync.RWMutex
+	clients       map[string]*Client // by appId
+	mainClientID  string
+	adminClientID string
+
+	signer *tokenSigner
+
+	stats  *stats
+	faults *faultState
+
+	netskope *netskope
+	engine   *engine
+
+	mainLn   net.Listener
+	proxyLn  net.Listener
+	scimLns  map[string]net.Listener // Netskope tenant -> listener (direct mode)
+	servers  []*http.Server
+	handler  http.Handler // dispatches by Host, then path
+	graphMux *graphRouter
+
+	closeOnce sync.Once
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// Client is an app registration that can sign in to the sandbox's authority.
+type Client struct {
+	AppID       string
+	DisplayName string
+	Secret      string
+	// CertificatePEM is the registered certificate (PEM); CertificateKeyPEM is kept so tests can
+	// write a credential file. Either may be empty.
+	CertificatePEM    []byte
+	CertificateKeyPEM []byte
+	// Federated are the federated identity credentials (issuer, subject, audience) the client trusts.
+	Federated []FederatedCredential
+	Roles     []string
+	// ServicePrincipalID is the client's own service principal in the tenant.
+	ServicePrincipalID string
+}
+
+// FederatedCredential is a workload identity federation trust.
+type FederatedCredential struct {
+	Issuer   string
+	Subject  string
+	Audience string
+}
+
+// Start starts a sandbox and returns once every listener is serving.
+func Start(opts Options) (*Server, error) {
+	s := &Server{opts: opts, clients: map[string]*Client{}, scimLns: map[string]net.Listener{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.tenantID = opts.TenantID
+	if s.tenantID == "" {
+		s.tenantID = uuid.NewString()
+	}
+	if s.opts.Addr == "" {
+		s.opts.Addr = "127.0.0.1"
+	}
+	if s.opts.CycleInterval <= 0 {
+		s.opts.CycleInterval = 40 * time.Minute
+	}
+	if len(s.opts.NetskopeTenants) == 0 {
+		s.opts.NetskopeTenants = []string{"acme"}
+	}
+	if s.opts.Logf == nil {
+		s.opts.Logf = func(string, ...any) {}
+	}
+	s.dir = opts.Dir
+	if s.dir == "" {
+		d, err := os.MkdirTemp("", "entranetskope-sandbox-")
+		if err != nil {
+			return nil, err
+		}
+		s.dir, s.ownDir = d, true
+	} else if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, err
+	}
+
+	var err error
+	if s.ca, err = newCertAuthority(); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(s.CAFile(), s.ca.certPEM, 0o644); err != nil {
+		return nil, err
+	}
+	if s.signer, err = newTokenSigner(); err != nil {
+		return nil, err
+	}
+	s.store = newStore()
+	s.stats = newStats()
+	f := DefaultFaults()
+	if opts.Faults != nil {
+		f = *opts.Faults
+	}
+	s.faults = newFaultState(f)
+
+	if err := s.setupClients(); err != nil {
+		return nil, err
+	}
+	s.seedGallery()
+	s.seedDirectory(opts.SeedUsers)
+	s.netskope = newNetskope(s, s.opts.NetskopeTenants)
+	s.engine = newEngine(s)
+	s.graphMux = s.newGraphRouter()
+	s.handler = http.HandlerFunc(s.dispatch)
+
+	tlsCfg := &tls.Config{GetCertificate: s.ca.getCertificate, MinVersion: tls.VersionTLS12}
+	if s.mainLn, err = net.Listen("tcp", net.JoinHostPort(s.opts.Addr, "0")); err != nil {
+		return nil, err
+	}
+	s.serve(tls.NewListener(s.mainLn, tlsCfg), s.handler)
+	for _, t := range s.opts.NetskopeTenants {
+		ln, err := net.Listen("tcp", net.JoinHostPort(s.opts.Addr, "0"))
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.scimLns[t] = ln
+		s.serve(tls.NewListener(ln, tlsCfg), s.netskope.tenantHandler(t))
+	}
+	if s.proxyLn, err = net.Listen("tcp", net.JoinHostPort(s.opts.Addr, "0")); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.serve(s.proxyLn, http.HandlerFunc(s.serveProxy))
+
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.engine.run(s.ctx) }()
+	return s, nil
+}
+
+func (s *Server) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
+	s.servers = append(s.servers, srv)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.opts.Logf("sandbox: serve: %v", err)
+		}
+	}()
+}
+
+// Close stops every listener and the provisioning engine and removes the temporary directory.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, srv := range s.servers {
+			_ = srv.Shutdown(ctx)
+		}
+		for _, ln := range []net.Listener{s.mainLn, s.proxyLn} {
+			if ln != nil {
+				_ = ln.Close()
+			}
+		}
+		for _, ln := range s.scimLns {
+			_ = ln.Close()
+		}
+		s.wg.Wait()
+		if s.ownDir {
+			_ = os.RemoveAll(s.dir)
+		}
+	})
+}
+
+// dispatch routes a request by host (Netskope tenants on *.goskope.com), then by path.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	host := hostOnly(r.Host)
+	if tenant, ok := netskopeTenantForHost(host); ok {
+		s.netskope.tenantHandler(tenant).ServeHTTP(w, r)
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/_sandbox/"):
+		s.serveAdmin(w, r)
+	case strings.HasPrefix(p, "/v1.0/") || p == "/v1.0":
+		s.serveGraph(w, r)
+	default:
+		s.serveAuthority(w, r)
+	}
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return strings.ToLower(h)
+	}
+	return strings.ToLower(hostport)
+}
+
+// netskopeTenantForHost maps <tenant>[.<region>].goskope.com to the tenant name.
+func netskopeTenantForHost(host string) (string, bool) {
+	if !strings.HasSuffix(host, ".goskope.com") {
+		return "", false
+	}
+	labels := strings.Split(strings.TrimSuffix(host, ".goskope.com"), ".")
+	if len(labels) == 0 || labels[0] == "" || len(labels) > 2 {
+		return "", false
+	}
+	return labels[0], true
+}
+
+func (s *Server) mainURL() string { return "https://" + s.mainLn.Addr().String() }
+
+// TenantID is the Entra tenant's id.
+func (s *Server) TenantID() string { return s.tenantID }
+
+// AuthorityHost is the authority base URL for azidentity's AuthorityHost (direct mode).
+func (s *Server) AuthorityHost() string { return s.mainURL() + "/" }
+
+// GraphEndpoint is Graph's base URL without the version segment (direct mode).
+func (s *Server) GraphEndpoint() string { return s.mainURL() }
+
+// GraphURL is Graph's v1.0 base URL (direct mode).
+func (s *Server) GraphURL() string { return s.mainURL() + "/v1.0" }
+
+// AdminURL is the admin API's base URL, ending in a slash.
+func (s *Server) AdminURL() string { return s.mainURL() + "/_sandbox/" }
+
+// ProxyURL is the HTTP CONNECT proxy that serves the production host names from the sandbox.
+func (s *Server) ProxyURL() string { return "http://" + s.proxyLn.Addr().String() }
+
+// CAFile is the PEM file of the sandbox CA; clients trust the sandbox through SSL_CERT_FILE.
+func (s *Server) CAFile() string { return filepath.Join(s.dir, "ca.pem") }
+
+// CAPEM is the sandbox CA certificate in PEM form.
+func (s *Server) CAPEM() []byte { return append([]byte(nil), s.ca.certPEM...) }
+
+// Dir is where the sandbox keeps its files.
+func (s *Server) Dir() string { return s.dir }
+
+// SCIMURL is the direct-mode SCIM base URL of a Netskope tenant ("" for the first one).
+func (s *Server) SCIMURL(tenant string) string {
+	if tenant == "" {
+		tenant = s.opts.NetskopeTenants[0]
+	}
+	ln, ok := s.scimLns[tenant]
+	if !ok {
+		return ""
+	}
+	return "https://" + ln.Addr().String() + "/api/v2/scim"
+}
+
+// SCIMToken is the current SCIM bearer token of a Netskope tenant ("" for the first one).
+func (s *Server) SCIMToken(tenant string) string {
+	if tenant == "" {
+		tenant = s.opts.NetskopeTenants[0]
+	}
+	return s.netskope.token(tenant)
+}
+
+// Env is what the env file exports, for direct mode.
+func (s *Server) Env() map[string]string {
+	c := s.mainClient()
+	return map[string]string{
+		"ARM_TENANT_ID":                s.tenantID,
+		"ARM_CLIENT_ID":                c.AppID,
+		"ARM_CLIENT_SECRET":            c.Secret,
+		"ENTRANETSKOPE_AUTHORITY_HOST": s.AuthorityHost(),
+		"ENTRANETSKOPE_GRAPH_ENDPOINT": s.GraphEndpoint(),
+		"SSL_CERT_FILE":                s.CAFile(),
+		"NETSKOPE_SCIM_URL":            s.SCIMURL(""),
+		"NETSKOPE_SCIM_TOKEN":          s.SCIMToken(""),
+		"SANDBOX_ADMIN_URL":            s.AdminURL(),
+		"SANDBOX_PROXY":                s.ProxyURL(),
+	}
+}
+
+// WriteEnvFile writes Env as shell export lines, atomically.
+func (s *Server) WriteEnvFile(path string) error {
+	env := s.Env()
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(env[k]))
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func shellQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'" }
+
+func (s *Server) logf(format string, args ...any) { s.opts.Logf(format, args...) }
+
+func now() time.Time { return time.Now().UTC() }
+
+// graphTime renders a time the way Graph does.
+func graphTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

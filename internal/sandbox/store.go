@@ -1,0 +1,276 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The directory the sandbox serves. Every Graph handler, the provisioning engine and the admin API
+// read and write it under store.mu. Fields carry Graph's JSON names so handlers can render them
+// directly; fields Graph never returns are tagged `json:"-"`.
+
+// DefaultAccessRoleID is the app role id Entra uses for "Default Access".
+const DefaultAccessRoleID = "00000000-0000-0000-0000-000000000000"
+
+type store struct {
+	mu sync.RWMutex
+
+	users       map[string]*User // by object id
+	usersByUPN  map[string]string
+	groups      map[string]*Group
+	apps        map[string]*Application      // by object id
+	appsByAppID map[string]string            // appId -> object id
+	sps         map[string]*ServicePrincipal // by object id
+	spsByAppID  map[string]string            // appId -> service principal object id
+	deleted     map[string]*Application      // directory/deletedItems (applications)
+	assignments map[string]*AppRoleAssignment
+	templates   []*ApplicationTemplate
+
+	// created records when an object was created, for the replication-lag fault.
+	created map[string]time.Time
+}
+
+func newStore() *store {
+	return &store{
+		users:       map[string]*User{},
+		usersByUPN:  map[string]string{},
+		groups:      map[string]*Group{},
+		apps:        map[string]*Application{},
+		appsByAppID: map[string]string{},
+		sps:         map[string]*ServicePrincipal{},
+		spsByAppID:  map[string]string{},
+		deleted:     map[string]*Application{},
+		assignments: map[string]*AppRoleAssignment{},
+		created:     map[string]time.Time{},
+	}
+}
+
+type User struct {
+	ID                string  `json:"id"`
+	DisplayName       string  `json:"displayName"`
+	UserPrincipalName string  `json:"userPrincipalName"`
+	Mail              *string `json:"mail"`
+	MailNickname      string  `json:"mailNickname,omitempty"`
+	GivenName         *string `json:"givenName"`
+	Surname           *string `json:"surname"`
+	AccountEnabled    bool    `json:"accountEnabled"`
+	CreatedDateTime   string  `json:"createdDateTime,omitempty"`
+}
+
+type Group struct {
+	ID              string   `json:"id"`
+	DisplayName     string   `json:"displayName"`
+	Description     *string  `json:"description"`
+	MailNickname    string   `json:"mailNickname,omitempty"`
+	MailEnabled     bool     `json:"mailEnabled"`
+	SecurityEnabled bool     `json:"securityEnabled"`
+	GroupTypes      []string `json:"groupTypes"`
+	CreatedDateTime string   `json:"createdDateTime,omitempty"`
+	// Members holds direct member object ids (users and groups), in insertion order.
+	Members []string `json:"-"`
+}
+
+type AppRole struct {
+	AllowedMemberTypes []string `json:"allowedMemberTypes"`
+	Description        string   `json:"description"`
+	DisplayName        string   `json:"displayName"`
+	ID                 string   `json:"id"`
+	IsEnabled          bool     `json:"isEnabled"`
+	Origin             string   `json:"origin,omitempty"`
+	Value              *string  `json:"value"`
+}
+
+type ApplicationTemplate struct {
+	ID                         string   `json:"id"`
+	DisplayName                string   `json:"displayName"`
+	Publisher                  string   `json:"publisher"`
+	Categories                 []string `json:"categories"`
+	Description                string   `json:"description"`
+	HomePageURL                string   `json:"homePageUrl"`
+	LogoURL                    string   `json:"logoUrl"`
+	SupportedProvisioningTypes []string `json:"supportedProvisioningTypes"`
+	SupportedSingleSignOnModes []string `json:"supportedSingleSignOnModes"`
+	// SyncTemplateFactoryTag is the synchronization template an instantiated app gets; empty when the
+	// gallery app cannot provision.
+	SyncTemplateFactoryTag string `json:"-"`
+	// RoleNames are the app roles an instantiated app gets (fresh ids per app).
+	RoleNames []string `json:"-"`
+}
+
+type Application struct {
+	ID                    string    `json:"id"`
+	AppID                 string    `json:"appId"`
+	ApplicationTemplateID *string   `json:"applicationTemplateId"`
+	DisplayName           string    `json:"displayName"`
+	SignInAudience        string    `json:"signInAudience"`
+	AppRoles              []AppRole `json:"appRoles"`
+	CreatedDateTime       string    `json:"createdDateTime"`
+	DeletedDateTime       *string   `json:"deletedDateTime"`
+	// Owners are the appIds of clients that own the application (Application.ReadWrite.OwnedBy).
+	Owners []string `json:"-"`
+}
+
+type ServicePrincipal struct {
+	ID                        string    `json:"id"`
+	AppID                     string    `json:"appId"`
+	AppDisplayName            string    `json:"appDisplayName"`
+	DisplayName               string    `json:"displayName"`
+	ApplicationTemplateID     *string   `json:"applicationTemplateId"`
+	AppRoleAssignmentRequired bool      `json:"appRoleAssignmentRequired"`
+	AccountEnabled            bool      `json:"accountEnabled"`
+	AppRoles                  []AppRole `json:"appRoles"`
+	ServicePrincipalNames     []string  `json:"servicePrincipalNames"`
+	ServicePrincipalType      string    `json:"servicePrincipalType"`
+	Tags                      []string  `json:"tags"`
+	Owners                    []string  `json:"-"`
+
+	// Sync is the service principal's synchronization state; nil for apps that cannot provision.
+	Sync *Synchronization `json:"-"`
+}
+
+// Synchronization is what lives under /servicePrincipals/{id}/synchronization.
+type Synchronization struct {
+	Templates []*SyncTemplate
+	Jobs      map[string]*SyncJob
+	// Secrets are the saved credentials and settings (BaseAddress, SecretToken, SyncAll,
+	// SyncNotificationSettings, ...), in Graph's key/value form.
+	Secrets map[string]string
+}
+
+type SyncTemplate struct {
+	ID            string          `json:"id"`
+	ApplicationID string          `json:"applicationId"`
+	Default       bool            `json:"default"`
+	Description   *string         `json:"description"`
+	Discoverable  bool            `json:"discoverable"`
+	FactoryTag    string          `json:"factoryTag"`
+	Metadata      []KeyValue      `json:"metadata"`
+	Schema        json.RawMessage `json:"schema,omitempty"`
+}
+
+type KeyValue struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// SyncJob mirrors Graph's synchronizationJob. Status and schedule are kept as Graph renders them.
+type SyncJob struct {
+	ID                         string              `json:"id"`
+	TemplateID                 string              `json:"templateId"`
+	Schedule                   SyncSchedule        `json:"schedule"`
+	Status                     SyncStatus          `json:"status"`
+	SynchronizationJobSettings []KeyValue          `json:"synchronizationJobSettings"`
+	Schema                     json.RawMessage     `json:"-"`
+	ServicePrincipalID         string              `json:"-"`
+	NextCycle                  time.Time           `json:"-"`
+	Provisioned                *ProvisioningLedger `json:"-"`
+}
+
+type SyncSchedule struct {
+	Expiration *string `json:"expiration"`
+	Interval   string  `json:"interval"`
+	State      string  `json:"state"` // Active | Disabled | Paused
+}
+
+type SyncStatus struct {
+	Code                               string            `json:"code"` // NotConfigured | NotRun | Active | Paused | Quarantine
+	CountSuccessiveCompleteFailures    int64             `json:"countSuccessiveCompleteFailures"`
+	EscrowsPruned                      bool              `json:"escrowsPruned"`
+	LastExecution                      *SyncExecution    `json:"lastExecution"`
+	LastSuccessfulExecution            *SyncExecution    `json:"lastSuccessfulExecution"`
+	LastSuccessfulExecutionWithExports *SyncExecution    `json:"lastSuccessfulExecutionWithExports"`
+	Progress                           []any             `json:"progress"`
+	Quarantine                         *SyncQuarantine   `json:"quarantine"`
+	SteadyStateFirstAchievedTime       string            `json:"steadyStateFirstAchievedTime"`
+	SteadyStateLastAchievedTime        string            `json:"steadyStateLastAchievedTime"`
+	SynchronizedEntryCountByType       []KeyValueInt     `json:"synchronizedEntryCountByType"`
+	TroubleshootingURL                 *string           `json:"troubleshootingUrl"`
+	Extra                              map[string]string `json:"-"`
+}
+
+type KeyValueInt struct {
+	Key   string `json:"key"`
+	Value int64  `json:"value"`
+}
+
+type SyncExecution struct {
+	ActivityIdentifier           string     `json:"activityIdentifier"`
+	CountEntitled                int64      `json:"countEntitled"`
+	CountEntitledForProvisioning int64      `json:"countEntitledForProvisioning"`
+	CountEscrowed                int64      `json:"countEscrowed"`
+	CountEscrowedRaw             int64      `json:"countEscrowedRaw"`
+	CountExported                int64      `json:"countExported"`
+	CountExports                 int64      `json:"countExports"`
+	CountImported                int64      `json:"countImported"`
+	CountImportedDeltas          int64      `json:"countImportedDeltas"`
+	CountImportedReferenceDeltas int64      `json:"countImportedReferenceDeltas"`
+	Error                        *SyncError `json:"error"`
+	State                        string     `json:"state"` // Succeeded | Failed | EntryLevelErrors
+	TimeBegan                    string     `json:"timeBegan"`
+	TimeEnded                    string     `json:"timeEnded"`
+}
+
+type SyncError struct {
+	Code             string `json:"code"`
+	Message          string `json:"message"`
+	TenantActionable bool   `json:"tenantActionable"`
+}
+
+type SyncQuarantine struct {
+	CurrentBegan string     `json:"currentBegan"`
+	Error        *SyncError `json:"error"`
+	NextAttempt  string     `json:"nextAttempt"`
+	Reason       string     `json:"reason"`
+	SeriesBegan  string     `json:"seriesBegan"`
+	SeriesCount  int64      `json:"seriesCount"`
+}
+
+// ProvisioningLedger is what a job has provisioned to the SCIM side: Entra object id -> SCIM id.
+type ProvisioningLedger struct {
+	Users  map[string]string
+	Groups map[string]string
+	// GroupMembers is the SCIM user ids the engine last wrote as members of each SCIM group.
+	GroupMembers map[string]map[string]bool
+	// Active records which provisioned users are currently active on the SCIM side.
+	Active map[string]bool
+}
+
+type AppRoleAssignment struct {
+	ID                   string `json:"id"`
+	AppRoleID            string `json:"appRoleId"`
+	CreatedDateTime      string `json:"createdDateTime"`
+	DeletedDateTime      any    `json:"deletedDateTime"`
+	PrincipalDisplayName string `json:"principalDisplayName"`
+	PrincipalID          string `json:"principalId"`
+	PrincipalType        string `json:"principalType"` // User | Group | ServicePrincipal
+	ResourceDisplayName  string `json:"resourceDisplayName"`
+	ResourceID           string `json:"resourceId"`
+}
+
+// markCreated records an object's creation for the replication-lag fault. Callers hold store.mu.
+func (s *Server) markCreated(id string) { s.store.created[id] = time.Now() }
+
+// lagging reports whether a new object is still invisible to reads because of the replication-lag
+// fault (reads of it answer 404 as Graph does). Callers hold store.mu (read or write).
+func (s *Server) lagging(id string) bool {
+	lag := s.faults.get().ReplicationLagMS
+	if lag <= 0 {
+		return false
+	}
+	t, ok := s.store.created[id]
+	return ok && time.Since(t) < time.Duration(lag)*time.Millisecond
+}
+
+func lower(s string) string { return strings.ToLower(s) }
+
+func nickname(displayName string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(displayName) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
