@@ -518,5 +518,6 @@ func (s *Server) newGraphRouter() *graphRouter {
 	g := &graphRouter{s: s}
 	s.registerAppRoutes(g)
 	s.registerDirectoryRoutes(g)
+	s.registerProvisioningRoutes(g)
 	return g
 }
