@@ -1,0 +1,113 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+)
+
+// Error is a failed Graph call, in terms a person can act on: what was being done, to what, what
+// Graph said (status, code, message, request-id), and what to do about it.
+type Error struct {
+	Op        string // "create the synchronization job"
+	Object    string // "service principal 3f2c..."
+	Status    int
+	Code      string
+	Message   string
+	RequestID string
+	// Hint says what to do next (for 403: the permission to grant).
+	Hint string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("could not ")
+	b.WriteString(e.Op)
+	if e.Object != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Object)
+		b.WriteString(")")
+	}
+	fmt.Fprintf(&b, ": Microsoft Graph answered %d", e.Status)
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (request-id " + e.RequestID + ")")
+	}
+	if e.Hint != "" {
+		b.WriteString(". " + e.Hint)
+	}
+	return b.String()
+}
+
+// IsNotFound reports whether err is Graph's 404.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// StatusOf returns the HTTP status of a Graph error, or 0.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+// wrap turns an SDK or transport error into *Error. permission names what a 403 needs.
+func wrap(err error, op, object, permission string) error {
+	if err == nil {
+		return nil
+	}
+	var ge *Error
+	if errors.As(err, &ge) {
+		return err
+	}
+	e := &Error{Op: op, Object: object}
+	var odata *odataerrors.ODataError
+	if errors.As(err, &odata) {
+		e.Status = odata.ResponseStatusCode
+		if main := odata.GetErrorEscaped(); main != nil {
+			e.Code = deref(main.GetCode())
+			e.Message = deref(main.GetMessage())
+			if inner := main.GetInnerError(); inner != nil {
+				e.RequestID = deref(inner.GetRequestId())
+			}
+		}
+	} else {
+		return fmt.Errorf("could not %s (%s): %w", op, object, err)
+	}
+	e.Hint = hintFor(e.Status, permission)
+	return e
+}
+
+func hintFor(status int, permission string) string {
+	switch status {
+	case http.StatusForbidden:
+		if permission != "" {
+			return "Grant the application permission " + permission + " to the client and give admin consent"
+		}
+		return "The client lacks a Graph permission for this call"
+	case http.StatusUnauthorized:
+		return "The access token was refused: check tenant_id, client_id and the credential"
+	case http.StatusTooManyRequests:
+		return "Graph kept throttling past the retry budget: try again later or with lower parallelism"
+	}
+	return ""
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
