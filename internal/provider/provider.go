@@ -305,10 +305,15 @@ type providerData struct {
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{}
+	return []func() resource.Resource{
+		NewEnterpriseAppResource,
+		NewProvisioningResource,
+	}
 }
 
 func (p *entranetskopeProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{}
+	return []func() datasource.DataSource{
+		NewGalleryTemplateDataSource,
+	}
 }
 
