@@ -240,3 +240,24 @@ func (s *Server) SetClientRoles(appID string, roles []string) error {
 	c.Roles = append([]string(nil), roles...)
 	return nil
 }
+
+// GraphToken mints a Graph access token for a registered client, as the authority would, so tests
+// can inspect and shape the directory over Graph without going through a credential.
+func (s *Server) GraphToken(appID string) (string, error) {
+	c, ok := s.client(appID)
+	if !ok {
+		return "", fmt.Errorf("no client %s", appID)
+	}
+	tok, _, err := s.issueAccessToken(c, "https://graph.microsoft.com/.default")
+	return tok, err
+}
+
+// AddClient registers another app registration with a client secret, a certificate and the
+// default federated credential, granted roles; it returns a copy of it.
+func (s *Server) AddClient(displayName string, roles []string) (Client, error) {
+	c := &Client{AppID: uuid.NewString(), DisplayName: displayName, Secret: randomSecret(), Roles: append([]string(nil), roles...)}
+	if err := s.registerClient(c); err != nil {
+		return Client{}, err
+	}
+	return *c, nil
+}
