@@ -294,26 +294,31 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 		resp.Diagnostics.AddAttributeError(path.Root("graph_endpoint"), "Invalid provider settings", err.Error())
 		return
 	}
-	data := &providerData{client: client}
+	data := &providerData{client: client, assignments: newAssignmentCache()}
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }
 
 // providerData is what every resource and data source gets from Configure.
 type providerData struct {
-	client *graph.Client
+	client      *graph.Client
+	assignments *assignmentCache
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewEnterpriseAppResource,
 		NewProvisioningResource,
+		NewAppAssignmentResource,
+		NewAppAssignmentsResource,
 	}
 }
 
 func (p *entranetskopeProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewGalleryTemplateDataSource,
+		NewUsersDataSource,
+		NewGroupsDataSource,
 	}
 }
 
