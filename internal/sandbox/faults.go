@@ -18,6 +18,8 @@ type Faults struct {
 	Throttle Throttle `json:"throttle"`
 	// ErrorRate is the fraction (0..1) of Graph requests (and batch items) answered 503.
 	ErrorRate float64 `json:"error_rate"`
+	// ErrorStatus is the status of those answers: 503 (retryable, the default) or e.g. 500.
+	ErrorStatus int `json:"error_status,omitempty"`
 	// ErrorRoutes limits ErrorRate to these route keys ("POST /servicePrincipals/{id}/appRoleAssignedTo");
 	// empty means every route.
 	ErrorRoutes []string `json:"error_routes"`
@@ -84,16 +86,21 @@ func (fs *faultState) set(f Faults) {
 	fs.f = f
 }
 
-func (fs *faultState) injectServerError(routeKey string) bool {
+// injectServerError decides whether this request fails with a server error, and with which status.
+func (fs *faultState) injectServerError(routeKey string) (int, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fs.f.ErrorRate <= 0 {
-		return false
+		return 0, false
 	}
 	if len(fs.f.ErrorRoutes) > 0 && !slices.Contains(fs.f.ErrorRoutes, routeKey) {
-		return false
+		return 0, false
 	}
-	return fs.rng.Float64() < fs.f.ErrorRate
+	status := fs.f.ErrorStatus
+	if status == 0 {
+		status = 503
+	}
+	return status, fs.rng.Float64() < fs.f.ErrorRate
 }
 
 // throttle charges a request; when a budget is exhausted it returns how long to wait and which

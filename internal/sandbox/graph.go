@@ -262,9 +262,13 @@ func (s *Server) serveGraphRequest(w http.ResponseWriter, r *http.Request, claim
 		return ""
 	}
 	c := &gctx{s: s, w: w, r: r, params: params, query: r.URL.Query(), claims: claims, route: rt, body: body}
-	if s.faults.injectServerError(rt.key()) {
-		w.Header().Set("Retry-After", "1")
-		c.error(http.StatusServiceUnavailable, "serviceNotAvailable", "The service is temporarily unavailable. Please retry.")
+	if status, fail := s.faults.injectServerError(rt.key()); fail {
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+			c.error(status, "serviceNotAvailable", "The service is temporarily unavailable. Please retry.")
+		} else {
+			c.error(status, "generalException", "An internal server error occurred while processing the request.")
+		}
 		return rt.key()
 	}
 	if wait, info, ok := s.faults.throttle(claims.TenantID, claims.AppID, rt.cost, r.Method != http.MethodGet); !ok {
