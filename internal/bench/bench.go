@@ -1,0 +1,372 @@
+// Package bench measures what assignments cost at scale: the real terraform CLI and the built
+// provider binary against the sandbox with injected latency and Graph's default throttle, counting
+// Graph requests (from the sandbox's statistics), wall time, and the provider process's peak memory.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
+)
+
+// Form is how the assignments are written in configuration.
+type Form string
+
+const (
+	// FormSet is one authoritative entranetskope_app_assignments resource.
+	FormSet Form = "set"
+	// FormEach is one entranetskope_app_assignment resource per principal (for_each).
+	FormEach Form = "each"
+)
+
+// Config of a benchmark run.
+type Config struct {
+	Terraform   string
+	ProviderDir string // holds terraform-provider-entranetskope
+	WorkDir     string
+	Sizes       []int
+	Forms       []Form
+	LatencyMS   int
+	Out         io.Writer // progress; nil discards
+}
+
+// Phase is one measured terraform command.
+type Phase struct {
+	Name          string        `json:"name"`
+	GraphRequests int64         `json:"graph_requests"`
+	Throttled     int64         `json:"throttled_429"`
+	Wall          time.Duration `json:"wall_ns"`
+	ExitCode      int           `json:"exit_code"`
+}
+
+// Run is the result for one size and form.
+type Run struct {
+	N              int     `json:"n"`
+	Form           Form    `json:"form"`
+	Phases         []Phase `json:"phases"`
+	PeakProviderKB int64   `json:"peak_provider_rss_kb"`
+	Error          string  `json:"error,omitempty"`
+}
+
+// Phase names, in order.
+const (
+	PhaseApply         = "first apply"
+	PhasePlanNoChange  = "no-change plan"
+	PhasePlanAfterDrop = "plan after 1% removed"
+	PhaseDestroy       = "destroy"
+)
+
+// Measure runs every size and form. Each run gets its own sandbox.
+func Measure(ctx context.Context, cfg Config) ([]Run, error) {
+	var runs []Run
+	for _, n := range cfg.Sizes {
+		for _, f := range cfg.Forms {
+			r, err := measureOne(ctx, cfg, n, f)
+			if err != nil {
+				r.Error = err.Error()
+			}
+			runs = append(runs, r)
+			if ctx.Err() != nil {
+				return runs, ctx.Err()
+			}
+		}
+	}
+	return runs, nil
+}
+
+const benchConfig = `terraform {
+  required_providers {
+    entranetskope = {
+      source = "entranetskope/entranetskope"
+    }
+  }
+}
+
+provider "entranetskope" {}
+
+variable "principal_ids" {
+  type = list(string)
+}
+
+resource "entranetskope_enterprise_app" "bench" {
+  display_name = "Netskope User Authentication (bench)"
+}
+`
+
+const setForm = `
+resource "entranetskope_app_assignments" "all" {
+  service_principal_id = entranetskope_enterprise_app.bench.service_principal_id
+  principal_ids        = toset(var.principal_ids)
+}
+`
+
+const eachForm = `
+resource "entranetskope_app_assignment" "each" {
+  for_each             = toset(var.principal_ids)
+  service_principal_id = entranetskope_enterprise_app.bench.service_principal_id
+  principal_id         = each.value
+}
+`
+
+func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) {
+	run := Run{N: n, Form: form}
+	logf := func(format string, args ...any) {
+		if cfg.Out != nil {
+			fmt.Fprintf(cfg.Out, "bench n=%d form=%s: "+format+"\n", append([]any{n, form}, args...)...)
+		}
+	}
+	dir := filepath.Join(cfg.WorkDir, fmt.Sprintf("%s-%d", form, n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return run, err
+	}
+	faults := sandbox.DefaultFaults()
+	faults.LatencyMS = cfg.LatencyMS
+	s, err := sandbox.Start(sandbox.Options{Faults: &faults, Dir: filepath.Join(dir, "sandbox")})
+	if err != nil {
+		return run, err
+	}
+	defer s.Close()
+	ids := s.AddUsers(n)
+
+	body := benchConfig + setForm
+	if form == FormEach {
+		body = benchConfig + eachForm
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(body), 0o644); err != nil {
+		return run, err
+	}
+	vars, _ := json.Marshal(map[string]any{"principal_ids": ids})
+	if err := os.WriteFile(filepath.Join(dir, "terraform.tfvars.json"), vars, 0o644); err != nil {
+		return run, err
+	}
+	rc := filepath.Join(dir, "terraform.rc")
+	rcText := fmt.Sprintf("disable_checkpoint = true\nprovider_installation {\n  dev_overrides {\n    \"entranetskope/entranetskope\" = %q\n  }\n  direct {}\n}\n", cfg.ProviderDir)
+	if err := os.WriteFile(rc, []byte(rcText), 0o644); err != nil {
+		return run, err
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TF_CLI_CONFIG_FILE=" + rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1"}
+	for k, v := range s.Env() {
+		env = append(env, k+"="+v)
+	}
+	mem := newPeakWatcher()
+	defer mem.stop()
+
+	phase := func(name string, args ...string) (Phase, error) {
+		s.ResetStats()
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, cfg.Terraform, args...)
+		cmd.Dir, cmd.Env = dir, env
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		err := cmd.Run()
+		p := Phase{Name: name, Wall: time.Since(start)}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			p.ExitCode = ee.ExitCode()
+		} else if err != nil {
+			return p, err
+		}
+		st := s.Stats()
+		p.GraphRequests = st.Total
+		p.Throttled = st.Statuses["429"]
+		logf("%s: %d Graph requests, %d throttled, %s, exit %d", name, p.GraphRequests, p.Throttled, p.Wall.Round(time.Millisecond), p.ExitCode)
+		wantExit := 0
+		if name == PhasePlanAfterDrop {
+			wantExit = 2
+		}
+		if p.ExitCode != wantExit {
+			tail := buf.String()
+			if len(tail) > 3000 {
+				tail = tail[len(tail)-3000:]
+			}
+			return p, fmt.Errorf("%s: exit code %d, want %d:\n%s", name, p.ExitCode, wantExit, tail)
+		}
+		return p, nil
+	}
+
+	steps := []struct {
+		name string
+		args []string
+		pre  func() error
+	}{
+		{PhaseApply, []string{"apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"}, nil},
+		{PhasePlanNoChange, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", "-parallelism=20"}, nil},
+		{PhasePlanAfterDrop, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", "-parallelism=20"}, func() error { return dropOnePercent(ctx, s) }},
+		{PhaseDestroy, []string{"destroy", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"}, nil},
+	}
+	for _, st := range steps {
+		if st.pre != nil {
+			if err := st.pre(); err != nil {
+				return run, err
+			}
+		}
+		p, err := phase(st.name, st.args...)
+		run.Phases = append(run.Phases, p)
+		run.PeakProviderKB = mem.peak()
+		if err != nil {
+			return run, err
+		}
+	}
+	return run, nil
+}
+
+// dropOnePercent removes 1% of the app's assignments out of band, as someone in the portal would.
+func dropOnePercent(ctx context.Context, s *sandbox.Server) error {
+	tok, err := s.GraphToken(s.AdminClient().AppID)
+	if err != nil {
+		return err
+	}
+	hc := s.HTTPClient()
+	do := func(method, path string, out any) error {
+		req, _ := http.NewRequestWithContext(ctx, method, s.GraphURL()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			b, _ := io.ReadAll(resp.Body)
+			return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)
+		}
+		if out != nil {
+			return json.NewDecoder(resp.Body).Decode(out)
+		}
+		return nil
+	}
+	var sps struct {
+		Value []struct {
+			ID string `json:"id"`
+		} `json:"value"`
+	}
+	if err := do(http.MethodGet, "/servicePrincipals?$filter=startswith(displayName,'Netskope')", &sps); err != nil {
+		return err
+	}
+	if len(sps.Value) != 1 {
+		return fmt.Errorf("expected one bench app, found %d", len(sps.Value))
+	}
+	sp := sps.Value[0].ID
+	var ids []string
+	next := "/servicePrincipals/" + sp + "/appRoleAssignedTo?$top=999"
+	for next != "" {
+		var page struct {
+			Value []struct {
+				ID string `json:"id"`
+			} `json:"value"`
+			Next string `json:"@odata.nextLink"`
+		}
+		if err := do(http.MethodGet, next, &page); err != nil {
+			return err
+		}
+		for _, v := range page.Value {
+			ids = append(ids, v.ID)
+		}
+		next = ""
+		if page.Next != "" {
+			next = page.Next[strings.Index(page.Next, "/v1.0")+len("/v1.0"):]
+		}
+	}
+	drop := max(1, len(ids)/100)
+	for _, id := range ids[:drop] {
+		if err := do(http.MethodDelete, "/servicePrincipals/"+sp+"/appRoleAssignedTo/"+id, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// peakWatcher samples the provider processes' VmHWM (peak resident set) from /proc.
+type peakWatcher struct {
+	mu   sync.Mutex
+	max  int64
+	done chan struct{}
+}
+
+func newPeakWatcher() *peakWatcher {
+	w := &peakWatcher{done: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.done:
+				return
+			case <-t.C:
+				w.sample()
+			}
+		}
+	}()
+	return w
+}
+
+func (w *peakWatcher) sample() {
+	procs, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, p := range procs {
+		comm, err := os.ReadFile(p)
+		if err != nil || !strings.HasPrefix(string(comm), "terraform-provi") {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join(filepath.Dir(p), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				w.mu.Lock()
+				w.max = max(w.max, kb)
+				w.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (w *peakWatcher) peak() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.max
+}
+
+func (w *peakWatcher) stop() { close(w.done) }
+
+// Table renders runs as a Markdown table a person can paste.
+func Table(runs []Run) string {
+	var b strings.Builder
+	b.WriteString("| N | form | first apply | no-change plan | plan after 1% removed | destroy | provider peak RSS |\n")
+	b.WriteString("|---:|---|---|---|---|---|---:|\n")
+	for _, r := range runs {
+		fmt.Fprintf(&b, "| %d | %s |", r.N, r.Form)
+		for _, name := range []string{PhaseApply, PhasePlanNoChange, PhasePlanAfterDrop, PhaseDestroy} {
+			cell := " - |"
+			for _, p := range r.Phases {
+				if p.Name == name {
+					cell = fmt.Sprintf(" %d req, %s", p.GraphRequests, p.Wall.Round(100*time.Millisecond))
+					if p.Throttled > 0 {
+						cell += fmt.Sprintf(" (%d x 429)", p.Throttled)
+					}
+					cell += " |"
+				}
+			}
+			b.WriteString(cell)
+		}
+		fmt.Fprintf(&b, " %.0f MB |", float64(r.PeakProviderKB)/1024)
+		if r.Error != "" {
+			fmt.Fprintf(&b, " error: %s", strings.SplitN(r.Error, "\n", 2)[0])
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
