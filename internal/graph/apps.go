@@ -7,18 +7,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/microsoftgraph/msgraph-sdk-go/applications"
 	"github.com/microsoftgraph/msgraph-sdk-go/applicationtemplates"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
-	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
 )
 
 // Permissions named in 403 hints: the least privilege that does the call.
 const (
 	PermApplicationOwnedBy = "Application.ReadWrite.OwnedBy"
 	PermApplicationRead    = "Application.Read.All"
-	PermAppRoleAssignment  = "AppRoleAssignment.ReadWrite.All (with Application.Read.All)"
-	PermUserRead           = "User.Read.All"
-	PermGroupRead          = "Group.Read.All"
+	// PermApplicationWrite is what changing an existing application takes: OwnedBy reaches only
+	// applications the client owns (those it created), so an imported one needs more.
+	PermApplicationWrite = "Application.ReadWrite.OwnedBy (enough for an application the client created or owns; for one created by someone else, " +
+		"add the client as its owner or grant Application.ReadWrite.All)"
+	PermAppRoleAssignment = "AppRoleAssignment.ReadWrite.All (with Application.Read.All)"
+	PermUserRead          = "User.Read.All"
+	PermGroupRead         = "Group.Read.All"
 )
 
 // DefaultAccessRoleID is Entra's "Default Access" app role.
@@ -62,6 +66,24 @@ func (c *Client) FindAppTemplates(ctx context.Context, displayName string) ([]Ap
 	return out, nil
 }
 
+// SearchAppTemplates lists up to 10 gallery templates whose display name contains fragment, for
+// "did you mean" hints.
+func (c *Client) SearchAppTemplates(ctx context.Context, fragment string) ([]AppTemplate, error) {
+	filter := fmt.Sprintf("contains(displayName,'%s')", odataQuote(fragment))
+	top := int32(10)
+	resp, err := c.sdk.ApplicationTemplates().Get(ctx, &applicationtemplates.ApplicationTemplatesRequestBuilderGetRequestConfiguration{
+		QueryParameters: &applicationtemplates.ApplicationTemplatesRequestBuilderGetQueryParameters{Filter: &filter, Top: &top},
+	})
+	if err != nil {
+		return nil, wrap(err, "search the application gallery", fmt.Sprintf("names containing %q", fragment), "")
+	}
+	out := make([]AppTemplate, 0, len(resp.GetValue()))
+	for _, t := range resp.GetValue() {
+		out = append(out, appTemplateFrom(t))
+	}
+	return out, nil
+}
+
 // GetAppTemplate reads a gallery template by id.
 func (c *Client) GetAppTemplate(ctx context.Context, id string) (*AppTemplate, error) {
 	t, err := c.sdk.ApplicationTemplates().ByApplicationTemplateId(id).Get(ctx, nil)
@@ -77,9 +99,12 @@ type EnterpriseApp struct {
 	ServicePrincipalID  string
 	ApplicationObjectID string
 	ClientID            string // appId
-	DisplayName         string
-	TemplateID          string
-	AppRoles            []AppRole
+	DisplayName         string // the service principal's (what the Enterprise applications blade shows)
+	// ApplicationDisplayName is the application's own name; it differs from DisplayName only when
+	// someone renamed one of the two objects by hand.
+	ApplicationDisplayName string
+	TemplateID             string // empty for an app that was not created from a gallery template
+	AppRoles               []AppRole
 }
 
 // AppRole is an app role of the service principal.
@@ -114,37 +139,48 @@ func (a *EnterpriseApp) UserRoleID() string {
 	return ""
 }
 
+// ErrReadBack marks an instantiate whose objects exist but did not become readable in time.
+var ErrReadBack = errors.New("created but not yet readable")
+
 // InstantiateAppTemplate creates the application and service principal from a gallery template and
 // waits until both can be read. When instantiate fails with 404 after all (a known service fault)
 // it looks for the objects it created and adopts them, so nothing is left orphaned.
+//
+// When the objects were created but could not be read back before ctx ended, it returns the app as
+// instantiate described it together with an error wrapping ErrReadBack: the caller must record the
+// app (it exists) rather than forget it.
 func (c *Client) InstantiateAppTemplate(ctx context.Context, templateID, displayName string) (*EnterpriseApp, error) {
 	body := applicationtemplates.NewItemInstantiatePostRequestBody()
 	body.SetDisplayName(&displayName)
 	started := time.Now()
 	res, err := c.sdk.ApplicationTemplates().ByApplicationTemplateId(templateID).Instantiate().Post(ctx, body, nil)
-	var spID string
+	var created *EnterpriseApp
 	if err != nil {
 		err = wrap(err, "create the enterprise application from the gallery template", "template "+templateID, PermApplicationOwnedBy)
 		if !IsNotFound(err) {
 			return nil, err
 		}
-		// Find what the failed call created (Graph may need a moment before it lists them).
-		found, ferr := c.findInstantiated(ctx, templateID, displayName, started)
-		if ferr != nil || found == "" {
+		// A 404 for a template that exists is the service losing track of what it created: find it.
+		if _, terr := c.GetAppTemplate(ctx, templateID); terr != nil {
 			return nil, err
 		}
-		spID = found
-	} else {
-		if sp := res.GetServicePrincipal(); sp != nil {
-			spID = deref(sp.GetId())
+		found, ferr := c.findInstantiated(ctx, templateID, displayName, started)
+		if ferr != nil {
+			return nil, fmt.Errorf("%w; looking for the application it may have created anyway: %w", err, ferr)
 		}
-		if spID == "" {
-			return nil, errors.New("instantiate answered without a service principal")
+		if found == nil {
+			return nil, fmt.Errorf("%w. No application named %q from this template appeared afterwards, so nothing was created: apply again", err, displayName)
+		}
+		created = found
+	} else {
+		created = enterpriseAppFromInstantiate(res, templateID)
+		if created.ServicePrincipalID == "" {
+			return nil, fmt.Errorf("instantiating gallery template %s answered without a service principal: look for an application named %q in Enterprise applications and import it", templateID, displayName)
 		}
 	}
 	var app *EnterpriseApp
 	err = WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		a, err := c.GetEnterpriseApp(ctx, spID)
+		a, err := c.GetEnterpriseApp(ctx, created.ServicePrincipalID)
 		if IsNotFound(err) {
 			return false, nil
 		}
@@ -155,33 +191,98 @@ func (c *Client) InstantiateAppTemplate(ctx context.Context, templateID, display
 		return true, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("the enterprise application (service principal %s) was created but could not be read back: %w", spID, err)
+		return created, fmt.Errorf("the enterprise application %q (service principal %s, application %s) was created but could not be read back: %w: %w",
+			displayName, created.ServicePrincipalID, created.ApplicationObjectID, ErrReadBack, err)
 	}
 	return app, nil
 }
 
-// findInstantiated returns the service principal id of an app created from templateID with
-// displayName (the newest, if several), polling while replication catches up.
-func (c *Client) findInstantiated(ctx context.Context, templateID, displayName string, since time.Time) (string, error) {
+func enterpriseAppFromInstantiate(res models.ApplicationServicePrincipalable, templateID string) *EnterpriseApp {
+	out := &EnterpriseApp{TemplateID: templateID}
+	if sp := res.GetServicePrincipal(); sp != nil {
+		out.ServicePrincipalID = deref(sp.GetId())
+		out.ClientID = deref(sp.GetAppId())
+		out.DisplayName = deref(sp.GetDisplayName())
+		out.AppRoles = appRolesFrom(sp.GetAppRoles())
+	}
+	if a := res.GetApplication(); a != nil {
+		out.ApplicationObjectID = deref(a.GetId())
+		out.ApplicationDisplayName = deref(a.GetDisplayName())
+		if out.ClientID == "" {
+			out.ClientID = deref(a.GetAppId())
+		}
+		if len(out.AppRoles) == 0 {
+			out.AppRoles = appRolesFrom(a.GetAppRoles())
+		}
+	}
+	return out
+}
+
+// instantiateClockSkew is how far Graph's createdDateTime may lag behind our clock and still count
+// as created by the call we just made.
+const instantiateClockSkew = 2 * time.Minute
+
+// findInstantiated finds the application that a failed instantiate of templateID with displayName
+// created at or after since, polling while replication catches up (at most two minutes), and returns
+// it with its service principal, or nil when none appeared. Older applications with the same name
+// are never adopted; more than one new candidate is an error that lists them.
+func (c *Client) findInstantiated(ctx context.Context, templateID, displayName string, since time.Time) (*EnterpriseApp, error) {
 	filter := fmt.Sprintf("displayName eq '%s'", odataQuote(displayName))
-	var id string
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	var candidates []models.Applicationable
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		resp, err := c.sdk.ServicePrincipals().Get(ctx, &serviceprincipals.ServicePrincipalsRequestBuilderGetRequestConfiguration{
-			QueryParameters: &serviceprincipals.ServicePrincipalsRequestBuilderGetQueryParameters{Filter: &filter},
+	err := WaitFor(wctx, func(ctx context.Context) (bool, error) {
+		resp, err := c.sdk.Applications().Get(ctx, &applications.ApplicationsRequestBuilderGetRequestConfiguration{
+			QueryParameters: &applications.ApplicationsRequestBuilderGetQueryParameters{Filter: &filter},
 		})
 		if err != nil {
-			return false, wrap(err, "look for the service principal instantiate created", displayName, PermApplicationRead)
+			return false, wrap(err, "look for the application instantiate created", displayName, PermApplicationRead)
 		}
-		for _, sp := range resp.GetValue() {
-			if deref(sp.GetApplicationTemplateId()) == templateID {
-				id = deref(sp.GetId())
+		candidates = candidates[:0]
+		for _, a := range resp.GetValue() {
+			created := a.GetCreatedDateTime()
+			if deref(a.GetApplicationTemplateId()) != templateID || created == nil || created.Before(since.Add(-instantiateClockSkew)) {
+				continue
 			}
+			candidates = append(candidates, a)
 		}
-		return id != "", nil
+		return len(candidates) > 0, nil
 	})
-	return id, err
+	if err != nil {
+		if ctx.Err() == nil && wctx.Err() != nil {
+			return nil, nil // nothing appeared in time
+		}
+		return nil, err
+	}
+	if len(candidates) > 1 {
+		ids := make([]string, 0, len(candidates))
+		for _, a := range candidates {
+			ids = append(ids, deref(a.GetId()))
+		}
+		return nil, fmt.Errorf("%d applications named %q were created from template %s in the last minutes (application object ids %s): "+
+			"delete the ones you do not want, then import the service principal of the one to keep", len(candidates), displayName, templateID, strings.Join(ids, ", "))
+	}
+	a := candidates[0]
+	appID := deref(a.GetAppId())
+	var sp models.ServicePrincipalable
+	err = WaitFor(wctx, func(ctx context.Context) (bool, error) {
+		s, err := c.sdk.ServicePrincipalsWithAppId(&appID).Get(ctx, nil)
+		if err = wrap(err, "read the service principal of the application instantiate created", "appId "+appID, PermApplicationRead); IsNotFound(err) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		sp = s
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &EnterpriseApp{
+		ServicePrincipalID: deref(sp.GetId()), ApplicationObjectID: deref(a.GetId()), ClientID: appID,
+		DisplayName: deref(sp.GetDisplayName()), ApplicationDisplayName: deref(a.GetDisplayName()),
+		TemplateID: templateID, AppRoles: appRolesFrom(sp.GetAppRoles()),
+	}, nil
 }
 
 // GetEnterpriseApp reads the service principal and its application.
@@ -197,8 +298,8 @@ func (c *Client) GetEnterpriseApp(ctx context.Context, spID string) (*Enterprise
 	}
 	return &EnterpriseApp{
 		ServicePrincipalID: spID, ApplicationObjectID: deref(app.GetId()), ClientID: appID,
-		DisplayName: deref(sp.GetDisplayName()), TemplateID: deref(sp.GetApplicationTemplateId()),
-		AppRoles: appRolesFrom(sp.GetAppRoles()),
+		DisplayName: deref(sp.GetDisplayName()), ApplicationDisplayName: deref(app.GetDisplayName()),
+		TemplateID: deref(sp.GetApplicationTemplateId()), AppRoles: appRolesFrom(sp.GetAppRoles()),
 	}, nil
 }
 
@@ -207,12 +308,12 @@ func (c *Client) RenameEnterpriseApp(ctx context.Context, app *EnterpriseApp, di
 	a := models.NewApplication()
 	a.SetDisplayName(&displayName)
 	if _, err := c.sdk.Applications().ByApplicationId(app.ApplicationObjectID).Patch(ctx, a, nil); err != nil {
-		return wrap(err, "rename the application", app.ApplicationObjectID, PermApplicationOwnedBy)
+		return wrap(err, "rename the application", app.ApplicationObjectID, PermApplicationWrite)
 	}
 	sp := models.NewServicePrincipal()
 	sp.SetDisplayName(&displayName)
 	if _, err := c.sdk.ServicePrincipals().ByServicePrincipalId(app.ServicePrincipalID).Patch(ctx, sp, nil); err != nil {
-		return wrap(err, "rename the service principal", app.ServicePrincipalID, PermApplicationOwnedBy)
+		return wrap(err, "rename the service principal", app.ServicePrincipalID, PermApplicationWrite)
 	}
 	return nil
 }
@@ -222,7 +323,9 @@ func (c *Client) RenameEnterpriseApp(ctx context.Context, app *EnterpriseApp, di
 // deleted items. Objects already gone are not an error.
 func (c *Client) DeleteEnterpriseApp(ctx context.Context, app *EnterpriseApp, purge bool) error {
 	err := c.sdk.Applications().ByApplicationId(app.ApplicationObjectID).Delete(ctx, nil)
-	if err = wrap(err, "delete the application", app.ApplicationObjectID, PermApplicationOwnedBy); err != nil && !IsNotFound(err) {
+	err = wrap(err, "delete the application", app.ApplicationObjectID, PermApplicationWrite)
+	alreadyGone := IsNotFound(err)
+	if err != nil && !alreadyGone {
 		return err
 	}
 	if err := WaitFor(ctx, func(ctx context.Context) (bool, error) {
@@ -233,14 +336,24 @@ func (c *Client) DeleteEnterpriseApp(ctx context.Context, app *EnterpriseApp, pu
 		}
 		return false, err
 	}); err != nil {
-		return err
+		return fmt.Errorf("the application %s was deleted but its service principal %s is still there: %w", app.ApplicationObjectID, app.ServicePrincipalID, err)
 	}
 	if !purge {
 		return nil
 	}
-	return WaitFor(ctx, func(ctx context.Context) (bool, error) {
+	purgeOnce := func(ctx context.Context) error {
 		err := c.sdk.Directory().DeletedItems().ByDirectoryObjectId(app.ApplicationObjectID).Delete(ctx, nil)
-		err = wrap(err, "permanently delete the application from deleted items", app.ApplicationObjectID, PermApplicationOwnedBy)
+		return wrap(err, "permanently delete the application from deleted items", app.ApplicationObjectID, PermApplicationWrite)
+	}
+	if alreadyGone {
+		// Someone else deleted it: it may sit in deleted items, or be purged already.
+		if err := purgeOnce(ctx); err != nil && !IsNotFound(err) {
+			return err
+		}
+		return nil
+	}
+	return WaitFor(ctx, func(ctx context.Context) (bool, error) {
+		err := purgeOnce(ctx)
 		if err == nil {
 			return true, nil
 		}
@@ -273,4 +386,3 @@ func WaitFor(ctx context.Context, check func(context.Context) (bool, error)) err
 
 // odataQuote escapes a string literal for $filter.
 func odataQuote(s string) string { return strings.ReplaceAll(s, "'", "''") }
-

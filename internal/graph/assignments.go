@@ -8,9 +8,12 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	abstractions "github.com/microsoft/kiota-abstractions-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
 )
 
 // Assignment is an app role assignment granted on an app (its service principal).
@@ -168,25 +171,24 @@ func (c *Client) CreateAssignments(ctx context.Context, spID, roleID string, pri
 			keys = append(keys, pid)
 		}
 		outcomes, err := c.runBatches(ctx, calls, "assign the principal to the app", PermAppRoleAssignment)
-		if err != nil {
-			for _, pid := range keys {
-				if _, done := failed[pid]; !done {
-					failed[pid] = err
-				}
-			}
-			return created, failed
-		}
 		var lagging []string
 		for i, o := range outcomes {
 			pid := keys[i]
 			switch {
+			case o.Status == 0:
+				// Never answered: the $batch that carried it failed as a whole (err says why).
+				failed[pid] = firstErr(err, fmt.Errorf("could not assign principal %s: Graph gave no answer", pid))
 			case o.Err == nil && o.Status < 300:
+				// Kept even when another $batch failed: the assignment exists and must not be lost.
 				created = append(created, assignmentFromMap(o.Body))
-			case IsReplicationLag(o.Err) && ctx.Err() == nil:
+			case err == nil && IsReplicationLag(o.Err) && ctx.Err() == nil:
 				lagging = append(lagging, pid)
 			default:
-				failed[pid] = o.Err
+				failed[pid] = firstErr(o.Err, fmt.Errorf("could not assign principal %s: Graph answered %d", pid, o.Status))
 			}
+		}
+		if err != nil {
+			return created, failed
 		}
 		if len(lagging) > 0 {
 			if err := sleep(ctx, retryDelay(&http.Response{Header: http.Header{}}, 1)); err != nil {
@@ -221,15 +223,75 @@ func (c *Client) DeleteAssignments(ctx context.Context, spID string, assignmentI
 	for i, o := range outcomes {
 		id := keys[i]
 		switch {
-		case err != nil && o.Status == 0:
-			failed[id] = err
+		case o.Status == 0:
+			failed[id] = firstErr(err, fmt.Errorf("could not remove assignment %s: Graph gave no answer", id))
 		case o.Err == nil && o.Status < 300, o.Status == http.StatusNotFound:
 			removed = append(removed, id)
 		default:
-			failed[id] = o.Err
+			failed[id] = firstErr(o.Err, fmt.Errorf("could not remove assignment %s: Graph answered %d", id, o.Status))
 		}
 	}
 	return removed, failed
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// FindPrincipals resolves object ids to the users and groups they are, with `id in (...)` filters
+// sent through $batch (300 ids per request). It needs only User.Read.All and Group.Read.All, which
+// assigning needs anyway (directoryObjects/getByIds would need Directory.Read.All). Ids that are
+// neither a user nor a group (deleted, mistyped, or not replicated yet) are absent from the map.
+func (c *Client) FindPrincipals(ctx context.Context, ids []string) (map[string]DirectoryObject, error) {
+	out := map[string]DirectoryObject{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	top := int32(999)
+	sel := []string{"id", "displayName"}
+	userRows, err := c.lookupByValues(ctx, ids, func(in string) (*abstractions.RequestInformation, error) {
+		filter := "id in (" + in + ")"
+		return c.sdk.Users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
+		})
+	}, "look up users by object id", PermUserRead)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range userRows {
+		id, _ := m["id"].(string)
+		name, _ := m["displayName"].(string)
+		out[strings.ToLower(id)] = DirectoryObject{ID: strings.ToLower(id), Type: "user", DisplayName: name}
+	}
+	var rest []string
+	for _, id := range ids {
+		if _, ok := out[strings.ToLower(id)]; !ok {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	grps, err := c.lookupByValues(ctx, rest, func(in string) (*abstractions.RequestInformation, error) {
+		filter := "id in (" + in + ")"
+		return c.sdk.Groups().ToGetRequestInformation(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
+			QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
+		})
+	}, "look up groups by object id", PermGroupRead)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range grps {
+		id, _ := m["id"].(string)
+		name, _ := m["displayName"].(string)
+		out[strings.ToLower(id)] = DirectoryObject{ID: strings.ToLower(id), Type: "group", DisplayName: name}
+	}
+	return out, nil
 }
 
 func asError(err error, target **Error) bool { return errors.As(err, target) }

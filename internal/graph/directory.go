@@ -7,6 +7,7 @@ import (
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
+	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 )
 
@@ -173,4 +174,15 @@ func (c *Client) DirectoryObjects(ctx context.Context, ids []string) (map[string
 		}
 	}
 	return out, nil
+}
+
+// AppRoles reads the app roles a service principal offers (one request, only that property).
+func (c *Client) AppRoles(ctx context.Context, spID string) ([]AppRole, error) {
+	sp, err := c.sdk.ServicePrincipals().ByServicePrincipalId(spID).Get(ctx, &serviceprincipals.ServicePrincipalItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &serviceprincipals.ServicePrincipalItemRequestBuilderGetQueryParameters{Select: []string{"id", "appRoles"}},
+	})
+	if err != nil {
+		return nil, wrap(err, "read the app roles of the service principal", spID, PermApplicationRead)
+	}
+	return appRolesFrom(sp.GetAppRoles()), nil
 }

@@ -1,6 +1,425 @@
 package provider
 
-import "github.com/hashicorp/terraform-plugin-framework/resource"
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
 
-// PLACEHOLDER: replaced by the assignments helper.
-func NewAppAssignmentResource() resource.Resource { return nil }
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*appAssignmentResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*appAssignmentResource)(nil)
+	_ resource.ResourceWithImportState = (*appAssignmentResource)(nil)
+)
+
+const (
+	assignmentCreateTimeout = 10 * time.Minute
+	assignmentDeleteTimeout = 5 * time.Minute
+)
+
+// NewAppAssignmentResource is the entranetskope_app_assignment resource: one user or group assigned
+// to the Netskope app.
+func NewAppAssignmentResource() resource.Resource { return &appAssignmentResource{} }
+
+type appAssignmentResource struct {
+	data *providerData
+}
+
+type appAssignmentModel struct {
+	ID                   types.String   `tfsdk:"id"`
+	ServicePrincipalID   types.String   `tfsdk:"service_principal_id"`
+	PrincipalID          types.String   `tfsdk:"principal_id"`
+	AppRoleID            types.String   `tfsdk:"app_role_id"`
+	PrincipalType        types.String   `tfsdk:"principal_type"`
+	PrincipalDisplayName types.String   `tfsdk:"principal_display_name"`
+	Timeouts             timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (r *appAssignmentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_app_assignment"
+}
+
+func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	objectID := stringvalidator.RegexMatches(entraIDPattern, "must be an Entra object id, a GUID such as 3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47")
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Assigns one user or group to the Netskope enterprise app, which puts it in scope of provisioning " +
+			"to Netskope (with the scope \"sync only assigned users and groups\").\n\n" +
+			"Reads are coalesced: however many of these resources a plan refreshes, the provider lists the app's assignments " +
+			"once (999 per request). Only the direct members of an assigned group are provisioned: a group with nested groups " +
+			"gets a plan-time warning naming them. When the user or group is deleted from the directory, Entra removes its " +
+			"assignments: the next refresh drops this resource from state with a warning.\n\n" +
+			"To manage every assignment of the app as one reviewed list, use `entranetskope_app_assignments` instead; don't " +
+			"mix the two on the same app and role.\n\n" +
+			"Graph permissions: `AppRoleAssignment.ReadWrite.All` and `Application.Read.All`; `User.Read.All` and " +
+			"`Group.Read.All` (or `Directory.Read.All`) to check the principal.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The assignment id (Graph's app role assignment id).",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"service_principal_id": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "Object id of the Netskope enterprise app's service principal (`entranetskope_enterprise_app.<name>.service_principal_id`). " +
+					"Changing it replaces the assignment.",
+				Validators:    []validator.String{objectID},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"principal_id": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "Object id of the user or group to assign (look them up by name with the `entranetskope_users` and " +
+					"`entranetskope_groups` data sources). Changing it replaces the assignment.",
+				Validators:    []validator.String{objectID},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"app_role_id": schema.StringAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "The app role to assign. Defaults to the app's \"User\" role, looked up by name (its id differs " +
+					"from app to app). The Default Access role (`" + graph.DefaultAccessRoleID + "`) is refused: Netskope does not " +
+					"provision users and groups assigned with it. Changing it replaces the assignment.",
+				Validators: []validator.String{
+					stringvalidator.RegexMatches(entraIDPattern, "must be an app role id, a GUID (see the enterprise app's app_role_ids)"),
+					notDefaultAccess(),
+				},
+			},
+			"principal_type": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "`User` or `Group`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"principal_display_name": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The user's or group's display name, as Entra shows it on the assignment.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{
+				Create: true, Delete: true,
+				CreateDescription: "How long to keep retrying while Graph does not see a user, group or app created moments ago " +
+					"(replication lag). Default `10m`.",
+				DeleteDescription: "Default `5m`.",
+			}),
+		},
+	}
+}
+
+func (r *appAssignmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	pd, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: report this bug to the provider's maintainers", req.ProviderData))
+		return
+	}
+	r.data = pd
+}
+
+// ModifyPlan resolves the default role, checks the principal and warns about nested groups, all at
+// plan time so a reviewer sees them in the pull request.
+func (r *appAssignmentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return // destroy, or the provider is not configured yet (validation)
+	}
+	var plan, config appAssignmentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var state *appAssignmentModel
+	if !req.State.Raw.IsNull() {
+		state = &appAssignmentModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	l := lookupsFor(r.data)
+	creating := state == nil
+	changed := false
+
+	// The role: as configured, or the app's "User" role.
+	rolePath := path.Root("app_role_id")
+	spKnown := !plan.ServicePrincipalID.IsUnknown()
+	switch {
+	case config.AppRoleID.IsUnknown():
+		plan.AppRoleID = types.StringUnknown()
+	case !spKnown:
+		if config.AppRoleID.IsNull() {
+			plan.AppRoleID = types.StringUnknown()
+		}
+	case config.AppRoleID.IsNull():
+		role := l.resolveAppRole(ctx, plan.ServicePrincipalID.ValueString(), "", rolePath, &resp.Diagnostics)
+		if role == "" {
+			return
+		}
+		plan.AppRoleID = types.StringValue(role)
+	case creating:
+		// A configured role must exist on the app; tell the reviewer now rather than fail the apply.
+		if l.resolveAppRole(ctx, plan.ServicePrincipalID.ValueString(), config.AppRoleID.ValueString(), rolePath, &resp.Diagnostics) == "" {
+			return
+		}
+	}
+	if state != nil && !plan.AppRoleID.Equal(state.AppRoleID) && !(!plan.AppRoleID.IsUnknown() && strings.EqualFold(plan.AppRoleID.ValueString(), state.AppRoleID.ValueString())) {
+		resp.RequiresReplace = append(resp.RequiresReplace, rolePath)
+		changed = true
+	}
+	if changed || creating {
+		plan.ID = types.StringUnknown()
+		plan.PrincipalDisplayName = types.StringUnknown()
+		if state != nil {
+			plan.PrincipalType = types.StringUnknown()
+		}
+	}
+
+	// The principal: it must exist, and a group's nested groups get a warning.
+	principalPath := path.Root("principal_id")
+	switch {
+	case plan.PrincipalID.IsUnknown():
+	case creating:
+		obj, found, err := l.principalWaitingForReplication(ctx, plan.PrincipalID.ValueString())
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(principalPath, "Could not look up the principal", err.Error())
+			return
+		}
+		if !found {
+			resp.Diagnostics.AddAttributeError(principalPath, "No such user or group",
+				fmt.Sprintf("principal_id %s is neither a user nor a group in this directory. If it was deleted, remove this "+
+					"assignment from the configuration (Entra removed its assignments with it). Otherwise check the id: it is "+
+					"an object id, not a user principal name (look users and groups up by name with the entranetskope_users "+
+					"and entranetskope_groups data sources).", plan.PrincipalID.ValueString()))
+			return
+		}
+		plan.PrincipalType = types.StringValue(principalTypeName(obj.Type))
+		if plan.PrincipalType.ValueString() == "Group" {
+			l.warnNestedGroups(ctx, obj.ID, obj.DisplayName, principalPath, &resp.Diagnostics)
+		}
+	case state.PrincipalType.ValueString() == "Group":
+		l.warnNestedGroups(ctx, state.PrincipalID.ValueString(), state.PrincipalDisplayName.ValueString(), principalPath, &resp.Diagnostics)
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// principalTypeName turns a directory object type (user, group) into an assignment's principalType.
+func principalTypeName(t string) string {
+	switch strings.ToLower(t) {
+	case "user":
+		return "User"
+	case "group":
+		return "Group"
+	case "serviceprincipal":
+		return "ServicePrincipal"
+	}
+	return t
+}
+
+func (r *appAssignmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan appAssignmentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, assignmentCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	spID, principalID := plan.ServicePrincipalID.ValueString(), plan.PrincipalID.ValueString()
+	roleID := plan.AppRoleID.ValueString()
+	if plan.AppRoleID.IsUnknown() || roleID == "" {
+		roleID = lookupsFor(r.data).resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &resp.Diagnostics)
+	} else {
+		checkNotDefaultAccess(roleID, path.Root("app_role_id"), &resp.Diagnostics)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	a, err := r.data.client.CreateAssignment(ctx, spID, principalID, roleID)
+	if graph.IsDuplicateAssignment(err) {
+		r.reportDuplicate(ctx, spID, principalID, roleID, err, &resp.Diagnostics)
+		return
+	}
+	if err != nil {
+		detail := err.Error()
+		if ctx.Err() != nil {
+			detail += fmt.Sprintf("\n\nGraph still did not find the app or principal when the create timeout (%s) ran out. If it was "+
+				"created moments ago, raise timeouts.create; otherwise check that service_principal_id and principal_id exist.", timeout)
+		}
+		resp.Diagnostics.AddError("Could not assign the principal to the app", detail)
+		return
+	}
+	tflog.Info(ctx, "assigned principal to the app", map[string]any{"assignment_id": a.ID, "principal_id": principalID, "app_role_id": roleID})
+	r.data.assignments.added(spID, *a)
+	keepCase(&plan, a)
+	setAssignment(&plan, a)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// reportDuplicate names the assignment that already exists and how to import it.
+func (r *appAssignmentResource) reportDuplicate(ctx context.Context, spID, principalID, roleID string, cause error, diags *diag.Diagnostics) {
+	find := func(list []graph.Assignment) *graph.Assignment {
+		for i, a := range list {
+			if strings.EqualFold(a.PrincipalID, principalID) && strings.EqualFold(a.AppRoleID, roleID) {
+				return &list[i]
+			}
+		}
+		return nil
+	}
+	list, err := r.data.client.ListAssignments(ctx, spID)
+	existing := find(list)
+	if err != nil || existing == nil {
+		diags.AddError("The assignment already exists",
+			fmt.Sprintf("Principal %s already has app role %s on service principal %s (%v). Import the existing assignment "+
+				"(terraform import <resource address> %s/<assignment id>; the id is listed by GET /servicePrincipals/%s/appRoleAssignedTo).",
+				principalID, roleID, spID, cause, spID, spID))
+		return
+	}
+	diags.AddError("The assignment already exists",
+		fmt.Sprintf("%s %q (%s) already has app role %s on service principal %s: assignment %s exists, made outside "+
+			"this resource (in the portal, by another configuration, or by an earlier apply whose state was lost).\n\n%s",
+			existing.PrincipalType, existing.PrincipalDisplayName, principalID, roleID, spID, existing.ID, importHint(spID, existing.ID)))
+}
+
+func setAssignment(m *appAssignmentModel, a *graph.Assignment) {
+	m.ID = types.StringValue(a.ID)
+	m.ServicePrincipalID = types.StringValue(a.ResourceID)
+	m.PrincipalID = types.StringValue(a.PrincipalID)
+	m.AppRoleID = types.StringValue(a.AppRoleID)
+	m.PrincipalType = types.StringValue(a.PrincipalType)
+	m.PrincipalDisplayName = types.StringValue(a.PrincipalDisplayName)
+}
+
+func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state appAssignmentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
+	list, err := r.data.assignments.list(ctx, r.data.client, spID)
+	if graph.IsNotFound(err) {
+		resp.Diagnostics.AddWarning("The enterprise app was deleted",
+			fmt.Sprintf("Service principal %s no longer exists, and its assignments went with it: assignment %s was removed from the "+
+				"Terraform state.", spID, id))
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
+		return
+	}
+	for i := range list {
+		if list[i].ID == id {
+			keepCase(&state, &list[i])
+			setAssignment(&state, &list[i])
+			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+			return
+		}
+	}
+	// Gone. A principal deleted from the directory takes its assignments with it: say so, since
+	// re-creating the assignment cannot work.
+	principalID := state.PrincipalID.ValueString()
+	if principalID != "" {
+		_, found, err := lookupsFor(r.data).principal(ctx, principalID)
+		if err != nil {
+			tflog.Warn(ctx, "could not check whether the principal still exists", map[string]any{"principal_id": principalID, "error": err.Error()})
+		} else if !found {
+			name := state.PrincipalDisplayName.ValueString()
+			resp.Diagnostics.AddWarning("The assigned user or group was deleted",
+				fmt.Sprintf("%s %q (%s) was deleted from the directory, and Entra removed its assignment %s to service principal %s. "+
+					"The assignment was removed from the Terraform state. Remove this entranetskope_app_assignment from the "+
+					"configuration too (or point it at an existing user or group).",
+					strings.ToLower(firstNonEmptyString(state.PrincipalType.ValueString(), "principal")), name, principalID, id, spID))
+			resp.State.RemoveResource(ctx)
+			return
+		}
+	}
+	tflog.Info(ctx, "assignment removed outside Terraform; it will be planned for creation", map[string]any{"assignment_id": id, "principal_id": principalID})
+	resp.State.RemoveResource(ctx)
+}
+
+// keepCase keeps the ids as the configuration wrote them when Graph only differs in letter case, so
+// an upper-case GUID in the configuration does not show as a change.
+func keepCase(state *appAssignmentModel, a *graph.Assignment) {
+	for _, p := range []struct {
+		cur types.String
+		got *string
+	}{{state.ServicePrincipalID, &a.ResourceID}, {state.PrincipalID, &a.PrincipalID}, {state.AppRoleID, &a.AppRoleID}} {
+		if strings.EqualFold(p.cur.ValueString(), *p.got) {
+			*p.got = p.cur.ValueString()
+		}
+	}
+}
+
+func firstNonEmptyString(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// Update only ever changes timeouts: every other attribute replaces the assignment.
+func (r *appAssignmentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state appAssignmentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	state.Timeouts = plan.Timeouts
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *appAssignmentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state appAssignmentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, assignmentDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
+	if err := r.data.client.DeleteAssignment(ctx, spID, id); err != nil {
+		resp.Diagnostics.AddError("Could not remove the assignment", err.Error())
+		return
+	}
+	r.data.assignments.removed(spID, id)
+}
+
+func (r *appAssignmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	spID, id, ok := strings.Cut(req.ID, "/")
+	if !ok || !entraIDPattern.MatchString(spID) || id == "" || strings.Contains(id, "/") {
+		resp.Diagnostics.AddError("Invalid import id",
+			fmt.Sprintf("Expected <service_principal_id>/<assignment_id>, e.g. 3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47/"+
+				"lHk7yT2gK0uQ8r2x3v4w5aBcDeFgHiJkLmNoPqRsTuV, got %q. The assignment ids of an app are listed by "+
+				"GET /servicePrincipals/<id>/appRoleAssignedTo.", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_principal_id"), strings.ToLower(spID))...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
+}

@@ -1,6 +1,833 @@
 package provider
 
-import "github.com/hashicorp/terraform-plugin-framework/resource"
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
 
-// PLACEHOLDER: replaced by the assignments helper.
-func NewAppAssignmentsResource() resource.Resource { return nil }
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*appAssignmentsResource)(nil)
+	_ resource.ResourceWithImportState = (*appAssignmentsResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*appAssignmentsResource)(nil)
+)
+
+// Default timeouts: creating waits out Entra's replication lag for principals and apps created
+// moments before; thousands of assignments take a few minutes inside Graph's write budget.
+const (
+	appAssignmentsCreateTimeout = 30 * time.Minute
+	appAssignmentsReadTimeout   = 5 * time.Minute
+	appAssignmentsUpdateTimeout = 30 * time.Minute
+	appAssignmentsDeleteTimeout = 30 * time.Minute
+)
+
+// maxFailureDiagnostics is how many failed principals get a diagnostic of their own; beyond it one
+// diagnostic lists them all, so a mass failure stays readable.
+const maxFailureDiagnostics = 10
+
+// objectIDPattern is an Entra object id as Graph returns it: a lower-case GUID. An upper-case id in
+// the configuration would never match what Graph reports and would show as a change forever.
+var objectIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+const objectIDMessage = "must be an object id in lower case, as Microsoft Graph returns it (e.g. 0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0)"
+
+// NewAppAssignmentsResource is the entranetskope_app_assignments resource.
+func NewAppAssignmentsResource() resource.Resource { return &appAssignmentsResource{} }
+
+type appAssignmentsResource struct {
+	pd *providerData
+}
+
+type appAssignmentsModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	ServicePrincipalID types.String   `tfsdk:"service_principal_id"`
+	AppRoleID          types.String   `tfsdk:"app_role_id"`
+	PrincipalIDs       types.Set      `tfsdk:"principal_ids"`
+	AssignmentIDs      types.Map      `tfsdk:"assignment_ids"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (r *appAssignmentsResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_app_assignments"
+}
+
+func (r *appAssignmentsResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Every user and group assigned to one role of the Netskope enterprise app, as one authoritative set: " +
+			"exactly the principals in `principal_ids` hold the role, and nobody else. An assignment added in the portal " +
+			"shows in `terraform plan` as a principal to remove, one removed there as a principal to add back, and `terraform apply` " +
+			"puts the set back. Creating the resource adopts the assignments that already match and removes the others.\n\n" +
+			"Changes are sent in `$batch` requests of 20, a few at a time, and reading the set is one listing of the app's " +
+			"assignments (999 per page) however large it is, so plans stay fast on large tenants. If some assignments fail, " +
+			"the apply reports each of them and the state records exactly the assignments that exist; the next apply retries the rest. " +
+			"(A failure while the resource is first created marks it tainted: the next apply replaces it.)\n\n" +
+			"Do not manage the same role of the same app with `entranetskope_app_assignment` too: the two would undo each other.\n\n" +
+			"**Graph permissions:** `AppRoleAssignment.ReadWrite.All` and `Application.Read.All`, plus `User.Read.All` and " +
+			"`Group.Read.All` to check the principals and warn about nested groups.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "`<service_principal_id>/<app_role_id>`: the app and role this set owns. Also the import id.",
+			},
+			"service_principal_id": schema.StringAttribute{
+				Required:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:          []validator.String{stringvalidator.RegexMatches(objectIDPattern, objectIDMessage)},
+				MarkdownDescription: "The object id of the enterprise app's service principal, e.g. `entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the set.",
+			},
+			"app_role_id": schema.StringAttribute{
+				Optional: true, Computed: true,
+				Validators: []validator.String{
+					stringvalidator.RegexMatches(objectIDPattern, "must be an app role id, a GUID in lower case"),
+					notDefaultAccess(),
+				},
+				MarkdownDescription: "The app role the principals get. Defaults to the app's `User` role, looked up by name at plan time " +
+					"(its id differs from app to app). The *Default Access* role (`" + graph.DefaultAccessRoleID + "`) is refused: Netskope " +
+					"does not provision users and groups assigned with it. Changing it replaces the set.",
+			},
+			"principal_ids": schema.SetAttribute{
+				ElementType: types.StringType, Required: true,
+				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(objectIDPattern, objectIDMessage))},
+				MarkdownDescription: "The object ids of the users and groups to assign; every other assignment of the role on the app is removed. " +
+					"Look them up by name with the `entranetskope_users` and `entranetskope_groups` data sources. An empty set removes everyone. " +
+					"Entra provisions only the direct members of an assigned group: a group with nested groups gets a warning at plan time. " +
+					"A principal deleted from the directory disappears from the set with a warning; remove it from the configuration.",
+			},
+			"assignment_ids": schema.MapAttribute{
+				ElementType: types.StringType, Computed: true,
+				MarkdownDescription: "The id of each assignment, by principal object id, for review and for `entranetskope_app_assignment` imports.",
+			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+func (r *appAssignmentsResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	pd, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: report this bug to the provider's maintainers", req.ProviderData))
+		return
+	}
+	r.pd = pd
+}
+
+// ModifyPlan resolves the default role, plans the assignment ids, and checks the principals being
+// added: ones that do not exist fail the plan, groups with nested groups get a warning.
+func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.pd == nil {
+		return
+	}
+	var plan, config appAssignmentsModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	var state *appAssignmentsModel
+	if !req.State.Raw.IsNull() {
+		state = &appAssignmentsModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.ServicePrincipalID.IsUnknown() {
+		// The app is created in this apply: nothing to look up yet.
+		if config.AppRoleID.IsNull() {
+			plan.AppRoleID = types.StringUnknown()
+		}
+		plan.ID, plan.AssignmentIDs = types.StringUnknown(), types.MapUnknown(types.StringType)
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		return
+	}
+	spID := plan.ServicePrincipalID.ValueString()
+	l := lookupsFor(r.pd)
+	role := config.AppRoleID
+	switch {
+	case role.IsUnknown():
+	case role.IsNull() && state != nil && state.ServicePrincipalID.ValueString() == spID && state.AppRoleID.ValueString() != "":
+		// Already resolved when the set was created: an app's role ids never change.
+		role = state.AppRoleID
+	case role.IsNull():
+		id := l.resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		role = types.StringValue(id)
+	default:
+		l.resolveAppRole(ctx, spID, role.ValueString(), path.Root("app_role_id"), &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	plan.AppRoleID = role
+	plan.ID = types.StringUnknown()
+	if !role.IsUnknown() {
+		plan.ID = types.StringValue(spID + "/" + role.ValueString())
+	}
+	replacing := state == nil || state.ServicePrincipalID.ValueString() != spID
+	if state != nil && (role.IsUnknown() || !strings.EqualFold(state.AppRoleID.ValueString(), role.ValueString())) {
+		// The set belongs to one role: another role is another set.
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("app_role_id"))
+		replacing = true
+	}
+
+	planned, complete := setElements(plan.PrincipalIDs)
+	var prior []string
+	if !replacing {
+		prior, _ = setElements(state.PrincipalIDs)
+	}
+	if complete && !replacing && sameElements(planned, prior) {
+		plan.AssignmentIDs = state.AssignmentIDs
+	} else {
+		plan.AssignmentIDs = types.MapUnknown(types.StringType)
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || len(planned) == 0 {
+		return
+	}
+	r.checkPrincipals(ctx, spID, planned, prior, &resp.Diagnostics)
+}
+
+// checkPrincipals fails the plan for principals being added that are no user or group, and warns
+// about groups with nested groups. Principals already assigned are known from the app's assignment
+// listing (read once per run anyway); only the others are looked up.
+func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID string, planned, prior []string, diags *diag.Diagnostics) {
+	known := map[string]graph.DirectoryObject{}
+	list, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	if err != nil {
+		// An app created moments ago may not be listable yet; the apply waits for it.
+		tflog.Warn(ctx, "could not list the app's assignments to check the principals", map[string]any{"service_principal_id": spID, "error": err.Error()})
+		return
+	}
+	for _, a := range list {
+		known[strings.ToLower(a.PrincipalID)] = graph.DirectoryObject{ID: strings.ToLower(a.PrincipalID), Type: strings.ToLower(a.PrincipalType), DisplayName: a.PrincipalDisplayName}
+	}
+	var unknown []string
+	for _, id := range planned {
+		if _, ok := known[id]; !ok {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		found, err := r.findPrincipalsWaiting(ctx, unknown)
+		if err != nil {
+			diags.AddError("Could not look up the principals to assign", err.Error())
+			return
+		}
+		isPrior := map[string]bool{}
+		for _, id := range prior {
+			isPrior[id] = true
+		}
+		for _, id := range unknown {
+			if o, ok := found[id]; ok {
+				known[id] = o
+				continue
+			}
+			if isPrior[id] {
+				continue // already in the state: Read reports it
+			}
+			diags.AddAttributeError(path.Root("principal_ids").AtSetValue(types.StringValue(id)), "Principal not found in the directory",
+				fmt.Sprintf("No user or group in Microsoft Entra ID has the object id %s, so it cannot be assigned to the app (service principal %s). "+
+					"If it was deleted, remove it from principal_ids; if it is a mistake, look the principal up by name with the "+
+					"entranetskope_users or entranetskope_groups data source.", id, spID))
+		}
+	}
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		warning diag.Diagnostics
+	)
+	l := lookupsFor(r.pd)
+	for _, id := range planned {
+		o, ok := known[id]
+		if !ok || o.Type != "group" {
+			continue
+		}
+		wg.Add(1)
+		go func(o graph.DirectoryObject) {
+			defer wg.Done()
+			var d diag.Diagnostics
+			l.warnNestedGroups(ctx, o.ID, o.DisplayName, path.Root("principal_ids").AtSetValue(types.StringValue(o.ID)), &d)
+			mu.Lock()
+			warning.Append(d...)
+			mu.Unlock()
+		}(o)
+	}
+	wg.Wait()
+	diags.Append(warning...)
+}
+
+func (r *appAssignmentsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan appAssignmentsModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Create(ctx, appAssignmentsCreateTimeout)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	spID := plan.ServicePrincipalID.ValueString()
+	roleID := plan.AppRoleID.ValueString()
+	if plan.AppRoleID.IsUnknown() || plan.AppRoleID.IsNull() {
+		// The app was created in this apply: its User role is known only now.
+		roleID = r.resolveRoleWaiting(ctx, spID, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	if !checkNotDefaultAccess(roleID, path.Root("app_role_id"), &resp.Diagnostics) {
+		return
+	}
+	current, err := r.listWaiting(ctx, spID)
+	if err != nil {
+		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
+		return
+	}
+	desired, _ := setElements(plan.PrincipalIDs)
+	if extra := extraAssignments(current, roleID, desired); len(extra) > 0 {
+		tflog.Info(ctx, "the app already has assignments of the role that are not in principal_ids: removing them", map[string]any{"count": len(extra), "principal_ids": extra})
+	}
+	got := r.converge(ctx, spID, roleID, desired, current, &resp.Diagnostics)
+	plan.ID = types.StringValue(spID + "/" + roleID)
+	plan.AppRoleID = types.StringValue(roleID)
+	r.setAssignments(&plan, got, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state appAssignmentsModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := state.Timeouts.Read(ctx, appAssignmentsReadTimeout)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
+	list, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	if graph.IsNotFound(err) {
+		// The app is gone, and its assignments with it.
+		tflog.Warn(ctx, "the enterprise app no longer exists: removing its assignments from the state", map[string]any{"service_principal_id": spID})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
+		return
+	}
+	got := assignmentsOfRole(list, roleID)
+	prior, _ := setElements(state.PrincipalIDs)
+	var gone []string
+	for _, id := range prior {
+		if _, ok := got[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		// A principal deleted from the directory loses its assignments with it: that is not drift to
+		// put back (it cannot be), but a change to the configuration to make.
+		found, err := r.findPrincipals(ctx, gone)
+		if err != nil {
+			tflog.Warn(ctx, "could not check whether unassigned principals still exist", map[string]any{"error": err.Error()})
+		}
+		for _, id := range gone {
+			if _, ok := found[id]; ok || err != nil {
+				tflog.Info(ctx, "assignment removed outside Terraform: the plan adds it back", map[string]any{"principal_id": id})
+				continue
+			}
+			resp.Diagnostics.AddAttributeWarning(path.Root("principal_ids"), "Assigned principal deleted from the directory",
+				fmt.Sprintf("Principal %s was assigned to the app (service principal %s) but no longer exists in Microsoft Entra ID: Entra removed "+
+					"its assignment when it was deleted. It is no longer in the state of principal_ids; remove it from the configuration too.", id, spID))
+		}
+	}
+	r.setAssignments(&state, got, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *appAssignmentsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state appAssignmentsModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Update(ctx, appAssignmentsUpdateTimeout)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
+	// Diff against what Graph holds now, not the refreshed state: whatever changed since the plan is
+	// put right too, and only the difference is sent.
+	current, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	if err != nil {
+		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
+		return
+	}
+	desired, _ := setElements(plan.PrincipalIDs)
+	got := r.converge(ctx, spID, roleID, desired, current, &resp.Diagnostics)
+	plan.ID, plan.AppRoleID = state.ID, state.AppRoleID
+	r.setAssignments(&plan, got, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state appAssignmentsModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := state.Timeouts.Delete(ctx, appAssignmentsDeleteTimeout)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
+	current, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	if graph.IsNotFound(err) {
+		return // the app is gone, and its assignments with it
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
+		return
+	}
+	got := r.converge(ctx, spID, roleID, nil, current, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		// Keep in the state exactly the assignments that could not be removed.
+		r.setAssignments(&state, got, &resp.Diagnostics)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	}
+}
+
+// ImportState takes `<service_principal_id>` (the app's User role) or `<service_principal_id>/<app_role_id>`.
+func (r *appAssignmentsResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	parts := strings.Split(strings.ToLower(strings.TrimSpace(req.ID)), "/")
+	if len(parts) > 2 || !objectIDPattern.MatchString(parts[0]) || (len(parts) == 2 && !objectIDPattern.MatchString(parts[1])) {
+		resp.Diagnostics.AddError("Invalid import id",
+			fmt.Sprintf("%q is not an import id for entranetskope_app_assignments. Use the enterprise app's service principal object id "+
+				"(for its \"User\" role), or <service_principal_id>/<app_role_id>, e.g.\n\n"+
+				"  terraform import entranetskope_app_assignments.netskope 0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0", req.ID))
+		return
+	}
+	spID, roleID := parts[0], ""
+	if len(parts) == 2 {
+		roleID = parts[1]
+	}
+	roleID = lookupsFor(r.pd).resolveAppRole(ctx, spID, roleID, path.Root("app_role_id"), &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), spID+"/"+roleID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_principal_id"), spID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("app_role_id"), roleID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("principal_ids"), types.SetValueMust(types.StringType, nil))...)
+}
+
+// converge makes the principals holding roleID on the app exactly desired, starting from current
+// (the app's assignments), through $batch. It reports every failure and returns the assignments of
+// the role that exist afterwards, by principal id: after a failure they are read back from Graph, so
+// the state never claims an assignment that is not there nor forgets one that is.
+func (r *appAssignmentsResource) converge(ctx context.Context, spID, roleID string, desired []string, current []graph.Assignment, diags *diag.Diagnostics) map[string]string {
+	client := r.pd.client
+	have := assignmentsOfRole(current, roleID)
+	want := map[string]bool{}
+	var toAdd []string
+	for _, id := range desired {
+		want[id] = true
+		if _, ok := have[id]; !ok {
+			toAdd = append(toAdd, id)
+		}
+	}
+	var toRemove []string
+	principalOf := map[string]string{}
+	for pid, aid := range have {
+		if !want[pid] {
+			toRemove = append(toRemove, aid)
+			principalOf[aid] = pid
+		}
+	}
+	sort.Strings(toAdd)
+	sort.Strings(toRemove)
+	tflog.Info(ctx, "updating the app's assignments", map[string]any{"service_principal_id": spID, "app_role_id": roleID,
+		"assigned": len(have), "to_add": len(toAdd), "to_remove": len(toRemove)})
+
+	var (
+		wg                   sync.WaitGroup
+		created              []graph.Assignment
+		addFailed, delFailed map[string]error
+		removed              []string
+	)
+	// Adds and removes are independent: run them side by side.
+	if len(toAdd) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			created, addFailed = client.CreateAssignments(ctx, spID, roleID, toAdd)
+		}()
+	}
+	if len(toRemove) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			removed, delFailed = client.DeleteAssignments(ctx, spID, toRemove)
+		}()
+	}
+	wg.Wait()
+	r.pd.assignments.added(spID, created...)
+	r.pd.assignments.removed(spID, removed...)
+
+	got := map[string]string{}
+	for pid, aid := range have {
+		got[pid] = aid
+	}
+	for _, aid := range removed {
+		delete(got, principalOf[aid])
+	}
+	for _, a := range created {
+		if strings.EqualFold(a.AppRoleID, roleID) {
+			got[strings.ToLower(a.PrincipalID)] = a.ID
+		}
+	}
+	if len(addFailed)+len(delFailed) == 0 {
+		return got
+	}
+
+	// Some requests failed: read back what exists. A request that failed may still have landed, and
+	// "already exists" means someone assigned the principal meanwhile.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	fresh, err := client.ListAssignments(rctx, spID)
+	if err != nil {
+		diags.AddWarning("Could not read back the app's assignments after failures",
+			"The state records the assignments the provider saw succeed; the next plan reads the real set and shows any difference. "+err.Error())
+	} else {
+		r.resync(spID, fresh)
+		got = assignmentsOfRole(fresh, roleID)
+		for pid := range addFailed {
+			if _, ok := got[pid]; ok {
+				delete(addFailed, pid)
+			}
+		}
+		still := map[string]bool{}
+		for _, aid := range got {
+			still[aid] = true
+		}
+		for aid := range delFailed {
+			if !still[aid] {
+				delete(delFailed, aid)
+			}
+		}
+	}
+	reportFailures(spID, addFailed, delFailed, principalOf, diags)
+	return got
+}
+
+// reportFailures adds one error per failed principal, or, past maxFailureDiagnostics, one error
+// listing them all.
+func reportFailures(spID string, addFailed, delFailed map[string]error, principalOf map[string]string, diags *diag.Diagnostics) {
+	n := len(addFailed) + len(delFailed)
+	if n == 0 {
+		return
+	}
+	const next = "The state records exactly the assignments that exist; run terraform apply again to retry the rest."
+	adds := sortedKeysOf(addFailed)
+	dels := sortedKeysOf(delFailed)
+	if n <= maxFailureDiagnostics {
+		for _, pid := range adds {
+			diags.AddAttributeError(path.Root("principal_ids").AtSetValue(types.StringValue(pid)), "Could not assign principal "+pid,
+				fmt.Sprintf("Assigning principal %s to the app (service principal %s) failed: %v\n\n%s", pid, spID, addFailed[pid], next))
+		}
+		for _, aid := range dels {
+			pid := principalOf[aid]
+			diags.AddAttributeError(path.Root("principal_ids"), "Could not remove principal "+pid,
+				fmt.Sprintf("Removing the assignment %s of principal %s from the app (service principal %s) failed: %v\n\n%s", aid, pid, spID, delFailed[aid], next))
+		}
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of the changes to the assignments of the app (service principal %s) failed:\n", n, spID)
+	for _, pid := range adds {
+		fmt.Fprintf(&b, "\n- assign principal %s: %v", pid, addFailed[pid])
+	}
+	for _, aid := range dels {
+		fmt.Fprintf(&b, "\n- remove principal %s (assignment %s): %v", principalOf[aid], aid, delFailed[aid])
+	}
+	b.WriteString("\n\n" + next)
+	diags.AddAttributeError(path.Root("principal_ids"), fmt.Sprintf("Could not change %d assignments", n), b.String())
+}
+
+// resync brings the run's cached listing in line with a fresh one.
+func (r *appAssignmentsResource) resync(spID string, fresh []graph.Assignment) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	cached, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	if err != nil {
+		return
+	}
+	inFresh := map[string]bool{}
+	for _, a := range fresh {
+		inFresh[a.ID] = true
+	}
+	inCache := map[string]bool{}
+	var stale []string
+	for _, a := range cached {
+		inCache[a.ID] = true
+		if !inFresh[a.ID] {
+			stale = append(stale, a.ID)
+		}
+	}
+	var added []graph.Assignment
+	for _, a := range fresh {
+		if !inCache[a.ID] {
+			added = append(added, a)
+		}
+	}
+	r.pd.assignments.removed(spID, stale...)
+	r.pd.assignments.added(spID, added...)
+}
+
+// setAssignments records the assignments that exist in the model.
+func (r *appAssignmentsResource) setAssignments(m *appAssignmentsModel, got map[string]string, diags *diag.Diagnostics) {
+	ids := make([]attr.Value, 0, len(got))
+	byPrincipal := make(map[string]attr.Value, len(got))
+	for _, pid := range sortedKeysOf(got) {
+		ids = append(ids, types.StringValue(pid))
+		byPrincipal[pid] = types.StringValue(got[pid])
+	}
+	set, d := types.SetValue(types.StringType, ids)
+	diags.Append(d...)
+	mp, d := types.MapValue(types.StringType, byPrincipal)
+	diags.Append(d...)
+	m.PrincipalIDs, m.AssignmentIDs = set, mp
+}
+
+// listWaiting lists the app's assignments, waiting (within ctx) for an app created moments ago.
+func (r *appAssignmentsResource) listWaiting(ctx context.Context, spID string) ([]graph.Assignment, error) {
+	var out []graph.Assignment
+	err := graph.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+		list, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+		if graph.IsNotFound(err) && ctx.Err() == nil {
+			return false, nil
+		}
+		out = list
+		return err == nil, err
+	})
+	return out, err
+}
+
+// resolveRoleWaiting finds the app's User role when the app was created in this apply, waiting
+// (within ctx) while Graph does not show the app yet.
+func (r *appAssignmentsResource) resolveRoleWaiting(ctx context.Context, spID string, diags *diag.Diagnostics) string {
+	l := lookupsFor(r.pd)
+	for {
+		var d diag.Diagnostics
+		id := l.resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &d)
+		if !d.HasError() || ctx.Err() != nil {
+			diags.Append(d...)
+			return id
+		}
+		select {
+		case <-ctx.Done():
+			diags.Append(d...)
+			return ""
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// principalLookups caches, per provider run, which object ids are users or groups.
+type principalLookups struct {
+	mu    sync.Mutex
+	found map[string]graph.DirectoryObject
+	seen  map[string]bool
+}
+
+var principalLookupsByRun sync.Map // *providerData -> *principalLookups
+
+// findPrincipals resolves ids to users and groups, asking Graph only about ids not seen in this run.
+func (r *appAssignmentsResource) findPrincipals(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
+	v, _ := principalLookupsByRun.LoadOrStore(r.pd, &principalLookups{found: map[string]graph.DirectoryObject{}, seen: map[string]bool{}})
+	pl := v.(*principalLookups)
+	pl.mu.Lock()
+	var ask []string
+	for _, id := range ids {
+		if !pl.seen[id] {
+			ask = append(ask, id)
+		}
+	}
+	pl.mu.Unlock()
+	if len(ask) > 0 {
+		got, err := r.pd.client.FindPrincipals(ctx, ask)
+		if err != nil {
+			return nil, err
+		}
+		pl.mu.Lock()
+		for _, id := range ask {
+			pl.seen[id] = true
+			if o, ok := got[id]; ok {
+				pl.found[id] = o
+			}
+		}
+		pl.mu.Unlock()
+	}
+	out := map[string]graph.DirectoryObject{}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	for _, id := range ids {
+		if o, ok := pl.found[id]; ok {
+			out[id] = o
+		}
+	}
+	return out, nil
+}
+
+// findPrincipalsWaiting is findPrincipals, asking again for a while (planLagWait) about ids not
+// found that were not already known to be missing: a principal created moments ago is not visible
+// everywhere at once.
+func (r *appAssignmentsResource) findPrincipalsWaiting(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
+	v, _ := principalLookupsByRun.LoadOrStore(r.pd, &principalLookups{found: map[string]graph.DirectoryObject{}, seen: map[string]bool{}})
+	pl := v.(*principalLookups)
+	pl.mu.Lock()
+	var fresh []string
+	for _, id := range ids {
+		if !pl.seen[id] {
+			fresh = append(fresh, id)
+		}
+	}
+	pl.mu.Unlock()
+	found, err := r.findPrincipals(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, id := range fresh {
+		if _, ok := found[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return found, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, planLagWait)
+	defer cancel()
+	_ = graph.WaitFor(wctx, func(ctx context.Context) (bool, error) {
+		got, err := r.pd.client.FindPrincipals(ctx, missing)
+		if err != nil {
+			return false, nil
+		}
+		pl.mu.Lock()
+		var still []string
+		for _, id := range missing {
+			if o, ok := got[id]; ok {
+				pl.found[id] = o
+				found[id] = o
+			} else {
+				still = append(still, id)
+			}
+		}
+		pl.mu.Unlock()
+		missing = still
+		return len(missing) == 0, nil
+	})
+	return found, nil
+}
+
+// assignmentsOfRole returns the assignments of roleID by principal id.
+func assignmentsOfRole(list []graph.Assignment, roleID string) map[string]string {
+	out := map[string]string{}
+	for _, a := range list {
+		if strings.EqualFold(a.AppRoleID, roleID) {
+			out[strings.ToLower(a.PrincipalID)] = a.ID
+		}
+	}
+	return out
+}
+
+// extraAssignments lists the principals holding roleID that are not in desired.
+func extraAssignments(list []graph.Assignment, roleID string, desired []string) []string {
+	var out []string
+	for pid := range assignmentsOfRole(list, roleID) {
+		if !slices.Contains(desired, pid) {
+			out = append(out, pid)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// setElements returns the known string elements of a set, and whether the set was wholly known.
+func setElements(s types.Set) ([]string, bool) {
+	if s.IsNull() {
+		return nil, true
+	}
+	if s.IsUnknown() {
+		return nil, false
+	}
+	complete := true
+	var out []string
+	for _, v := range s.Elements() {
+		sv, ok := v.(types.String)
+		if !ok || sv.IsUnknown() || sv.IsNull() {
+			complete = false
+			continue
+		}
+		out = append(out, strings.ToLower(sv.ValueString()))
+	}
+	sort.Strings(out)
+	return out, complete
+}
+
+func sameElements(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	sort.Strings(a)
+	sort.Strings(b)
+	return slices.Equal(a, b)
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,6 +1,770 @@
 package provider
 
-import "github.com/hashicorp/terraform-plugin-framework/resource"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
 
-// PLACEHOLDER: replaced by the provisioning helper.
-func NewProvisioningResource() resource.Resource { return nil }
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*provisioningResource)(nil)
+	_ resource.ResourceWithImportState    = (*provisioningResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*provisioningResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*provisioningResource)(nil)
+)
+
+// Scope values of the provisioning job, in the portal's words.
+const (
+	scopeAssigned = "assigned" // "Sync only assigned users and groups" (SyncAll = false)
+	scopeAll      = "all"      // "Sync all users and groups" (SyncAll = true)
+)
+
+const (
+	provisioningCreateTimeout = 20 * time.Minute
+	provisioningReadTimeout   = 5 * time.Minute
+	provisioningUpdateTimeout = 20 * time.Minute
+	provisioningDeleteTimeout = 10 * time.Minute
+	// A service principal created moments ago may 404 on synchronization calls while Entra
+	// replicates it; a wrong id 404s for ever. This bounds how long the first 404s are waited out.
+	provisioningSPLagBudget = 90 * time.Second
+)
+
+var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// NewProvisioningResource is the entranetskope_provisioning resource.
+func NewProvisioningResource() resource.Resource { return &provisioningResource{} }
+
+type provisioningResource struct {
+	client *graph.Client
+}
+
+func (r *provisioningResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_provisioning"
+}
+
+func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Automatic user provisioning (SCIM) from Microsoft Entra ID to Netskope for an enterprise " +
+			"application created from the \"Netskope User Authentication\" gallery template: the provisioning job, " +
+			"its Tenant URL and Secret Token, its scope and notification settings, and whether it runs.\n\n" +
+			"Create runs Entra's *Test Connection* first and saves nothing when it fails. `terraform plan` shows " +
+			"changes made in the Entra admin center to the job's state, the Tenant URL, the scope and the notification " +
+			"settings. Entra never returns the saved token (it reads back as `*`), so a token changed in the portal " +
+			"cannot be detected; a token *removed* in the portal is, and is saved again from configuration.\n\n" +
+			"Needs the Graph application permission `Application.ReadWrite.OwnedBy` (on an application the " +
+			"provider's client owns, e.g. one it created) or `Synchronization.ReadWrite.All`.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The service principal's object id (provisioning belongs to one enterprise application); import by it.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"service_principal_id": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "Object id of the enterprise application's service principal, e.g. " +
+					"`entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the provisioning.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators: []validator.String{stringvalidator.RegexMatches(guidRE,
+					"must be the object id (a GUID) of the enterprise application's service principal")},
+			},
+			"scim_base_url": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "The Netskope SCIM base URL (*Tenant URL* in the portal), " +
+					"`https://<tenant>[.<region>].goskope.com/api/v2/scim`. Must be https.",
+				Validators: []validator.String{scimBaseURLValidator{}},
+			},
+			"scim_token": schema.StringAttribute{
+				Optional:  true,
+				Sensitive: true,
+				MarkdownDescription: "The Netskope REST API v2 token for SCIM (*Secret Token* in the portal). It is kept " +
+					"in state (marked sensitive); use `scim_token_wo` to keep it out of state. Exactly one of the two is required.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"scim_token_wo": schema.StringAttribute{
+				Optional:  true,
+				Sensitive: true,
+				WriteOnly: true,
+				MarkdownDescription: "The SCIM token as a write-only value, never stored in plan or state " +
+					"(Terraform 1.11 or later, or OpenTofu). Set `scim_token_wo_version` with it and change that " +
+					"number to save a new token.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"scim_token_wo_version": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: "A version of `scim_token_wo`, required with it: Terraform cannot see a write-only " +
+					"value change, so change this number whenever the token changes.",
+			},
+			"scope": schema.StringAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(scopeAssigned),
+				MarkdownDescription: "Who is provisioned: `assigned` (default; \"Sync only assigned users and groups\", " +
+					"what Netskope expects) or `all` (\"Sync all users and groups\"). A change restarts the job so the new scope applies.",
+				Validators: []validator.String{stringvalidator.OneOf(scopeAssigned, scopeAll)},
+			},
+			"notification_email": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Where Entra sends an email when provisioning fails (for example when the job " +
+					"is quarantined). Unset: no failure emails.",
+				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$`),
+					"must be one email address, e.g. ops@example.com")},
+			},
+			"accidental_deletion_threshold": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: "Accidental deletion prevention: a cycle that would delete more than this many " +
+					"users or groups in Netskope is stopped for review. Unset: prevention is off.",
+				Validators: []validator.Int64{int64validator.AtLeast(1)},
+			},
+			"enabled": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+				MarkdownDescription: "Provisioning status On (`true`, default: the job is started) or Off (`false`: " +
+					"the job is paused). Pausing in the portal shows up as drift.",
+			},
+			"job_id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "Id of the synchronization job.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"sync_template_id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "Id of the application's synchronization template the job was created from.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"status": schema.StringAttribute{
+				Computed: true,
+				MarkdownDescription: "The job's status code when last read: `NotConfigured`, `NotRun`, `Active`, " +
+					"`Paused` or `Quarantine`.",
+			},
+			"schedule_interval": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "Time between provisioning cycles as an ISO 8601 duration (Entra: `PT40M`).",
+			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+func (r *provisioningResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: this is a bug in the provider", req.ProviderData))
+		return
+	}
+	r.client = data.client
+}
+
+// ValidateConfig checks, at plan time, that the token is given exactly one way.
+func (r *provisioningResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var token, tokenWO types.String
+	var version types.Int64
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("scim_token"), &token)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("scim_token_wo"), &tokenWO)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("scim_token_wo_version"), &version)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	switch {
+	case !token.IsNull() && !tokenWO.IsNull():
+		resp.Diagnostics.AddAttributeError(path.Root("scim_token_wo"), "Two SCIM tokens",
+			"scim_token and scim_token_wo are both set: give the Netskope SCIM token one way only, either scim_token "+
+				"(stored in state, marked sensitive) or scim_token_wo with scim_token_wo_version (never stored).")
+	case token.IsNull() && tokenWO.IsNull() && !token.IsUnknown() && !tokenWO.IsUnknown():
+		resp.Diagnostics.AddAttributeError(path.Root("scim_token"), "Missing SCIM token",
+			"Provisioning needs the Netskope SCIM token (a REST API v2 token scoped to api/v2/scim/Users and "+
+				"api/v2/scim/Groups): set scim_token, or scim_token_wo with scim_token_wo_version.")
+	}
+	if !tokenWO.IsNull() && version.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("scim_token_wo_version"), "Missing scim_token_wo_version",
+			"scim_token_wo is write-only, so Terraform cannot see when it changes: set scim_token_wo_version "+
+				"(e.g. 1) and increase it whenever the token changes.")
+	}
+	if tokenWO.IsNull() && !tokenWO.IsUnknown() && !version.IsNull() && !version.IsUnknown() && !token.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("scim_token_wo_version"), "scim_token_wo_version without scim_token_wo",
+			"scim_token_wo_version versions the write-only token scim_token_wo; with scim_token, remove it.")
+	}
+}
+
+// ModifyPlan says, in the plan, when the saved token is unknown to Terraform (after import, or
+// removed in the portal) and this apply will save the one from configuration.
+func (r *provisioningResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
+		return
+	}
+	var state provisioningModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.SCIMToken.IsNull() && state.SCIMTokenWOVersion.IsNull() {
+		resp.Diagnostics.AddWarning("The SCIM token will be saved from configuration",
+			fmt.Sprintf("Entra never returns the saved SCIM token of provisioning %s, and Terraform has none on record "+
+				"(the provisioning was imported, or its token was removed in the portal). This apply tests the "+
+				"connection with the token from configuration and saves it.", state.ID.ValueString()))
+	}
+}
+
+func (r *provisioningResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if !guidRE.MatchString(req.ID) {
+		resp.Diagnostics.AddError("Invalid import id",
+			fmt.Sprintf("%q is not a service principal object id: import entranetskope_provisioning by the object id (a GUID) "+
+				"of the enterprise application's service principal.", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_principal_id"), req.ID)...)
+}
+
+func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan provisioningModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	token := r.configuredToken(ctx, req.Config.GetAttribute, &plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Create(ctx, provisioningCreateTimeout)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	spID := plan.ServicePrincipalID.ValueString()
+	baseURL := plan.SCIMBaseURL.ValueString()
+	summary := "Could not set up provisioning for service principal " + spID
+
+	// 1. The app must be able to provision at all.
+	tmpl, err := r.syncTemplate(ctx, spID)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+		return
+	}
+	jobs, err := r.client.ListJobs(ctx, spID)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+		return
+	}
+	for _, j := range jobs {
+		if j.TemplateID == tmpl.ID {
+			resp.Diagnostics.AddError(summary, fmt.Sprintf("The application already has a provisioning job (%s) that "+
+				"Terraform does not manage. Bring it under Terraform with `terraform import <address> %s` (or an import "+
+				"block with id = %q), or delete it in the Entra admin center (Provisioning > Delete configuration) first.", j.ID, spID, spID))
+			return
+		}
+	}
+
+	// 2. Entra's Test Connection, before anything is created or saved.
+	tflog.Debug(ctx, "testing the SCIM connection", map[string]any{"service_principal_id": spID, "scim_base_url": baseURL})
+	if err := r.client.TestConnection(ctx, spID, "", tmpl.ID, baseURL, token); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("scim_base_url"), "Connection test to Netskope failed",
+			fmt.Sprintf("Entra's Test Connection with scim_base_url %q and the SCIM token failed, so nothing was created "+
+				"or saved. %s", baseURL, redact(err.Error(), token)))
+		return
+	}
+
+	// 3. Job, secrets, start. From here on a failure removes what was made, so the next apply starts clean.
+	job, err := r.client.CreateJob(ctx, spID, tmpl.ID)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+		r.cleanUp(ctx, spID, "", &resp.Diagnostics)
+		return
+	}
+	tflog.Info(ctx, "created the provisioning job", map[string]any{"service_principal_id": spID, "job_id": job.ID})
+	fail := func(err error) {
+		resp.Diagnostics.AddError(summary, redact(err.Error(), token)+
+			". The provisioning job and its settings were removed again: fix the cause and apply again.")
+		r.cleanUp(ctx, spID, job.ID, &resp.Diagnostics)
+	}
+	secrets, err := plan.settings()
+	if err != nil {
+		fail(err)
+		return
+	}
+	secrets[graph.SecretBaseAddress] = baseURL
+	secrets[graph.SecretToken] = token
+	if err := r.client.SetSecrets(ctx, spID, secrets); err != nil {
+		fail(err)
+		return
+	}
+	if plan.Enabled.ValueBool() {
+		err = r.client.StartJob(ctx, spID, job.ID)
+	} else {
+		err = r.client.PauseJob(ctx, spID, job.ID)
+	}
+	if err != nil {
+		fail(err)
+		return
+	}
+	if job, err = r.client.GetJob(ctx, spID, job.ID); err != nil {
+		fail(err)
+		return
+	}
+	plan.ID = types.StringValue(spID)
+	plan.SyncTemplateID = types.StringValue(tmpl.ID)
+	plan.setJob(job)
+	plan.SCIMTokenWO = types.StringNull()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *provisioningResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state provisioningModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := state.Timeouts.Read(ctx, provisioningReadTimeout)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	spID := state.ServicePrincipalID.ValueString()
+	summary := "Could not read provisioning of service principal " + spID
+	imported := state.JobID.IsNull() || state.JobID.ValueString() == ""
+
+	var job *graph.Job
+	var err error
+	if imported {
+		job, err = r.findJobToImport(ctx, spID)
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot import provisioning of service principal "+spID, err.Error())
+			return
+		}
+	} else {
+		job, err = r.client.GetJob(ctx, spID, state.JobID.ValueString())
+		if graph.IsNotFound(err) {
+			tflog.Warn(ctx, "the provisioning job is gone (deleted outside Terraform): removing it from state",
+				map[string]any{"service_principal_id": spID, "job_id": state.JobID.ValueString()})
+			resp.State.RemoveResource(ctx)
+			return
+		}
+		if err != nil {
+			resp.Diagnostics.AddError(summary, err.Error())
+			return
+		}
+	}
+	secrets, err := r.client.Secrets(ctx, spID)
+	if graph.IsNotFound(err) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	state.ID = types.StringValue(spID)
+	state.SyncTemplateID = types.StringValue(job.TemplateID)
+	state.setJob(job)
+	state.readSettings(ctx, secrets)
+	state.SCIMTokenWO = types.StringNull()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state provisioningModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	token := r.configuredToken(ctx, req.Config.GetAttribute, &plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Update(ctx, provisioningUpdateTimeout)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	spID := state.ServicePrincipalID.ValueString()
+	jobID := state.JobID.ValueString()
+	templateID := state.SyncTemplateID.ValueString()
+	summary := "Could not update provisioning of service principal " + spID
+
+	credentialsChanged := !plan.SCIMBaseURL.Equal(state.SCIMBaseURL) || !plan.SCIMToken.Equal(state.SCIMToken) ||
+		!plan.SCIMTokenWOVersion.Equal(state.SCIMTokenWOVersion)
+	scopeChanged := !plan.Scope.Equal(state.Scope)
+	settingsChanged := scopeChanged || !plan.NotificationEmail.Equal(state.NotificationEmail) ||
+		!plan.DeletionThreshold.Equal(state.DeletionThreshold)
+
+	if credentialsChanged {
+		tflog.Debug(ctx, "testing the SCIM connection", map[string]any{"service_principal_id": spID, "scim_base_url": plan.SCIMBaseURL.ValueString()})
+		if err := r.client.TestConnection(ctx, spID, jobID, templateID, plan.SCIMBaseURL.ValueString(), token); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("scim_base_url"), "Connection test to Netskope failed",
+				fmt.Sprintf("Entra's Test Connection with scim_base_url %q and the SCIM token failed, so nothing was "+
+					"changed: provisioning keeps its saved URL and token. %s", plan.SCIMBaseURL.ValueString(), redact(err.Error(), token)))
+			return
+		}
+	}
+	if credentialsChanged || settingsChanged {
+		secrets, err := plan.settings()
+		if err != nil {
+			resp.Diagnostics.AddError(summary, err.Error())
+			return
+		}
+		if credentialsChanged {
+			secrets[graph.SecretBaseAddress] = plan.SCIMBaseURL.ValueString()
+			secrets[graph.SecretToken] = token
+		}
+		if err := r.client.SetSecrets(ctx, spID, secrets); err != nil {
+			resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+			return
+		}
+	}
+
+	var err error
+	switch {
+	case plan.Enabled.ValueBool() && scopeChanged:
+		// A restart re-evaluates every user and group against the new scope (and starts a paused job).
+		err = r.client.RestartJob(ctx, spID, jobID)
+	case plan.Enabled.ValueBool() && !state.Enabled.ValueBool():
+		err = r.client.StartJob(ctx, spID, jobID)
+	case !plan.Enabled.ValueBool() && state.Enabled.ValueBool():
+		err = r.client.PauseJob(ctx, spID, jobID)
+	}
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	job, err := r.client.GetJob(ctx, spID, jobID)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	plan.ID = state.ID
+	plan.JobID = state.JobID
+	plan.SyncTemplateID = state.SyncTemplateID
+	plan.setJob(job)
+	plan.SCIMTokenWO = types.StringNull()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *provisioningResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state provisioningModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := state.Timeouts.Delete(ctx, provisioningDeleteTimeout)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	spID := state.ServicePrincipalID.ValueString()
+	summary := "Could not delete provisioning of service principal " + spID
+	if err := r.client.DeleteJob(ctx, spID, state.JobID.ValueString()); err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	if err := r.client.SetSecrets(ctx, spID, clearedSecrets()); err != nil && !graph.IsNotFound(err) {
+		resp.Diagnostics.AddError(summary, "The provisioning job was deleted, but its saved URL, token and settings "+
+			"could not be cleared: "+err.Error())
+	}
+}
+
+// configuredToken is the token from configuration: scim_token from the plan, or the write-only
+// scim_token_wo, which only the configuration carries.
+func (r *provisioningResource) configuredToken(ctx context.Context, get func(context.Context, path.Path, any) diag.Diagnostics,
+	plan *provisioningModel, diags *diag.Diagnostics) string {
+	if diags.HasError() {
+		return ""
+	}
+	if r.client == nil {
+		diags.AddError("Provider not configured", "The entranetskope provider was not configured: this is a bug in the provider or in Terraform.")
+		return ""
+	}
+	if !plan.SCIMToken.IsNull() && !plan.SCIMToken.IsUnknown() {
+		return plan.SCIMToken.ValueString()
+	}
+	var wo types.String
+	diags.Append(get(ctx, path.Root("scim_token_wo"), &wo)...)
+	if wo.IsNull() || wo.IsUnknown() || wo.ValueString() == "" {
+		diags.AddAttributeError(path.Root("scim_token"), "Missing SCIM token",
+			"Neither scim_token nor scim_token_wo has a value at apply time: set one of them.")
+		return ""
+	}
+	return wo.ValueString()
+}
+
+// syncTemplate finds the synchronization template the job is made from; an app without one cannot
+// provision (for example the SSO-only "Netskope Administrator Console").
+func (r *provisioningResource) syncTemplate(ctx context.Context, spID string) (graph.SyncTemplate, error) {
+	var templates []graph.SyncTemplate
+	lagCtx, cancel := context.WithTimeout(ctx, provisioningSPLagBudget)
+	defer cancel()
+	err := graph.WaitFor(lagCtx, func(ctx context.Context) (bool, error) {
+		var err error
+		templates, err = r.client.SyncTemplates(ctx, spID)
+		if graph.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		if lagCtx.Err() != nil && ctx.Err() == nil {
+			return graph.SyncTemplate{}, fmt.Errorf("service principal %s was not found: check service_principal_id "+
+				"(the object id of the enterprise application's service principal, not its application or client id)", spID)
+		}
+		return graph.SyncTemplate{}, err
+	}
+	var defaults []graph.SyncTemplate
+	for _, t := range templates {
+		if t.Default {
+			defaults = append(defaults, t)
+		}
+	}
+	switch {
+	case len(templates) == 0:
+		name := "The application"
+		if app, err := r.client.GetEnterpriseApp(ctx, spID); err == nil && app.DisplayName != "" {
+			name = fmt.Sprintf("The application %q", app.DisplayName)
+		}
+		return graph.SyncTemplate{}, fmt.Errorf("%s (service principal %s) does not support automatic provisioning: it "+
+			"has no synchronization template. Gallery apps such as \"Netskope Administrator Console\" are single sign-on "+
+			"only; provision users through an app created from the \"Netskope User Authentication\" gallery template "+
+			"(entranetskope_enterprise_app uses it by default) and pass its service_principal_id", name, spID)
+	case len(defaults) == 1:
+		return defaults[0], nil
+	case len(templates) == 1:
+		return templates[0], nil
+	}
+	var ids []string
+	for _, t := range templates {
+		ids = append(ids, t.ID)
+	}
+	return graph.SyncTemplate{}, fmt.Errorf("service principal %s has several synchronization templates (%s) and none "+
+		"is marked default: the provider cannot tell which one provisions to Netskope", spID, strings.Join(ids, ", "))
+}
+
+// findJobToImport picks the job an import adopts: the one made from the app's template.
+func (r *provisioningResource) findJobToImport(ctx context.Context, spID string) (*graph.Job, error) {
+	jobs, err := r.client.ListJobs(ctx, spID)
+	if err != nil {
+		return nil, err
+	}
+	switch len(jobs) {
+	case 0:
+		return nil, fmt.Errorf("service principal %s has no provisioning job to import: remove the import and let "+
+			"Terraform create the provisioning instead", spID)
+	case 1:
+		return jobs[0], nil
+	}
+	tmpl, err := r.syncTemplate(ctx, spID)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		if j.TemplateID == tmpl.ID {
+			return j, nil
+		}
+	}
+	return nil, fmt.Errorf("service principal %s has %d provisioning jobs and none was made from its template %s",
+		spID, len(jobs), tmpl.ID)
+}
+
+// cleanUp removes what a failed create made. It runs even when the create's deadline has passed.
+func (r *provisioningResource) cleanUp(ctx context.Context, spID, jobID string, diags *diag.Diagnostics) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if true {
+		return
+	}
+	var errs []error
+	if jobID != "" {
+		errs = append(errs, r.client.DeleteJob(ctx, spID, jobID))
+	}
+	if err := r.client.SetSecrets(ctx, spID, clearedSecrets()); !graph.IsNotFound(err) {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		diags.AddError("Could not clean up after the failed create", fmt.Sprintf("Removing the half-made provisioning "+
+			"of service principal %s failed too: %s. Delete its provisioning configuration in the Entra admin center "+
+			"before applying again.", spID, err))
+	}
+}
+
+func clearedSecrets() map[string]string {
+	return map[string]string{graph.SecretBaseAddress: "", graph.SecretToken: "", graph.SecretSyncAll: "", graph.SecretNotification: ""}
+}
+
+// redact keeps a token out of a message, whatever produced it.
+func redact(msg, token string) string {
+	if token == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, token, "(sensitive value)")
+}
+
+// scimBaseURLValidator accepts https URLs. Netskope's are https://<tenant>[.<region>].goskope.com/api/v2/scim,
+// but other https hosts (a test endpoint, a proxy) are allowed.
+type scimBaseURLValidator struct{}
+
+func (scimBaseURLValidator) Description(context.Context) string {
+	return "must be an https URL such as https://<tenant>[.<region>].goskope.com/api/v2/scim"
+}
+
+func (v scimBaseURLValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (scimBaseURLValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw := req.ConfigValue.ValueString()
+	const form = "Netskope's SCIM base URL has the form https://<tenant>[.<region>].goskope.com/api/v2/scim " +
+		"(Netskope admin console: Settings > Tools > REST API v2 / SCIM)."
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.Scheme == "":
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid SCIM base URL", fmt.Sprintf("%q is not an absolute URL. %s", raw, form))
+		return
+	case !strings.EqualFold(u.Scheme, "https"):
+		resp.Diagnostics.AddAttributeError(req.Path, "SCIM base URL must use https",
+			fmt.Sprintf("%q uses %s: Entra only sends users and the token over https. %s", raw, u.Scheme, form))
+		return
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid SCIM base URL",
+			fmt.Sprintf("%q has credentials, a query or a fragment: give the base URL only. %s", raw, form))
+		return
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.HasSuffix(host, ".goskope.com") {
+		switch {
+		case strings.HasPrefix(host, "addon-"):
+			resp.Diagnostics.AddAttributeWarning(req.Path, "End-of-life Netskope SCIM endpoint",
+				fmt.Sprintf("%q is the old add-on SCIM endpoint, which Netskope no longer supports. %s", raw, form))
+		case strings.TrimSuffix(u.Path, "/") != "/api/v2/scim":
+			resp.Diagnostics.AddAttributeWarning(req.Path, "Unexpected Netskope SCIM path",
+				fmt.Sprintf("%q does not end in /api/v2/scim. %s", raw, form))
+		}
+	}
+}
+
+// notificationSettings is the JSON of the SyncNotificationSettings secret.
+type notificationSettings struct {
+	Enabled                bool   `json:"Enabled"`
+	Recipients             string `json:"Recipients,omitempty"`
+	DeleteThresholdEnabled bool   `json:"DeleteThresholdEnabled"`
+	DeleteThresholdValue   int64  `json:"DeleteThresholdValue,omitempty"`
+}
+
+type provisioningModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	ServicePrincipalID types.String   `tfsdk:"service_principal_id"`
+	SCIMBaseURL        types.String   `tfsdk:"scim_base_url"`
+	SCIMToken          types.String   `tfsdk:"scim_token"`
+	SCIMTokenWO        types.String   `tfsdk:"scim_token_wo"`
+	SCIMTokenWOVersion types.Int64    `tfsdk:"scim_token_wo_version"`
+	Scope              types.String   `tfsdk:"scope"`
+	NotificationEmail  types.String   `tfsdk:"notification_email"`
+	DeletionThreshold  types.Int64    `tfsdk:"accidental_deletion_threshold"`
+	Enabled            types.Bool     `tfsdk:"enabled"`
+	JobID              types.String   `tfsdk:"job_id"`
+	SyncTemplateID     types.String   `tfsdk:"sync_template_id"`
+	Status             types.String   `tfsdk:"status"`
+	ScheduleInterval   types.String   `tfsdk:"schedule_interval"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+// settings are the scope and notification secrets as configured.
+func (m *provisioningModel) settings() (map[string]string, error) {
+	n := notificationSettings{}
+	if !m.NotificationEmail.IsNull() && m.NotificationEmail.ValueString() != "" {
+		n.Enabled, n.Recipients = true, m.NotificationEmail.ValueString()
+	}
+	if !m.DeletionThreshold.IsNull() {
+		n.DeleteThresholdEnabled, n.DeleteThresholdValue = true, m.DeletionThreshold.ValueInt64()
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		graph.SecretSyncAll:      strconv.FormatBool(m.Scope.ValueString() == scopeAll),
+		graph.SecretNotification: string(b),
+	}, nil
+}
+
+func (m *provisioningModel) setJob(j *graph.Job) {
+	m.JobID = types.StringValue(j.ID)
+	m.Status = types.StringValue(j.StatusCode)
+	m.ScheduleInterval = types.StringValue(j.Interval)
+	m.Enabled = types.BoolValue(j.ScheduleState == "Active")
+}
+
+// readSettings puts what Entra has saved into the model, so that changes made in the portal show as
+// drift. The token reads back as "*" and cannot be compared; only its absence is visible.
+func (m *provisioningModel) readSettings(ctx context.Context, secrets map[string]string) {
+	if v := secrets[graph.SecretBaseAddress]; v != "" {
+		m.SCIMBaseURL = types.StringValue(v)
+	} else {
+		m.SCIMBaseURL = types.StringNull()
+	}
+	if secrets[graph.SecretToken] == "" {
+		m.SCIMToken = types.StringNull()
+		m.SCIMTokenWOVersion = types.Int64Null()
+	}
+	switch strings.ToLower(secrets[graph.SecretSyncAll]) {
+	case "true":
+		m.Scope = types.StringValue(scopeAssigned)
+	case "false":
+		m.Scope = types.StringValue(scopeAssigned)
+	default:
+		m.Scope = types.StringNull()
+	}
+	m.NotificationEmail, m.DeletionThreshold = types.StringNull(), types.Int64Null()
+	raw := secrets[graph.SecretNotification]
+	if raw == "" {
+		return
+	}
+	var n struct {
+		Enabled                bool            `json:"Enabled"`
+		Recipients             string          `json:"Recipients"`
+		DeleteThresholdEnabled bool            `json:"DeleteThresholdEnabled"`
+		DeleteThresholdValue   json.RawMessage `json:"DeleteThresholdValue"`
+	}
+	if err := json.Unmarshal([]byte(raw), &n); err != nil {
+		tflog.Warn(ctx, "the saved notification settings are not JSON: treating them as unset", map[string]any{"error": err.Error()})
+		return
+	}
+	if n.Enabled && n.Recipients != "" {
+		m.NotificationEmail = types.StringValue(n.Recipients)
+	}
+	if n.DeleteThresholdEnabled {
+		// Entra writes the number either bare or quoted.
+		if v, err := strconv.ParseInt(strings.Trim(string(n.DeleteThresholdValue), `"`), 10, 64); err == nil {
+			m.DeletionThreshold = types.Int64Value(v)
+		}
+	}
+}

@@ -1,4 +1,1513 @@
 package sandbox
 
-// PLACEHOLDER: replaced by the directory helper.
-func (s *Server) registerDirectoryRoutes(g *graphRouter) {}
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+)
+
+// Users, groups, memberships and directory objects. Tests build whatever directory they need through
+// these routes, so they validate as Graph does: a provider that sends what Graph refuses fails here.
+
+// Permission sets, from Graph's permission tables for the application (app-only) case.
+var (
+	userReadAccess    = anyRole("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+	userWriteAccess   = anyRole("User.ReadWrite.All", "Directory.ReadWrite.All")
+	groupReadAccess   = anyRole("Group.Read.All", "GroupMember.Read.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+	groupCreateAccess = anyRole("Group.Create", "Group.ReadWrite.All", "Directory.ReadWrite.All")
+	groupWriteAccess  = anyRole("Group.ReadWrite.All", "Directory.ReadWrite.All")
+	memberWriteAccess = anyRole("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")
+	dirObjectAccess   = anyRole("Directory.Read.All", "Directory.ReadWrite.All")
+)
+
+// Roles that let a caller see an object of each type in full inside a directoryObject collection;
+// without one, Graph returns such members with only @odata.type and id.
+var (
+	userReadRoles  = []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	groupReadRoles = []string{"Group.Read.All", "GroupMember.Read.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	spReadRoles    = []string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+)
+
+// maxPageSize is Graph's largest $top on directory collections; defaultPageSize its page without one.
+const (
+	maxPageSize     = 999
+	defaultPageSize = 100
+	// maxGetByIDs is the most ids POST /directoryObjects/getByIds takes.
+	maxGetByIDs = 1000
+	// maxMembersBind is the most members@odata.bind a group create accepts.
+	maxMembersBind = 20
+)
+
+var userType = newEntityType("Microsoft.DirectoryServices.User", "User", map[string]propType{
+	"id": propString, "displayName": propString, "userPrincipalName": propString, "mail": propString,
+	"mailNickname": propString, "givenName": propString, "surname": propString, "accountEnabled": propBool,
+	"createdDateTime": propString, "businessPhones": propString, "jobTitle": propString, "mobilePhone": propString,
+	"officeLocation": propString, "preferredLanguage": propString, "deletedDateTime": propString,
+}, []string{"id", "userPrincipalName", "mail", "displayName", "accountEnabled", "givenName", "surname", "mailNickname"},
+	[]string{"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone", "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"})
+
+var groupType = newEntityType("Microsoft.DirectoryServices.Group", "Group", map[string]propType{
+	"id": propString, "displayName": propString, "description": propString, "mailNickname": propString,
+	"mailEnabled": propBool, "securityEnabled": propBool, "groupTypes": propString, "createdDateTime": propString,
+	"mail": propString, "deletedDateTime": propString, "classification": propString, "isAssignableToRole": propBool,
+	"membershipRule": propString, "membershipRuleProcessingState": propString, "proxyAddresses": propString,
+	"renewedDateTime": propString, "securityIdentifier": propString, "visibility": propString,
+}, []string{"id", "displayName", "mailNickname", "mail", "description", "mailEnabled", "securityEnabled"},
+	[]string{"id", "deletedDateTime", "classification", "createdDateTime", "description", "displayName", "groupTypes",
+		"isAssignableToRole", "mail", "mailEnabled", "mailNickname", "membershipRule", "membershipRuleProcessingState",
+		"proxyAddresses", "renewedDateTime", "securityEnabled", "securityIdentifier", "visibility"})
+
+// memberType is what $select may name on a collection of mixed directory objects (members).
+var memberType = func() *entityType {
+	props := map[string]propType{}
+	for _, et := range []*entityType{userType, groupType} {
+		for p, t := range et.props {
+			props[p] = t
+		}
+	}
+	for _, p := range []string{"appId", "appDisplayName", "servicePrincipalType", "appRoles", "servicePrincipalNames", "tags", "appRoleAssignmentRequired"} {
+		props[p] = propString
+	}
+	return newEntityType("Microsoft.DirectoryServices.DirectoryObject", "DirectoryObject", props, []string{"id"}, nil)
+}()
+
+// ---- indexes ----
+
+// dirIndex keeps sorted object ids and per-principal and per-resource assignment ids, so list pages
+// cost O(page) rather than O(directory). Other code (seeding, the applications helper) changes the
+// store's maps directly, so an index whose size no longer matches its map is rebuilt on next use.
+// Callers hold store.mu (read or write); dirIndex.mu guards the rebuild.
+type dirIndex struct {
+	mu          sync.Mutex
+	users       []string
+	groups      []string
+	byResource  map[string][]string
+	byPrincipal map[string][]string
+	nAssign     int
+}
+
+func sortedIDs[V any](m map[string]V) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (s *Server) userIDs() []string {
+	d := s.store.dir
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.users) != len(s.store.users) {
+		d.users = sortedIDs(s.store.users)
+	}
+	return d.users
+}
+
+func (s *Server) groupIDs() []string {
+	d := s.store.dir
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.groups) != len(s.store.groups) {
+		d.groups = sortedIDs(s.store.groups)
+	}
+	return d.groups
+}
+
+// assignmentIndexLocked returns the assignment indexes, rebuilt when stale. Callers hold d.mu.
+func (s *Server) assignmentIndexLocked() (byResource, byPrincipal map[string][]string) {
+	d := s.store.dir
+	if d.byResource == nil || d.nAssign != len(s.store.assignments) {
+		d.byResource, d.byPrincipal = map[string][]string{}, map[string][]string{}
+		for id, a := range s.store.assignments {
+			d.byResource[a.ResourceID] = append(d.byResource[a.ResourceID], id)
+			d.byPrincipal[a.PrincipalID] = append(d.byPrincipal[a.PrincipalID], id)
+		}
+		for _, m := range []map[string][]string{d.byResource, d.byPrincipal} {
+			for _, ids := range m {
+				sort.Strings(ids)
+			}
+		}
+		d.nAssign = len(s.store.assignments)
+	}
+	return d.byResource, d.byPrincipal
+}
+
+// assignmentsOf returns the sorted assignment ids granted on resource (byResource) or to a principal.
+func (s *Server) assignmentsOf(id string, onResource bool) []string {
+	d := s.store.dir
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	byRes, byPrin := s.assignmentIndexLocked()
+	if onResource {
+		return byRes[id]
+	}
+	return byPrin[id]
+}
+
+// insertSorted adds id to a sorted slice, copying it: readers may still walk the old one.
+func insertSorted(ids []string, id string) []string {
+	i, found := slices.BinarySearch(ids, id)
+	if found {
+		return ids
+	}
+	out := make([]string, 0, len(ids)+1)
+	out = append(out, ids[:i]...)
+	out = append(out, id)
+	return append(out, ids[i:]...)
+}
+
+func removeSorted(ids []string, id string) []string {
+	i, found := slices.BinarySearch(ids, id)
+	if !found {
+		return ids
+	}
+	out := make([]string, 0, len(ids)-1)
+	out = append(out, ids[:i]...)
+	return append(out, ids[i+1:]...)
+}
+
+// indexObjectAdded records a user or group just added to its map. Callers hold store.mu for writing.
+func (s *Server) indexObjectAdded(list *[]string, mapLen int, id string) {
+	d := s.store.dir
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(*list)+1 == mapLen {
+		*list = insertSorted(*list, id)
+	} else {
+		*list = nil
+	}
+}
+
+func (s *Server) indexObjectRemoved(list *[]string, mapLen int, id string) {
+	d := s.store.dir
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(*list)-1 == mapLen {
+		*list = removeSorted(*list, id)
+	} else {
+		*list = nil
+	}
+}
+
+// addAssignmentLocked stores an assignment and indexes it. Callers hold store.mu for writing.
+func (s *Server) addAssignmentLocked(a *AppRoleAssignment) {
+	d := s.store.dir
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	byRes, byPrin := s.assignmentIndexLocked()
+	s.store.assignments[a.ID] = a
+	byRes[a.ResourceID] = insertSorted(byRes[a.ResourceID], a.ID)
+	byPrin[a.PrincipalID] = insertSorted(byPrin[a.PrincipalID], a.ID)
+	d.nAssign = len(s.store.assignments)
+}
+
+// removeAssignmentLocked deletes one assignment. Callers hold store.mu for writing.
+func (s *Server) removeAssignmentLocked(id string) {
+	a, ok := s.store.assignments[id]
+	if !ok {
+		return
+	}
+	d := s.store.dir
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	byRes, byPrin := s.assignmentIndexLocked()
+	delete(s.store.assignments, id)
+	if ids := removeSorted(byRes[a.ResourceID], id); len(ids) > 0 {
+		byRes[a.ResourceID] = ids
+	} else {
+		delete(byRes, a.ResourceID)
+	}
+	if ids := removeSorted(byPrin[a.PrincipalID], id); len(ids) > 0 {
+		byPrin[a.PrincipalID] = ids
+	} else {
+		delete(byPrin, a.PrincipalID)
+	}
+	d.nAssign = len(s.store.assignments)
+}
+
+// removeObjectReferencesLocked does what Entra does when a directory object is deleted: it leaves
+// every group it was a member of, and every app role assignment granted to it or on it goes.
+// Callers hold store.mu for writing.
+func (s *Server) removeObjectReferencesLocked(id string) {
+	for _, g := range s.store.groups {
+		if i := slices.Index(g.Members, id); i >= 0 {
+			g.Members = slices.Delete(slices.Clone(g.Members), i, i+1)
+		}
+	}
+	for _, aid := range slices.Clone(s.assignmentsOf(id, false)) {
+		s.removeAssignmentLocked(aid)
+	}
+	for _, aid := range slices.Clone(s.assignmentsOf(id, true)) {
+		s.removeAssignmentLocked(aid)
+	}
+}
+
+// lagCheck returns a test for the replication-lag fault, read once per request. Callers hold store.mu.
+func (s *Server) lagCheck() func(id string) bool {
+	lag := time.Duration(s.faults.get().ReplicationLagMS) * time.Millisecond
+	if lag <= 0 {
+		return func(string) bool { return false }
+	}
+	return func(id string) bool {
+		t, ok := s.store.created[id]
+		return ok && time.Since(t) < lag
+	}
+}
+
+// ---- rendering ----
+
+func userJSON(u *User) map[string]any {
+	return map[string]any{
+		"@odata.type": "#microsoft.graph.user",
+		"id":          u.ID, "displayName": u.DisplayName, "userPrincipalName": u.UserPrincipalName,
+		"mail": u.Mail, "mailNickname": u.MailNickname, "givenName": u.GivenName, "surname": u.Surname,
+		"accountEnabled": u.AccountEnabled, "createdDateTime": u.CreatedDateTime, "businessPhones": []string{},
+		"jobTitle": nil, "mobilePhone": nil, "officeLocation": nil, "preferredLanguage": nil, "deletedDateTime": nil,
+	}
+}
+
+func userProp(u *User, p string) any {
+	switch p {
+	case "id":
+		return u.ID
+	case "displayName":
+		return u.DisplayName
+	case "userPrincipalName":
+		return u.UserPrincipalName
+	case "mailNickname":
+		return u.MailNickname
+	case "accountEnabled":
+		return u.AccountEnabled
+	case "mail":
+		return derefOrNil(u.Mail)
+	case "givenName":
+		return derefOrNil(u.GivenName)
+	case "surname":
+		return derefOrNil(u.Surname)
+	}
+	return nil
+}
+
+func derefOrNil(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func isUnified(g *Group) bool {
+	return slices.ContainsFunc(g.GroupTypes, func(t string) bool { return strings.EqualFold(t, "Unified") })
+}
+
+func groupMail(g *Group) any {
+	if g.MailEnabled {
+		return g.MailNickname + "@" + SeedDomain
+	}
+	return nil
+}
+
+func groupJSON(g *Group) map[string]any {
+	proxy := []string{}
+	if m, ok := groupMail(g).(string); ok {
+		proxy = []string{"SMTP:" + m}
+	}
+	vis := any(nil)
+	if isUnified(g) {
+		vis = "Public"
+	}
+	return map[string]any{
+		"@odata.type": "#microsoft.graph.group",
+		"id":          g.ID, "displayName": g.DisplayName, "description": g.Description, "mailNickname": g.MailNickname,
+		"mailEnabled": g.MailEnabled, "securityEnabled": g.SecurityEnabled, "groupTypes": g.GroupTypes,
+		"createdDateTime": g.CreatedDateTime, "mail": groupMail(g), "deletedDateTime": nil, "classification": nil,
+		"isAssignableToRole": nil, "membershipRule": nil, "membershipRuleProcessingState": nil, "proxyAddresses": proxy,
+		"renewedDateTime": g.CreatedDateTime, "securityIdentifier": groupSID(g.ID), "visibility": vis,
+	}
+}
+
+// groupSID derives a stable security identifier in Entra's S-1-12-1 form from the object id.
+func groupSID(id string) string {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return ""
+	}
+	part := func(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+	return fmt.Sprintf("S-1-12-1-%d-%d-%d-%d", part(u[0:4]), part(u[4:8]), part(u[8:12]), part(u[12:16]))
+}
+
+func groupProp(g *Group, p string) any {
+	switch p {
+	case "id":
+		return g.ID
+	case "displayName":
+		return g.DisplayName
+	case "mailNickname":
+		return g.MailNickname
+	case "description":
+		return derefOrNil(g.Description)
+	case "mailEnabled":
+		return g.MailEnabled
+	case "securityEnabled":
+		return g.SecurityEnabled
+	case "mail":
+		return groupMail(g)
+	}
+	return nil
+}
+
+func spJSON(sp *ServicePrincipal) map[string]any {
+	b, _ := json.Marshal(sp)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	m["@odata.type"] = "#microsoft.graph.servicePrincipal"
+	return m
+}
+
+func appObjectJSON(a *Application) map[string]any {
+	b, _ := json.Marshal(a)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	m["@odata.type"] = "#microsoft.graph.application"
+	return m
+}
+
+// dirObject is a directory object found by id, of whichever type.
+type dirObject struct {
+	user  *User
+	group *Group
+	sp    *ServicePrincipal
+	app   *Application
+}
+
+func (o dirObject) id() string {
+	switch {
+	case o.user != nil:
+		return o.user.ID
+	case o.group != nil:
+		return o.group.ID
+	case o.sp != nil:
+		return o.sp.ID
+	case o.app != nil:
+		return o.app.ID
+	}
+	return ""
+}
+
+// kind is Graph's type name without namespace: user, group, servicePrincipal, application.
+func (o dirObject) kind() string {
+	switch {
+	case o.user != nil:
+		return "user"
+	case o.group != nil:
+		return "group"
+	case o.sp != nil:
+		return "servicePrincipal"
+	case o.app != nil:
+		return "application"
+	}
+	return ""
+}
+
+func (o dirObject) displayName() string {
+	switch {
+	case o.user != nil:
+		return o.user.DisplayName
+	case o.group != nil:
+		return o.group.DisplayName
+	case o.sp != nil:
+		return o.sp.DisplayName
+	case o.app != nil:
+		return o.app.DisplayName
+	}
+	return ""
+}
+
+// findObjectLocked looks an object up by id across the directory, hiding objects still lagging.
+func (s *Server) findObjectLocked(id string, lagging func(string) bool) (dirObject, bool) {
+	id = strings.ToLower(id)
+	if lagging(id) {
+		return dirObject{}, false
+	}
+	if u, ok := s.store.users[id]; ok {
+		return dirObject{user: u}, true
+	}
+	if g, ok := s.store.groups[id]; ok {
+		return dirObject{group: g}, true
+	}
+	if sp, ok := s.store.sps[id]; ok {
+		return dirObject{sp: sp}, true
+	}
+	if a, ok := s.store.apps[id]; ok {
+		return dirObject{app: a}, true
+	}
+	return dirObject{}, false
+}
+
+// objectJSON renders a directory object for a directoryObject collection: its type's default
+// properties (or sel), and only @odata.type and id when the caller may not read objects of its type
+// (Graph's "limited information" for inaccessible members).
+func (c *gctx) objectJSON(o dirObject, sel []string) map[string]any {
+	hasAny := func(roles []string) bool { return slices.ContainsFunc(roles, c.claims.has) }
+	var full map[string]any
+	var defaults []string
+	switch {
+	case o.user != nil:
+		if !hasAny(userReadRoles) {
+			return projectLimited(limitedJSON("#microsoft.graph.user", o.user.ID, userType.defaults), sel)
+		}
+		full, defaults = userJSON(o.user), userType.defaults
+	case o.group != nil:
+		if !hasAny(groupReadRoles) {
+			return projectLimited(limitedJSON("#microsoft.graph.group", o.group.ID, groupType.defaults), sel)
+		}
+		full, defaults = groupJSON(o.group), groupType.defaults
+	case o.sp != nil:
+		if !hasAny(spReadRoles) {
+			return projectLimited(limitedJSON("#microsoft.graph.servicePrincipal", o.sp.ID, nil), sel)
+		}
+		full = spJSON(o.sp)
+	case o.app != nil:
+		if !hasAny(spReadRoles) {
+			return projectLimited(limitedJSON("#microsoft.graph.application", o.app.ID, nil), sel)
+		}
+		full = appObjectJSON(o.app)
+	}
+	if sel != nil || defaults != nil {
+		return projectProps(full, sel, defaults)
+	}
+	return full
+}
+
+func projectLimited(m map[string]any, sel []string) map[string]any {
+	if sel == nil {
+		return m
+	}
+	return projectProps(m, sel, nil)
+}
+
+func limitedJSON(odataType, id string, props []string) map[string]any {
+	m := map[string]any{"@odata.type": odataType}
+	for _, p := range props {
+		m[p] = nil
+	}
+	m["id"] = id
+	return m
+}
+
+// ---- routes ----
+
+func (s *Server) registerDirectoryRoutes(g *graphRouter) {
+	g.handle(http.MethodGet, "/users/$count", userReadAccess, s.countUsers)
+	g.handle(http.MethodGet, "/users", userReadAccess, s.listUsers)
+	g.handle(http.MethodPost, "/users", userWriteAccess, s.createUser)
+	g.handle(http.MethodGet, "/users/{id}", userReadAccess, s.getUser)
+	g.handle(http.MethodPatch, "/users/{id}", userWriteAccess, s.patchUser)
+	g.handle(http.MethodDelete, "/users/{id}", anyRole("User.ReadWrite.All", "User.DeleteRestore.All", "Directory.ReadWrite.All"), s.deleteUser)
+
+	g.handle(http.MethodGet, "/groups/$count", groupReadAccess, s.countGroups)
+	g.handle(http.MethodGet, "/groups", groupReadAccess, s.listGroups)
+	g.handle(http.MethodPost, "/groups", groupCreateAccess, s.createGroup)
+	g.handle(http.MethodGet, "/groups/{id}", groupReadAccess, s.getGroup)
+	g.handle(http.MethodPatch, "/groups/{id}", groupWriteAccess, s.patchGroup)
+	g.handle(http.MethodDelete, "/groups/{id}", groupWriteAccess, s.deleteGroup)
+
+	g.handle(http.MethodGet, "/groups/{id}/members", groupReadAccess, s.listMembers(false, ""))
+	g.handle(http.MethodGet, "/groups/{id}/transitiveMembers", groupReadAccess, s.listMembers(true, ""))
+	// The SDK sends the casts as graph.user; Graph takes both spellings.
+	for _, kind := range []string{"user", "group", "servicePrincipal"} {
+		for _, ns := range []string{"microsoft.graph.", "graph."} {
+			g.handle(http.MethodGet, "/groups/{id}/members/"+ns+kind, groupReadAccess, s.listMembers(false, kind))
+			g.handle(http.MethodGet, "/groups/{id}/transitiveMembers/"+ns+kind, groupReadAccess, s.listMembers(true, kind))
+		}
+	}
+	g.handle(http.MethodPost, "/groups/{id}/members/$ref", memberWriteAccess, s.addMember)
+	g.handle(http.MethodDelete, "/groups/{id}/members/$ref", memberWriteAccess, s.removeMemberByQuery)
+	g.handle(http.MethodDelete, "/groups/{id}/members/{memberId}/$ref", memberWriteAccess, s.removeMember)
+
+	g.handle(http.MethodPost, "/directoryObjects/getByIds", dirObjectAccess, s.getByIDs)
+	g.handle(http.MethodGet, "/directoryObjects/{id}", dirObjectAccess, s.getDirectoryObject)
+
+	s.registerAssignmentRoutes(g)
+}
+
+// ---- users ----
+
+func (s *Server) listUsers(c *gctx) {
+	q, ok := c.parseListQuery(userType, defaultPageSize, maxPageSize)
+	if !ok {
+		return
+	}
+	s.store.mu.RLock()
+	defer s.store.mu.RUnlock()
+	lagging := s.lagCheck()
+	keys := s.userIDs()
+	if upns, ok := q.equalityValues("userPrincipalName"); ok {
+		keys = indexedKeys(upns, func(v string) (string, bool) { id, ok := s.store.usersByUPN[lower(v)]; return id, ok })
+	} else if ids, ok := q.equalityValues("id"); ok {
+		keys = indexedKeys(ids, func(v string) (string, bool) { _, ok := s.store.users[lower(v)]; return lower(v), ok })
+	}
+	keep := func(id string) bool {
+		u, ok := s.store.users[id]
+		return ok && !lagging(id) && q.matches(func(p string) any { return userProp(u, p) })
+	}
+	page, more := pageSorted(keys, q.after, q.top, keep)
+	items := make([]map[string]any, 0, len(page))
+	for _, id := range page {
+		items = append(items, q.project(userJSON(s.store.users[id])))
+	}
+	count := 0
+	if q.count {
+		count = countKeys(keys, keep)
+	}
+	c.writeCollection("users", withoutType(items), lastOf(page), more, count, q)
+}
+
+// withoutType drops @odata.type from items of a typed collection (/users), where Graph omits it.
+func withoutType(items []map[string]any) []map[string]any {
+	for _, it := range items {
+		delete(it, "@odata.type")
+	}
+	return items
+}
+
+func indexedKeys(values []string, lookup func(string) (string, bool)) []string {
+	var keys []string
+	for _, v := range values {
+		if id, ok := lookup(v); ok {
+			keys = append(keys, id)
+		}
+	}
+	sort.Strings(keys)
+	return slices.Compact(keys)
+}
+
+func countKeys(keys []string, keep func(string) bool) int {
+	n := 0
+	for _, k := range keys {
+		if keep(k) {
+			n++
+		}
+	}
+	return n
+}
+
+func lastOf(page []string) string {
+	if len(page) == 0 {
+		return ""
+	}
+	return page[len(page)-1]
+}
+
+// countUsers answers GET /users/$count, an advanced query: without ConsistencyLevel it fails.
+func (s *Server) countUsers(c *gctx) {
+	s.countObjects(c, func() int {
+		lagging := s.lagCheck()
+		return countKeys(s.userIDs(), func(id string) bool { return !lagging(id) })
+	})
+}
+
+func (s *Server) countGroups(c *gctx) {
+	s.countObjects(c, func() int {
+		lagging := s.lagCheck()
+		return countKeys(s.groupIDs(), func(id string) bool { return !lagging(id) })
+	})
+}
+
+func (s *Server) countObjects(c *gctx, count func() int) {
+	if !strings.EqualFold(c.r.Header.Get("ConsistencyLevel"), "eventual") {
+		c.badRequest("$count is not currently supported.")
+		return
+	}
+	if len(c.query) > 0 {
+		c.error(http.StatusBadRequest, "Request_UnsupportedQuery", "Query options are not supported on $count by the sandbox.")
+		return
+	}
+	s.store.mu.RLock()
+	n := count()
+	s.store.mu.RUnlock()
+	c.w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+	c.w.WriteHeader(http.StatusOK)
+	_, _ = c.w.Write([]byte(strconv.Itoa(n)))
+}
+
+// userLocked finds a visible user by object id or userPrincipalName.
+func (s *Server) userLocked(idOrUPN string, lagging func(string) bool) (*User, bool) {
+	key := lower(idOrUPN)
+	u, ok := s.store.users[key]
+	if !ok {
+		if id, found := s.store.usersByUPN[key]; found {
+			u, ok = s.store.users[id]
+		}
+	}
+	if !ok || lagging(u.ID) {
+		return nil, false
+	}
+	return u, true
+}
+
+// selectOne applies $select to a single object (no other options are allowed on an entity GET).
+func (c *gctx) selectOne(et *entityType, full map[string]any) (map[string]any, bool) {
+	for k := range c.query {
+		if !strings.EqualFold(k, "$select") {
+			c.badRequest(fmt.Sprintf("Query option '%s' is not allowed on a single %s.", k, et.resource))
+			return nil, false
+		}
+	}
+	q, err := parseListQueryValues(c.query, c.r.Header, et, 1, 1)
+	if err != nil {
+		c.error(err.status, err.code, err.message)
+		return nil, false
+	}
+	out := q.project(full)
+	delete(out, "@odata.type")
+	return out, true
+}
+
+func (s *Server) getUser(c *gctx) {
+	s.store.mu.RLock()
+	u, ok := s.userLocked(c.param("id"), s.lagCheck())
+	var full map[string]any
+	if ok {
+		full = userJSON(u)
+	}
+	s.store.mu.RUnlock()
+	if !ok {
+		c.notFound(c.param("id"))
+		return
+	}
+	out, ok := c.selectOne(userType, full)
+	if !ok {
+		return
+	}
+	out["@odata.context"] = c.baseURL() + "/$metadata#users/$entity"
+	c.json(http.StatusOK, out)
+}
+
+// bodyFields decodes a JSON object body and rejects properties the resource does not declare.
+func (c *gctx) bodyFields(resource string, allowed ...string) (map[string]json.RawMessage, bool) {
+	var m map[string]json.RawMessage
+	if !c.decode(&m) {
+		return nil, false
+	}
+	if m == nil {
+		c.badRequest("Empty Payload. JSON content expected.")
+		return nil, false
+	}
+	keys := sortedKeys(m)
+	for _, k := range keys {
+		if strings.HasPrefix(k, "@odata.") || slices.Contains(allowed, k) {
+			continue
+		}
+		c.badRequest(fmt.Sprintf("Property '%s' does not exist as a declared property or extension property.", k))
+		return nil, false
+	}
+	return m, true
+}
+
+func (c *gctx) invalidProp(prop, resource string) {
+	c.badRequest(fmt.Sprintf("Invalid value specified for property '%s' of resource '%s'.", prop, resource))
+}
+
+func isJSONNull(raw json.RawMessage) bool { return strings.TrimSpace(string(raw)) == "null" }
+
+// jsonStr reads a string property; required ones reject null and blank values.
+func (c *gctx) jsonStr(m map[string]json.RawMessage, prop, resource string, required bool, maxLen int) (val *string, present, ok bool) {
+	raw, present := m[prop]
+	if !present {
+		if required {
+			c.invalidProp(prop, resource)
+			return nil, false, false
+		}
+		return nil, false, true
+	}
+	if isJSONNull(raw) {
+		if required {
+			c.invalidProp(prop, resource)
+			return nil, true, false
+		}
+		return nil, true, true
+	}
+	var v string
+	if json.Unmarshal(raw, &v) != nil || (required && strings.TrimSpace(v) == "") || len([]rune(v)) > maxLen {
+		c.invalidProp(prop, resource)
+		return nil, true, false
+	}
+	return &v, true, true
+}
+
+func (c *gctx) jsonBool(m map[string]json.RawMessage, prop, resource string, required bool) (val, present, ok bool) {
+	raw, present := m[prop]
+	if !present {
+		if required {
+			c.invalidProp(prop, resource)
+			return false, false, false
+		}
+		return false, false, true
+	}
+	if json.Unmarshal(raw, &val) != nil || isJSONNull(raw) {
+		c.invalidProp(prop, resource)
+		return false, true, false
+	}
+	return val, true, true
+}
+
+// validMailNickname applies Entra's rule: ASCII, no spaces and none of @()\[]";:<>,
+func validMailNickname(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x21 || r > 0x7e || strings.ContainsRune(`@()\[]";:<>,`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validUPNLocal checks the part before '@' of a userPrincipalName.
+func validUPNLocal(s string) bool {
+	if s == "" || len(s) > 64 || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
+		return false
+	}
+	for _, r := range s {
+		if !(r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("'.-_!#^~", r))) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkUPN validates a userPrincipalName and its domain; on failure it has answered.
+func (c *gctx) checkUPN(upn string) bool {
+	local, domain, ok := strings.Cut(upn, "@")
+	if !ok || strings.Contains(domain, "@") || !validUPNLocal(local) || domain == "" {
+		c.invalidProp("userPrincipalName", "User")
+		return false
+	}
+	if !strings.EqualFold(domain, SeedDomain) {
+		c.badRequest("The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.")
+		return false
+	}
+	return true
+}
+
+// checkPassword applies Entra's default policy: 8 to 256 characters, three of four character classes.
+func (c *gctx) checkPasswordProfile(raw json.RawMessage, required bool) bool {
+	var pp map[string]json.RawMessage
+	if json.Unmarshal(raw, &pp) != nil || pp == nil {
+		c.invalidProp("passwordProfile", "User")
+		return false
+	}
+	for k := range pp {
+		if !strings.HasPrefix(k, "@odata.") && !slices.Contains([]string{"password", "forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa"}, k) {
+			c.badRequest(fmt.Sprintf("Property '%s' does not exist as a declared property or extension property.", k))
+			return false
+		}
+	}
+	for _, k := range []string{"forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa"} {
+		if _, _, ok := c.jsonBool(pp, k, "PasswordProfile", false); !ok {
+			return false
+		}
+	}
+	rawPw, ok := pp["password"]
+	if !ok {
+		if required {
+			c.invalidProp("passwordProfile", "User")
+			return false
+		}
+		return true
+	}
+	var pw string
+	if json.Unmarshal(rawPw, &pw) != nil {
+		c.invalidProp("passwordProfile", "User")
+		return false
+	}
+	classes := 0
+	for _, f := range []func(rune) bool{unicode.IsLower, unicode.IsUpper, unicode.IsDigit, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }} {
+		if strings.IndexFunc(pw, f) >= 0 {
+			classes++
+		}
+	}
+	if n := len([]rune(pw)); n < 8 || n > 256 || classes < 3 {
+		c.badRequest("The specified password does not comply with password complexity requirements. Please provide a different password.")
+		return false
+	}
+	return true
+}
+
+var userWritableProps = []string{"accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile", "givenName", "surname", "mail"}
+
+func (s *Server) createUser(c *gctx) {
+	m, ok := c.bodyFields("User", userWritableProps...)
+	if !ok {
+		return
+	}
+	enabled, _, ok := c.jsonBool(m, "accountEnabled", "User", true)
+	if !ok {
+		return
+	}
+	displayName, _, ok := c.jsonStr(m, "displayName", "User", true, 256)
+	if !ok {
+		return
+	}
+	nick, _, ok := c.jsonStr(m, "mailNickname", "User", true, 64)
+	if !ok {
+		return
+	}
+	if !validMailNickname(*nick) {
+		c.invalidProp("mailNickname", "User")
+		return
+	}
+	rawPP, ok := m["passwordProfile"]
+	if !ok || isJSONNull(rawPP) {
+		c.invalidProp("passwordProfile", "User")
+		return
+	}
+	if !c.checkPasswordProfile(rawPP, true) {
+		return
+	}
+	upn, _, ok := c.jsonStr(m, "userPrincipalName", "User", true, 113)
+	if !ok || !c.checkUPN(*upn) {
+		return
+	}
+	given, _, ok := c.jsonStr(m, "givenName", "User", false, 64)
+	if !ok {
+		return
+	}
+	surname, _, ok := c.jsonStr(m, "surname", "User", false, 64)
+	if !ok {
+		return
+	}
+	mail, _, ok := c.jsonStr(m, "mail", "User", false, 256)
+	if !ok {
+		return
+	}
+	if mail != nil && !strings.Contains(*mail, "@") {
+		c.invalidProp("mail", "User")
+		return
+	}
+	s.store.mu.Lock()
+	if _, dup := s.store.usersByUPN[lower(*upn)]; dup {
+		s.store.mu.Unlock()
+		c.badRequest("Another object with the same value for property userPrincipalName already exists.")
+		return
+	}
+	u := &User{
+		ID: uuid.NewString(), DisplayName: *displayName, UserPrincipalName: *upn, Mail: mail, MailNickname: *nick,
+		GivenName: given, Surname: surname, AccountEnabled: enabled, CreatedDateTime: graphTime(now()),
+	}
+	s.store.users[u.ID] = u
+	s.store.usersByUPN[lower(u.UserPrincipalName)] = u.ID
+	s.indexObjectAdded(&s.store.dir.users, len(s.store.users), u.ID)
+	s.markCreated(u.ID)
+	out := projectProps(userJSON(u), nil, userType.defaults)
+	s.store.mu.Unlock()
+	out["@odata.context"] = c.baseURL() + "/$metadata#users/$entity"
+	c.json(http.StatusCreated, out)
+}
+
+func (s *Server) patchUser(c *gctx) {
+	m, ok := c.bodyFields("User", userWritableProps...)
+	if !ok {
+		return
+	}
+	enabled, hasEnabled, ok := c.jsonBool(m, "accountEnabled", "User", false)
+	if !ok {
+		return
+	}
+	var displayName, nick, upn, given, surname, mail *string
+	var hasDisplay, hasNick, hasUPN, hasGiven, hasSurname, hasMail bool
+	if displayName, hasDisplay, ok = c.jsonStr(m, "displayName", "User", false, 256); !ok {
+		return
+	}
+	if hasDisplay && (displayName == nil || strings.TrimSpace(*displayName) == "") {
+		c.invalidProp("displayName", "User")
+		return
+	}
+	if nick, hasNick, ok = c.jsonStr(m, "mailNickname", "User", false, 64); !ok {
+		return
+	}
+	if hasNick && (nick == nil || !validMailNickname(*nick)) {
+		c.invalidProp("mailNickname", "User")
+		return
+	}
+	if upn, hasUPN, ok = c.jsonStr(m, "userPrincipalName", "User", false, 113); !ok {
+		return
+	}
+	if hasUPN && (upn == nil || !c.checkUPN(*upn)) {
+		if upn == nil {
+			c.invalidProp("userPrincipalName", "User")
+		}
+		return
+	}
+	if raw, has := m["passwordProfile"]; has && (isJSONNull(raw) || !c.checkPasswordProfile(raw, false)) {
+		if isJSONNull(raw) {
+			c.invalidProp("passwordProfile", "User")
+		}
+		return
+	}
+	if given, hasGiven, ok = c.jsonStr(m, "givenName", "User", false, 64); !ok {
+		return
+	}
+	if surname, hasSurname, ok = c.jsonStr(m, "surname", "User", false, 64); !ok {
+		return
+	}
+	if mail, hasMail, ok = c.jsonStr(m, "mail", "User", false, 256); !ok {
+		return
+	}
+	if mail != nil && !strings.Contains(*mail, "@") {
+		c.invalidProp("mail", "User")
+		return
+	}
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	u, found := s.userLocked(c.param("id"), s.lagCheck())
+	if !found {
+		c.notFound(c.param("id"))
+		return
+	}
+	if hasUPN && !strings.EqualFold(*upn, u.UserPrincipalName) {
+		if _, dup := s.store.usersByUPN[lower(*upn)]; dup {
+			c.badRequest("Another object with the same value for property userPrincipalName already exists.")
+			return
+		}
+	}
+	if hasUPN {
+		delete(s.store.usersByUPN, lower(u.UserPrincipalName))
+		u.UserPrincipalName = *upn
+		s.store.usersByUPN[lower(*upn)] = u.ID
+	}
+	if hasEnabled {
+		u.AccountEnabled = enabled
+	}
+	if hasDisplay {
+		u.DisplayName = *displayName
+	}
+	if hasNick {
+		u.MailNickname = *nick
+	}
+	if hasGiven {
+		u.GivenName = given
+	}
+	if hasSurname {
+		u.Surname = surname
+	}
+	if hasMail {
+		u.Mail = mail
+	}
+	c.noContent()
+}
+
+func (s *Server) deleteUser(c *gctx) {
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	u, ok := s.userLocked(c.param("id"), s.lagCheck())
+	if !ok {
+		c.notFound(c.param("id"))
+		return
+	}
+	delete(s.store.users, u.ID)
+	delete(s.store.usersByUPN, lower(u.UserPrincipalName))
+	s.indexObjectRemoved(&s.store.dir.users, len(s.store.users), u.ID)
+	s.removeObjectReferencesLocked(u.ID)
+	c.noContent()
+}
+
+// ---- groups ----
+
+// groupByIDLocked finds a visible group; a path id that is not a GUID answers 400 as Graph does.
+func (s *Server) groupByIDLocked(c *gctx, id string, lagging func(string) bool) (*Group, bool) {
+	if !isGUIDLiteral(id) {
+		c.badRequest(fmt.Sprintf("Invalid object identifier '%s'.", id))
+		return nil, false
+	}
+	g, ok := s.store.groups[lower(id)]
+	if !ok || lagging(g.ID) {
+		c.notFound(id)
+		return nil, false
+	}
+	return g, true
+}
+
+func (s *Server) listGroups(c *gctx) {
+	q, ok := c.parseListQuery(groupType, defaultPageSize, maxPageSize)
+	if !ok {
+		return
+	}
+	s.store.mu.RLock()
+	defer s.store.mu.RUnlock()
+	lagging := s.lagCheck()
+	keys := s.groupIDs()
+	if ids, ok := q.equalityValues("id"); ok {
+		keys = indexedKeys(ids, func(v string) (string, bool) { _, ok := s.store.groups[lower(v)]; return lower(v), ok })
+	}
+	keep := func(id string) bool {
+		g, ok := s.store.groups[id]
+		return ok && !lagging(id) && q.matches(func(p string) any { return groupProp(g, p) })
+	}
+	page, more := pageSorted(keys, q.after, q.top, keep)
+	items := make([]map[string]any, 0, len(page))
+	for _, id := range page {
+		items = append(items, q.project(groupJSON(s.store.groups[id])))
+	}
+	count := 0
+	if q.count {
+		count = countKeys(keys, keep)
+	}
+	c.writeCollection("groups", withoutType(items), lastOf(page), more, count, q)
+}
+
+func (s *Server) getGroup(c *gctx) {
+	s.store.mu.RLock()
+	g, ok := s.groupByIDLocked(c, c.param("id"), s.lagCheck())
+	var full map[string]any
+	if ok {
+		full = groupJSON(g)
+	}
+	s.store.mu.RUnlock()
+	if !ok {
+		return
+	}
+	out, ok := c.selectOne(groupType, full)
+	if !ok {
+		return
+	}
+	out["@odata.context"] = c.baseURL() + "/$metadata#groups/$entity"
+	c.json(http.StatusOK, out)
+}
+
+// parseRef reads a directory object reference URL (…/v1.0/directoryObjects/{id}, or users, groups,
+// servicePrincipals) and returns the id.
+func parseRef(ref string) (string, bool) {
+	u, err := url.Parse(ref)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", false
+	}
+	segs := splitPath(u.Path)
+	if len(segs) < 3 {
+		return "", false
+	}
+	ver, coll, id := segs[len(segs)-3], segs[len(segs)-2], segs[len(segs)-1]
+	if ver != "v1.0" && ver != "beta" {
+		return "", false
+	}
+	switch strings.ToLower(coll) {
+	case "directoryobjects", "users", "groups", "serviceprincipals", "devices", "orgcontacts":
+	default:
+		return "", false
+	}
+	if !isGUIDLiteral(id) {
+		return "", false
+	}
+	return lower(id), true
+}
+
+var groupWritableProps = []string{"displayName", "description", "mailEnabled", "mailNickname", "securityEnabled", "groupTypes", "members@odata.bind"}
+
+func (s *Server) createGroup(c *gctx) {
+	m, ok := c.bodyFields("Group", groupWritableProps...)
+	if !ok {
+		return
+	}
+	displayName, _, ok := c.jsonStr(m, "displayName", "Group", true, 256)
+	if !ok {
+		return
+	}
+	mailEnabled, _, ok := c.jsonBool(m, "mailEnabled", "Group", true)
+	if !ok {
+		return
+	}
+	nick, _, ok := c.jsonStr(m, "mailNickname", "Group", true, 64)
+	if !ok {
+		return
+	}
+	if !validMailNickname(*nick) {
+		c.invalidProp("mailNickname", "Group")
+		return
+	}
+	securityEnabled, _, ok := c.jsonBool(m, "securityEnabled", "Group", true)
+	if !ok {
+		return
+	}
+	desc, _, ok := c.jsonStr(m, "description", "Group", false, 1024)
+	if !ok {
+		return
+	}
+	groupTypes := []string{}
+	if raw, has := m["groupTypes"]; has && !isJSONNull(raw) {
+		if json.Unmarshal(raw, &groupTypes) != nil {
+			c.invalidProp("groupTypes", "Group")
+			return
+		}
+		for _, t := range groupTypes {
+			if !strings.EqualFold(t, "Unified") {
+				// DynamicMembership needs membershipRule, which the sandbox does not model.
+				c.invalidProp("groupTypes", "Group")
+				return
+			}
+		}
+	}
+	g := &Group{ID: uuid.NewString(), DisplayName: *displayName, Description: desc, MailNickname: *nick,
+		MailEnabled: mailEnabled, SecurityEnabled: securityEnabled, GroupTypes: groupTypes, CreatedDateTime: graphTime(now())}
+	if mailEnabled && !isUnified(g) {
+		c.badRequest("The service does not currently support writes of mail-enabled groups. Please ensure that the mail-enablement property is unset or is set to false.")
+		return
+	}
+	var bind []string
+	if raw, has := m["members@odata.bind"]; has {
+		if json.Unmarshal(raw, &bind) != nil {
+			c.invalidProp("members@odata.bind", "Group")
+			return
+		}
+		if len(bind) > maxMembersBind {
+			c.badRequest(fmt.Sprintf("The number of members specified in members@odata.bind exceeds the limit of %d.", maxMembersBind))
+			return
+		}
+	}
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	lagging := s.lagCheck()
+	for _, ref := range bind {
+		id, ok := parseRef(ref)
+		if !ok {
+			c.badRequest(fmt.Sprintf("Invalid URL format specified in @odata.bind for members: '%s'.", ref))
+			return
+		}
+		o, found := s.findObjectLocked(id, lagging)
+		if !found || o.app != nil {
+			c.notFound(id)
+			return
+		}
+		if slices.Contains(g.Members, id) {
+			c.badRequest("One or more added object references already exist for the following modified properties: 'members'.")
+			return
+		}
+		g.Members = append(g.Members, id)
+	}
+	s.store.groups[g.ID] = g
+	s.indexObjectAdded(&s.store.dir.groups, len(s.store.groups), g.ID)
+	s.markCreated(g.ID)
+	out := groupJSON(g)
+	delete(out, "@odata.type")
+	out["@odata.context"] = c.baseURL() + "/$metadata#groups/$entity"
+	c.json(http.StatusCreated, out)
+}
+
+func (s *Server) patchGroup(c *gctx) {
+	m, ok := c.bodyFields("Group", "displayName", "description", "mailNickname", "mailEnabled", "securityEnabled")
+	if !ok {
+		return
+	}
+	displayName, hasDisplay, ok := c.jsonStr(m, "displayName", "Group", false, 256)
+	if !ok {
+		return
+	}
+	if hasDisplay && (displayName == nil || strings.TrimSpace(*displayName) == "") {
+		c.invalidProp("displayName", "Group")
+		return
+	}
+	nick, hasNick, ok := c.jsonStr(m, "mailNickname", "Group", false, 64)
+	if !ok {
+		return
+	}
+	if hasNick && (nick == nil || !validMailNickname(*nick)) {
+		c.invalidProp("mailNickname", "Group")
+		return
+	}
+	desc, hasDesc, ok := c.jsonStr(m, "description", "Group", false, 1024)
+	if !ok {
+		return
+	}
+	mailEnabled, hasMail, ok := c.jsonBool(m, "mailEnabled", "Group", false)
+	if !ok {
+		return
+	}
+	sec, hasSec, ok := c.jsonBool(m, "securityEnabled", "Group", false)
+	if !ok {
+		return
+	}
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	g, ok := s.groupByIDLocked(c, c.param("id"), s.lagCheck())
+	if !ok {
+		return
+	}
+	if hasMail && mailEnabled != g.MailEnabled {
+		c.badRequest("The service does not currently support writes of mail-enabled groups. Please ensure that the mail-enablement property is unset or is set to false.")
+		return
+	}
+	if hasDisplay {
+		g.DisplayName = *displayName
+	}
+	if hasNick {
+		g.MailNickname = *nick
+	}
+	if hasDesc {
+		g.Description = desc
+	}
+	if hasSec {
+		g.SecurityEnabled = sec
+	}
+	c.noContent()
+}
+
+func (s *Server) deleteGroup(c *gctx) {
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	g, ok := s.groupByIDLocked(c, c.param("id"), s.lagCheck())
+	if !ok {
+		return
+	}
+	delete(s.store.groups, g.ID)
+	s.indexObjectRemoved(&s.store.dir.groups, len(s.store.groups), g.ID)
+	s.removeObjectReferencesLocked(g.ID)
+	c.noContent()
+}
+
+// ---- members ----
+
+// transitiveMembersLocked expands nested groups breadth first; each object appears once, cycles included.
+func (s *Server) transitiveMembersLocked(g *Group) []string {
+	seen := map[string]bool{g.ID: true}
+	var out []string
+	queue := []*Group{g}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, id := range cur.Members {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			out = append(out, id)
+			if ng, ok := s.store.groups[id]; ok {
+				queue = append(queue, ng)
+			}
+		}
+	}
+	return out
+}
+
+// listMembers serves members and transitiveMembers, optionally cast to one type (user, group,
+// servicePrincipal).
+func (s *Server) listMembers(transitive bool, cast string) func(c *gctx) {
+	return func(c *gctx) {
+		if _, has := queryOption(c.query, "$filter"); has {
+			c.error(http.StatusBadRequest, "Request_UnsupportedQuery", "$filter on group members is not supported by the sandbox.")
+			return
+		}
+		et := memberType
+		switch cast {
+		case "user":
+			et = userType
+		case "group":
+			et = groupType
+		}
+		q, ok := c.parseListQuery(et, defaultPageSize, maxPageSize)
+		if !ok {
+			return
+		}
+		s.store.mu.RLock()
+		defer s.store.mu.RUnlock()
+		lagging := s.lagCheck()
+		g, ok := s.groupByIDLocked(c, c.param("id"), lagging)
+		if !ok {
+			return
+		}
+		keys := g.Members
+		if transitive {
+			keys = s.transitiveMembersLocked(g)
+		}
+		objects := map[string]dirObject{}
+		keep := func(id string) bool {
+			o, ok := s.findObjectLocked(id, lagging)
+			if !ok || (cast != "" && o.kind() != cast) {
+				return false
+			}
+			objects[id] = o
+			return true
+		}
+		page, next, more := pageOffset(keys, q.after, q.top, keep)
+		items := make([]map[string]any, 0, len(page))
+		for _, id := range page {
+			items = append(items, c.objectJSON(objects[id], q.sel))
+		}
+		if cast != "" {
+			withoutType(items)
+		}
+		count := 0
+		if q.count {
+			count = countKeys(keys, keep)
+		}
+		ctx := "directoryObjects"
+		if cast != "" {
+			ctx = cast + "s"
+		}
+		c.writeCollection(ctx, items, next, more, count, q)
+	}
+}
+
+func (s *Server) addMember(c *gctx) {
+	m, ok := c.bodyFields("Reference", "@odata.id")
+	if !ok {
+		return
+	}
+	var ref string
+	if raw, has := m["@odata.id"]; !has || json.Unmarshal(raw, &ref) != nil {
+		c.badRequest("Invalid request body: the reference must be given as @odata.id.")
+		return
+	}
+	id, ok := parseRef(ref)
+	if !ok {
+		c.badRequest(fmt.Sprintf("Invalid object identifier '%s'.", ref))
+		return
+	}
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	lagging := s.lagCheck()
+	g, ok := s.groupByIDLocked(c, c.param("id"), lagging)
+	if !ok {
+		return
+	}
+	o, found := s.findObjectLocked(id, lagging)
+	if !found || o.app != nil {
+		c.notFound(id)
+		return
+	}
+	if slices.Contains(g.Members, id) {
+		c.badRequest("One or more added object references already exist for the following modified properties: 'members'.")
+		return
+	}
+	g.Members = append(slices.Clip(g.Members), id)
+	c.noContent()
+}
+
+func (s *Server) removeMember(c *gctx) { s.removeMemberID(c, c.param("memberId")) }
+
+// removeMemberByQuery serves DELETE /groups/{id}/members/$ref?$id=<url>, the form the SDK also builds.
+func (s *Server) removeMemberByQuery(c *gctx) {
+	ref, ok := queryOption(c.query, "$id")
+	if !ok {
+		ref, ok = queryOption(c.query, "@id")
+	}
+	if !ok {
+		c.badRequest("The $id query option is required to delete a reference.")
+		return
+	}
+	id, ok := parseRef(ref)
+	if !ok {
+		c.badRequest(fmt.Sprintf("Invalid object identifier '%s'.", ref))
+		return
+	}
+	s.removeMemberID(c, id)
+}
+
+func (s *Server) removeMemberID(c *gctx, memberID string) {
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	g, ok := s.groupByIDLocked(c, c.param("id"), s.lagCheck())
+	if !ok {
+		return
+	}
+	i := slices.Index(g.Members, lower(memberID))
+	if i < 0 {
+		c.notFound(memberID)
+		return
+	}
+	g.Members = slices.Delete(slices.Clone(g.Members), i, i+1)
+	c.noContent()
+}
+
+// ---- directory objects ----
+
+func (s *Server) getDirectoryObject(c *gctx) {
+	id := c.param("id")
+	if !isGUIDLiteral(id) {
+		c.badRequest(fmt.Sprintf("Invalid object identifier '%s'.", id))
+		return
+	}
+	s.store.mu.RLock()
+	o, ok := s.findObjectLocked(id, s.lagCheck())
+	s.store.mu.RUnlock()
+	if !ok {
+		c.notFound(id)
+		return
+	}
+	var sel []string
+	if raw, has := queryOption(c.query, "$select"); has {
+		q, err := parseListQueryValues(url.Values{"$select": {raw}}, c.r.Header, memberType, 1, 1)
+		if err != nil {
+			c.error(err.status, err.code, err.message)
+			return
+		}
+		sel = q.sel
+	}
+	s.store.mu.RLock()
+	full := c.objectJSON(o, sel)
+	s.store.mu.RUnlock()
+	full["@odata.context"] = c.baseURL() + "/$metadata#directoryObjects/$entity"
+	c.json(http.StatusOK, full)
+}
+
+var getByIDsTypes = map[string]string{"user": "user", "group": "group", "serviceprincipal": "servicePrincipal", "application": "application", "device": "device", "orgcontact": "orgContact", "directoryrole": "directoryRole"}
+
+func (s *Server) getByIDs(c *gctx) {
+	m, ok := c.bodyFields("getByIds", "ids", "types")
+	if !ok {
+		return
+	}
+	var ids, types []string
+	if raw, has := m["ids"]; !has || json.Unmarshal(raw, &ids) != nil || len(ids) == 0 {
+		c.badRequest("Invalid value specified for property 'ids': a non-empty collection of object ids is required.")
+		return
+	}
+	if len(ids) > maxGetByIDs {
+		c.badRequest(fmt.Sprintf("Too many ids specified: %d. Max allowed: %d.", len(ids), maxGetByIDs))
+		return
+	}
+	if raw, has := m["types"]; has && !isJSONNull(raw) && json.Unmarshal(raw, &types) != nil {
+		c.badRequest("Invalid value specified for property 'types'.")
+		return
+	}
+	want := map[string]bool{}
+	for _, t := range types {
+		name, ok := getByIDsTypes[strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(t, "#"), "microsoft.graph."))]
+		if !ok {
+			c.badRequest(fmt.Sprintf("Invalid value specified for property 'types': '%s' is not a directory object type.", t))
+			return
+		}
+		want[name] = true
+	}
+	for _, id := range ids {
+		if !isGUIDLiteral(id) {
+			c.badRequest(fmt.Sprintf("Invalid object identifier '%s'.", id))
+			return
+		}
+	}
+	s.store.mu.RLock()
+	lagging := s.lagCheck()
+	items := []map[string]any{}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		o, ok := s.findObjectLocked(id, lagging)
+		if !ok || seen[o.id()] || (len(want) > 0 && !want[o.kind()]) {
+			continue
+		}
+		seen[o.id()] = true
+		items = append(items, c.objectJSON(o, nil))
+	}
+	s.store.mu.RUnlock()
+	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#directoryObjects", "value": items})
+}

@@ -30,6 +30,10 @@ type store struct {
 
 	// created records when an object was created, for the replication-lag fault.
 	created map[string]time.Time
+
+	// dir holds the sorted and per-principal/per-resource indexes that keep directory paging O(page)
+	// (graph_directory.go).
+	dir *dirIndex
 }
 
 func newStore() *store {
@@ -44,6 +48,7 @@ func newStore() *store {
 		deleted:     map[string]*Application{},
 		assignments: map[string]*AppRoleAssignment{},
 		created:     map[string]time.Time{},
+		dir:         &dirIndex{},
 	}
 }
 
@@ -235,6 +240,9 @@ type ProvisioningLedger struct {
 	GroupMembers map[string]map[string]bool
 	// Active records which provisioned users are currently active on the SCIM side.
 	Active map[string]bool
+	// Exported is, per Entra object id, the attribute values last written to the SCIM side (JSON), so
+	// a cycle sends only what changed, as Entra's incremental cycles do.
+	Exported map[string]string
 }
 
 type AppRoleAssignment struct {

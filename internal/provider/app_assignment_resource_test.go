@@ -1,0 +1,794 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
+)
+
+// ---- test helpers shared by the assignment and directory data source tests ----
+
+// asgGraph calls the sandbox's Graph as a registered client (the admin client shapes the directory;
+// the main client is the one the provider signs in as).
+type asgGraph struct {
+	t     *testing.T
+	s     *sandbox.Server
+	token string
+}
+
+func asgGraphAs(t *testing.T, s *sandbox.Server, appID string) *asgGraph {
+	t.Helper()
+	tok, err := s.GraphToken(appID)
+	if err != nil {
+		t.Fatalf("graph token: %v", err)
+	}
+	return &asgGraph{t: t, s: s, token: tok}
+}
+
+func asgAdmin(t *testing.T, s *sandbox.Server) *asgGraph {
+	return asgGraphAs(t, s, s.AdminClient().AppID)
+}
+
+// do sends a Graph request and decodes the JSON answer (nil for an empty body).
+func (g *asgGraph) do(method, path string, body any) (int, map[string]any) {
+	g.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, g.s.GraphURL()+path, rd)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := g.s.HTTPClient().Do(req)
+	if err != nil {
+		g.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &out)
+	}
+	return resp.StatusCode, out
+}
+
+// must is do, failing the test unless Graph answers 2xx.
+func (g *asgGraph) must(method, path string, body any) map[string]any {
+	g.t.Helper()
+	st, out := g.do(method, path, body)
+	if st >= 300 {
+		g.t.Fatalf("%s %s: %d %v", method, path, st, out)
+	}
+	return out
+}
+
+func (g *asgGraph) values(path string) []map[string]any {
+	g.t.Helper()
+	var all []map[string]any
+	for path != "" {
+		out := g.must(http.MethodGet, path, nil)
+		for _, v := range out["value"].([]any) {
+			all = append(all, v.(map[string]any))
+		}
+		next, _ := out["@odata.nextLink"].(string)
+		path = strings.TrimPrefix(next, g.s.GraphURL())
+	}
+	return all
+}
+
+// userID is the object id of the user with that user principal name.
+func (g *asgGraph) userID(upn string) string {
+	g.t.Helper()
+	vs := g.values("/users?$filter=" + url.QueryEscape("userPrincipalName eq '"+upn+"'"))
+	if len(vs) != 1 {
+		g.t.Fatalf("user %s: %d matches", upn, len(vs))
+	}
+	return vs[0]["id"].(string)
+}
+
+// groupID is the object id of the one group with that display name.
+func (g *asgGraph) groupID(name string) string {
+	g.t.Helper()
+	vs := g.values("/groups?$filter=" + url.QueryEscape("displayName eq '"+name+"'"))
+	if len(vs) != 1 {
+		g.t.Fatalf("group %s: %d matches", name, len(vs))
+	}
+	return vs[0]["id"].(string)
+}
+
+// assignments lists what Graph has assigned on the app.
+func (g *asgGraph) assignments(spID string) []map[string]any {
+	g.t.Helper()
+	return g.values("/servicePrincipals/" + spID + "/appRoleAssignedTo?$top=999")
+}
+
+// asgApp is a Netskope enterprise app created for a test, outside Terraform.
+type asgApp struct {
+	spID       string
+	userRoleID string
+	roles      map[string]string // display name -> id
+}
+
+// asgNetskopeApp instantiates the Netskope gallery app as the provider's own client, so the test does
+// not depend on the enterprise app resource.
+func asgNetskopeApp(t *testing.T, s *sandbox.Server) asgApp {
+	t.Helper()
+	g := asgGraphAs(t, s, s.MainClient().AppID)
+	ts := g.values("/applicationTemplates?$filter=" + url.QueryEscape("displayName eq 'Netskope User Authentication'"))
+	if len(ts) != 1 {
+		t.Fatalf("Netskope template: %d matches", len(ts))
+	}
+	out := g.must(http.MethodPost, "/applicationTemplates/"+ts[0]["id"].(string)+"/instantiate",
+		map[string]any{"displayName": "Netskope " + uuid.NewString()[:8]})
+	sp := out["servicePrincipal"].(map[string]any)
+	app := asgApp{spID: sp["id"].(string), roles: map[string]string{}}
+	for _, r := range sp["appRoles"].([]any) {
+		role := r.(map[string]any)
+		app.roles[role["displayName"].(string)] = role["id"].(string)
+	}
+	app.userRoleID = app.roles["User"]
+	if app.userRoleID == "" {
+		t.Fatalf("the Netskope app has no User role: %v", app.roles)
+	}
+	return app
+}
+
+// asgNoAssignments is a CheckDestroy: the app holds no assignments after destroy.
+func asgNoAssignments(t *testing.T, s *sandbox.Server, spID string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if as := asgAdmin(t, s).assignments(spID); len(as) != 0 {
+			return fmt.Errorf("destroy left %d assignments on the app: %v", len(as), as)
+		}
+		return nil
+	}
+}
+
+// asgPlanCheck runs fn when the plan is ready (before apply): sandbox statistics then cover exactly
+// one terraform plan since the step's PreConfig.
+type asgPlanCheck func() error
+
+func (f asgPlanCheck) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	resp.Error = f()
+}
+
+// asgTestProviderData configures the provider's data as Configure would, for calling a resource's
+// methods directly (to see warnings, which terraform-plugin-testing does not expose).
+func asgTestProviderData(t *testing.T, s *sandbox.Server) *providerData {
+	t.Helper()
+	c := s.MainClient()
+	client, err := graph.New(graph.Config{Method: graph.AuthClientSecret, TenantID: s.TenantID(), ClientID: c.AppID,
+		ClientSecret: c.Secret, AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &providerData{client: client, assignments: newAssignmentCache()}
+}
+
+// ---- configs ----
+
+func testAccAppAssignmentConfig_basic(s *sandbox.Server, spID, principalID string) string {
+	return testProviderConfig(s) + fmt.Sprintf(`
+resource "entranetskope_app_assignment" "test" {
+  service_principal_id = %[1]q
+  principal_id         = %[2]q
+}
+`, spID, principalID)
+}
+
+func testAccAppAssignmentConfig_role(s *sandbox.Server, spID, principalID, roleID string) string {
+	return testProviderConfig(s) + fmt.Sprintf(`
+resource "entranetskope_app_assignment" "test" {
+  service_principal_id = %[1]q
+  principal_id         = %[2]q
+  app_role_id          = %[3]q
+}
+`, spID, principalID, roleID)
+}
+
+func testAccAppAssignmentConfig_byName(s *sandbox.Server, spID string) string {
+	return testProviderConfig(s) + fmt.Sprintf(`
+data "entranetskope_groups" "admins" {
+  display_names = ["Netskope Admins"]
+}
+
+resource "entranetskope_app_assignment" "test" {
+  service_principal_id = %[1]q
+  principal_id         = data.entranetskope_groups.admins.object_ids[0]
+}
+`, spID)
+}
+
+func testAccAppAssignmentConfig_many(s *sandbox.Server, spID string, principalIDs []string) string {
+	ids, _ := json.Marshal(principalIDs)
+	return testProviderConfig(s) + fmt.Sprintf(`
+locals {
+  principal_ids = %[2]s
+}
+
+resource "entranetskope_app_assignment" "test" {
+  count                = length(local.principal_ids)
+  service_principal_id = %[1]q
+  principal_id         = local.principal_ids[count.index]
+}
+`, spID, ids)
+}
+
+func testAccAppAssignmentConfig_none(s *sandbox.Server) string {
+	return testProviderConfig(s) + `
+data "entranetskope_users" "keep" {
+  user_principal_names = ["user1@contoso.example"]
+}
+`
+}
+
+const asgAddr = "entranetskope_app_assignment.test"
+
+// ---- tests through terraform ----
+
+func TestAppAssignmentResource_basic(t *testing.T) {
+	s := newSandbox(t)
+	app := asgNetskopeApp(t, s)
+	admin := asgAdmin(t, s)
+	user1 := admin.userID(sandbox.SeedUserUPN(1))
+	var assignmentID string
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             asgNoAssignments(t, s, app.spID),
+		Steps: []resource.TestStep{
+			{
+				Config: testAccAppAssignmentConfig_basic(s, app.spID, user1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(asgAddr, plancheck.ResourceActionCreate),
+					// The default role and the principal's type are resolved at plan time, for the reviewer.
+					plancheck.ExpectKnownValue(asgAddr, tfjsonpath.New("app_role_id"), knownvalue.StringExact(app.userRoleID)),
+					plancheck.ExpectKnownValue(asgAddr, tfjsonpath.New("principal_type"), knownvalue.StringExact("User")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("app_role_id"), knownvalue.StringExact(app.userRoleID)),
+					statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("principal_type"), knownvalue.StringExact("User")),
+					statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("principal_display_name"), knownvalue.StringExact("Seed User 1")),
+					statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("principal_id"), knownvalue.StringExact(user1)),
+					statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("id"), knownvalue.NotNull()),
+				},
+				Check: func(st *terraform.State) error {
+					assignmentID = st.RootModule().Resources[asgAddr].Primary.ID
+					as := admin.assignments(app.spID)
+					if len(as) != 1 || as[0]["id"] != assignmentID || as[0]["principalId"] != user1 || as[0]["appRoleId"] != app.userRoleID {
+						return fmt.Errorf("Graph holds %v, want one assignment %s of user %s with role %s", as, assignmentID, user1, app.userRoleID)
+					}
+					return nil
+				},
+			},
+			{
+				ResourceName:      asgAddr,
+				ImportState:       true,
+				ImportStateVerify: true,
+				ImportStateIdFunc: func(st *terraform.State) (string, error) {
+					return app.spID + "/" + st.RootModule().Resources[asgAddr].Primary.ID, nil
+				},
+				ImportStateVerifyIgnore: []string{"timeouts"},
+			},
+			{
+				ResourceName:  asgAddr,
+				ImportState:   true,
+				ImportStateId: app.spID,
+				ExpectError:   regexp.MustCompile(`Expected <service_principal_id>/<assignment_id>`),
+			},
+			{
+				// No change: a second plan is empty.
+				Config: testAccAppAssignmentConfig_basic(s, app.spID, user1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+			},
+		},
+	})
+}
+
+func TestAppAssignmentResource_explicitRole(t *testing.T) {
+	s := newSandbox(t)
+	app := asgNetskopeApp(t, s)
+	admin := asgAdmin(t, s)
+	user2 := admin.userID(sandbox.SeedUserUPN(2))
+	other := app.roles["msiam_access"]
+	if other == "" {
+		t.Fatalf("the Netskope app has no msiam_access role: %v", app.roles)
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             asgNoAssignments(t, s, app.spID),
+		Steps: []resource.TestStep{
+			{
+				// A role the app does not have is refused at plan time.
+				Config:      testAccAppAssignmentConfig_role(s, app.spID, user2, uuid.NewString()),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`App role not found on the enterprise app[\s\S]*msiam_access`),
+			},
+			{
+				Config: testAccAppAssignmentConfig_role(s, app.spID, user2, strings.ToUpper(other)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					// As written in the configuration (no diff from letter case).
+					statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("app_role_id"), knownvalue.StringExact(strings.ToUpper(other))),
+				},
+				Check: func(*terraform.State) error {
+					as := admin.assignments(app.spID)
+					if len(as) != 1 || as[0]["appRoleId"] != other {
+						return fmt.Errorf("Graph holds %v, want one assignment with role %s", as, other)
+					}
+					return nil
+				},
+			},
+			{
+				// Dropping app_role_id means the "User" role: the assignment is replaced.
+				Config: testAccAppAssignmentConfig_basic(s, app.spID, user2),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(asgAddr, plancheck.ResourceActionDestroyBeforeCreate),
+					plancheck.ExpectKnownValue(asgAddr, tfjsonpath.New("app_role_id"), knownvalue.StringExact(app.userRoleID)),
+				}},
+				Check: func(*terraform.State) error {
+					as := admin.assignments(app.spID)
+					if len(as) != 1 || as[0]["appRoleId"] != app.userRoleID {
+						return fmt.Errorf("Graph holds %v, want one assignment with the User role %s", as, app.userRoleID)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+func TestAppAssignmentResource_defaultAccessRefused(t *testing.T) {
+	s := newSandbox(t)
+	app := asgNetskopeApp(t, s)
+	user1 := asgAdmin(t, s).userID(sandbox.SeedUserUPN(1))
+	s.ResetStats()
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		Steps: []resource.TestStep{{
+			Config:      testAccAppAssignmentConfig_role(s, app.spID, user1, graph.DefaultAccessRoleID),
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`Default Access cannot be assigned[\s\S]*Netskope does not provision users or groups[\s\S]*assigned with Default Access`),
+		}},
+	})
+	if n := s.Stats().Routes["POST /servicePrincipals/{id}/appRoleAssignedTo"]; n != 0 {
+		t.Errorf("%d assignments were attempted; the plan should have stopped it", n)
+	}
+	if as := asgAdmin(t, s).assignments(app.spID); len(as) != 0 {
+		t.Errorf("assignments made: %v", as)
+	}
+}
+
+func TestAppAssignmentResource_duplicate(t *testing.T) {
+	s := newSandbox(t)
+	app := asgNetskopeApp(t, s)
+	admin := asgAdmin(t, s)
+	user3 := admin.userID(sandbox.SeedUserUPN(3))
+	existing := admin.must(http.MethodPost, "/servicePrincipals/"+app.spID+"/appRoleAssignedTo",
+		map[string]any{"principalId": user3, "resourceId": app.spID, "appRoleId": app.userRoleID})["id"].(string)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		Steps: []resource.TestStep{
+			{
+				Config: testAccAppAssignmentConfig_basic(s, app.spID, user3),
+				ExpectError: regexp.MustCompile(`The assignment already exists[\s\S]*` + regexp.QuoteMeta(existing) +
+					`[\s\S]*terraform import <resource address>\s+` + regexp.QuoteMeta(app.spID+"/"+existing)),
+			},
+			{
+				// The error's advice works: import it, and the plan is empty.
+				Config:             testAccAppAssignmentConfig_basic(s, app.spID, user3),
+				ResourceName:       asgAddr,
+				ImportState:        true,
+				ImportStateId:      app.spID + "/" + existing,
+				ImportStatePersist: true,
+				ImportStateCheck: func(st []*terraform.InstanceState) error {
+					if len(st) != 1 || st[0].ID != existing || st[0].Attributes["principal_id"] != user3 || st[0].Attributes["app_role_id"] != app.userRoleID {
+						return fmt.Errorf("imported %v", st)
+					}
+					return nil
+				},
+			},
+			{
+				Config: testAccAppAssignmentConfig_basic(s, app.spID, user3),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+			},
+		},
+	})
+	// The failed apply created nothing more; the destroy removed the imported one.
+	if as := admin.assignments(app.spID); len(as) != 0 {
+		t.Errorf("assignments left: %v", as)
+	}
+}
+
+func TestAppAssignmentResource_disappears(t *testing.T) {
+	s := newSandbox(t)
+	app := asgNetskopeApp(t, s)
+	admin := asgAdmin(t, s)
+	user1 := admin.userID(sandbox.SeedUserUPN(1))
+	var first string
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             asgNoAssignments(t, s, app.spID),
+		Steps: []resource.TestStep{
+			{
+				Config: testAccAppAssignmentConfig_basic(s, app.spID, user1),
+				Check: func(st *terraform.State) error {
+					first = st.RootModule().Resources[asgAddr].Primary.ID
+					return nil
+				},
+			},
+			{
+				// Removed in the portal: the plan puts it back.
+				PreConfig: func() {
+					admin.must(http.MethodDelete, "/servicePrincipals/"+app.spID+"/appRoleAssignedTo/"+first, nil)
+				},
+				Config: testAccAppAssignmentConfig_basic(s, app.spID, user1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(asgAddr, plancheck.ResourceActionCreate),
+				}},
+				Check: func(st *terraform.State) error {
+					id := st.RootModule().Resources[asgAddr].Primary.ID
+					as := admin.assignments(app.spID)
+					if len(as) != 1 || as[0]["id"] != id || as[0]["principalId"] != user1 {
+						return fmt.Errorf("Graph holds %v, want the re-created assignment %s", as, id)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+func TestAppAssignmentResource_deletedPrincipal(t *testing.T) {
+	s := newSandbox(t)
+	app := asgNetskopeApp(t, s)
+	admin := asgAdmin(t, s)
+	leaver := s.AddUsers(1)[0]
+	user1 := admin.userID(sandbox.SeedUserUPN(1))
+	oldWait := planLagWait
+	planLagWait = 2 * time.Second // the user is long replicated; don't wait for it to appear
+	t.Cleanup(func() { planLagWait = oldWait })
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             asgNoAssignments(t, s, app.spID),
+		Steps: []resource.TestStep{
+			{
+				Config: testAccAppAssignmentConfig_basic(s, app.spID, leaver),
+			},
+			{
+				// The user leaves: Entra deletes them and their assignments. The refresh drops the
+				// assignment, and the plan explains instead of trying to re-create it.
+				PreConfig: func() {
+					admin.must(http.MethodDelete, "/users/"+leaver, nil)
+					if as := admin.assignments(app.spID); len(as) != 0 {
+						t.Fatalf("Entra kept the deleted user's assignments: %v", as)
+					}
+				},
+				Config:      testAccAppAssignmentConfig_basic(s, app.spID, leaver),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`No such user or group[\s\S]*` + leaver + `[\s\S]*remove this\s+assignment from the configuration`),
+			},
+			{
+				// With the assignment removed from the configuration, the plan is clean: nothing to
+				// destroy (the refresh already dropped it), nothing to create.
+				Config: testAccAppAssignmentConfig_none(s),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					asgStateHasNo(asgAddr),
+				},
+			},
+			{
+				// Pointing it at another user works.
+				Config: testAccAppAssignmentConfig_basic(s, app.spID, user1),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("principal_id"), knownvalue.StringExact(user1)),
+				},
+			},
+		},
+	})
+}
+
+// asgStateHasNo checks that the state holds no resource at addr.
+func asgStateHasNo(addr string) statecheck.StateCheck { return asgNoResource(addr) }
+
+type asgNoResource string
+
+func (a asgNoResource) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	if req.State == nil || req.State.Values == nil || req.State.Values.RootModule == nil {
+		return
+	}
+	for _, r := range req.State.Values.RootModule.Resources {
+		if r.Address == string(a) {
+			resp.Error = fmt.Errorf("%s is still in the state: %v", a, r.AttributeValues)
+		}
+	}
+}
+
+func TestAppAssignmentResource_nestedGroupWarning(t *testing.T) {
+	s := newSandbox(t)
+	app := asgNetskopeApp(t, s)
+	admin := asgAdmin(t, s)
+	admins := admin.groupID(sandbox.SeedGroupWithNested)
+	nested := admin.groupID(sandbox.SeedGroupNested)
+
+	// Through terraform: the group with nested groups is assigned (the warning does not stop it).
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             asgNoAssignments(t, s, app.spID),
+		Steps: []resource.TestStep{{
+			Config: testAccAppAssignmentConfig_byName(s, app.spID),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("principal_type"), knownvalue.StringExact("Group")),
+				statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("principal_display_name"), knownvalue.StringExact(sandbox.SeedGroupWithNested)),
+				statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("principal_id"), knownvalue.StringExact(admins)),
+			},
+		}},
+	})
+
+	// The warning itself, from the plan Terraform would show (create, then a plan with state).
+	ctx := context.Background()
+	r := &appAssignmentResource{data: asgTestProviderData(t, s)}
+	plan := asgModifyPlan(t, r, nil, app.spID, admins)
+	warnings := plan.Diagnostics.Warnings()
+	if plan.Diagnostics.HasError() || len(warnings) != 1 {
+		t.Fatalf("plan diagnostics: %v", plan.Diagnostics)
+	}
+	want := regexp.MustCompile(`"Netskope Admins" \(` + admins + `\) contains the nested group\(s\) "Netskope Nested" \(` + nested + `\)[\s\S]*members of that group will not be provisioned`)
+	if w := warnings[0]; w.Summary() != "Members of nested groups are not provisioned to Netskope" || !want.MatchString(w.Detail()) {
+		t.Errorf("warning %q: %q", w.Summary(), w.Detail())
+	}
+	var planned appAssignmentModel
+	plan.Plan.Get(ctx, &planned)
+	if planned.PrincipalType.ValueString() != "Group" || planned.AppRoleID.ValueString() != app.userRoleID {
+		t.Errorf("planned %+v", planned)
+	}
+	state := &appAssignmentModel{ID: types.StringValue("x"), ServicePrincipalID: types.StringValue(app.spID), PrincipalID: types.StringValue(admins),
+		AppRoleID: types.StringValue(app.userRoleID), PrincipalType: types.StringValue("Group"), PrincipalDisplayName: types.StringValue("Netskope Admins")}
+	again := asgModifyPlan(t, r, state, app.spID, admins)
+	if len(again.Diagnostics.Warnings()) != 1 || again.Diagnostics.HasError() || len(again.RequiresReplace) != 0 {
+		t.Errorf("plan of an existing assignment: %v, replace %v", again.Diagnostics, again.RequiresReplace)
+	}
+	// A group without nested groups, and a user, get no warning.
+	for _, id := range []string{admin.groupID(sandbox.SeedGroupDirect), admin.userID(sandbox.SeedUserUPN(4))} {
+		if d := asgModifyPlan(t, r, nil, app.spID, id).Diagnostics; len(d) != 0 {
+			t.Errorf("principal %s: %v", id, d)
+		}
+	}
+}
+
+// asgModifyPlan runs the resource's ModifyPlan for a configuration without app_role_id, with the
+// given prior state (nil: a create).
+func asgModifyPlan(t *testing.T, r *appAssignmentResource, prior *appAssignmentModel, spID, principalID string) *fwresource.ModifyPlanResponse {
+	t.Helper()
+	ctx := context.Background()
+	var sr fwresource.SchemaResponse
+	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
+	typ := sr.Schema.Type().TerraformType(ctx)
+	noTimeouts := timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "delete": types.StringType})}
+	toRaw := func(m appAssignmentModel) tftypes.Value {
+		st := tfsdk.State{Schema: sr.Schema, Raw: tftypes.NewValue(typ, nil)}
+		if d := st.Set(ctx, &m); d.HasError() {
+			t.Fatal(d)
+		}
+		return st.Raw
+	}
+	config := appAssignmentModel{ServicePrincipalID: types.StringValue(spID), PrincipalID: types.StringValue(principalID),
+		AppRoleID: types.StringNull(), ID: types.StringNull(), PrincipalType: types.StringNull(), PrincipalDisplayName: types.StringNull(), Timeouts: noTimeouts}
+	proposed := config
+	proposed.AppRoleID, proposed.ID, proposed.PrincipalType, proposed.PrincipalDisplayName =
+		types.StringUnknown(), types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
+	req := fwresource.ModifyPlanRequest{
+		Config: tfsdk.Config{Schema: sr.Schema, Raw: toRaw(config)},
+		State:  tfsdk.State{Schema: sr.Schema, Raw: tftypes.NewValue(typ, nil)},
+	}
+	if prior != nil {
+		prior.Timeouts = noTimeouts
+		req.State.Raw = toRaw(*prior)
+		proposed = *prior // a no-change plan proposes the prior state
+	}
+	req.Plan = tfsdk.Plan{Schema: sr.Schema, Raw: toRaw(proposed)}
+	resp := &fwresource.ModifyPlanResponse{Plan: req.Plan}
+	r.ModifyPlan(ctx, req, resp)
+	return resp
+}
+
+func TestAppAssignmentResource_deletedPrincipalWarning(t *testing.T) {
+	s := newSandbox(t)
+	app := asgNetskopeApp(t, s)
+	admin := asgAdmin(t, s)
+	leaver := s.AddUsers(1)[0]
+	id := admin.must(http.MethodPost, "/servicePrincipals/"+app.spID+"/appRoleAssignedTo",
+		map[string]any{"principalId": leaver, "resourceId": app.spID, "appRoleId": app.userRoleID})["id"].(string)
+	admin.must(http.MethodDelete, "/users/"+leaver, nil)
+
+	// Read, as a refresh calls it: the resource leaves the state with a warning naming the user.
+	ctx := context.Background()
+	r := &appAssignmentResource{data: asgTestProviderData(t, s)}
+	var sr fwresource.SchemaResponse
+	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
+	st := tfsdk.State{Schema: sr.Schema, Raw: tftypes.NewValue(sr.Schema.Type().TerraformType(ctx), nil)}
+	st.Set(ctx, &appAssignmentModel{ID: types.StringValue(id), ServicePrincipalID: types.StringValue(app.spID), PrincipalID: types.StringValue(leaver),
+		AppRoleID: types.StringValue(app.userRoleID), PrincipalType: types.StringValue("User"), PrincipalDisplayName: types.StringValue("Leaver"),
+		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "delete": types.StringType})}})
+	resp := &fwresource.ReadResponse{State: st}
+	r.Read(ctx, fwresource.ReadRequest{State: st}, resp)
+	if resp.Diagnostics.HasError() || !resp.State.Raw.IsNull() {
+		t.Fatalf("read: state null %v, diagnostics %v", resp.State.Raw.IsNull(), resp.Diagnostics)
+	}
+	w := resp.Diagnostics.Warnings()
+	if len(w) != 1 || w[0].Summary() != "The assigned user or group was deleted" ||
+		!strings.Contains(w[0].Detail(), `user "Leaver" (`+leaver+`) was deleted from the directory`) {
+		t.Errorf("warnings: %v", w)
+	}
+
+	// An assignment removed in the portal while the user still exists: dropped quietly (re-created by the plan).
+	user1 := admin.userID(sandbox.SeedUserUPN(1))
+	st.SetAttribute(ctx, path.Root("principal_id"), user1)
+	resp = &fwresource.ReadResponse{State: st}
+	r.Read(ctx, fwresource.ReadRequest{State: st}, resp)
+	if len(resp.Diagnostics) != 0 || !resp.State.Raw.IsNull() {
+		t.Errorf("read of a removed assignment: state null %v, diagnostics %v", resp.State.Raw.IsNull(), resp.Diagnostics)
+	}
+}
+
+func TestAppAssignmentResource_replicationLag(t *testing.T) {
+	s := newSandbox(t)
+	admin := asgAdmin(t, s)
+	// The app and the user are brand new: for the next seconds Graph answers 404 for the app and
+	// "Not a valid reference update" for the user.
+	f := s.Faults()
+	f.ReplicationLagMS = 6000
+	s.SetFaults(f)
+	app := asgNetskopeApp(t, s)
+	nick := "new-" + uuid.NewString()[:8]
+	user := admin.must(http.MethodPost, "/users", map[string]any{
+		"accountEnabled": true, "displayName": "New Hire", "mailNickname": nick, "userPrincipalName": nick + "@" + sandbox.SeedDomain,
+		"passwordProfile": map[string]any{"password": "P@ssw0rd-" + uuid.NewString()},
+	})["id"].(string)
+	s.ResetStats()
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             asgNoAssignments(t, s, app.spID),
+		Steps: []resource.TestStep{{
+			Config: testAccAppAssignmentConfig_basic(s, app.spID, user),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(asgAddr, tfjsonpath.New("principal_display_name"), knownvalue.StringExact("New Hire")),
+			},
+			Check: func(*terraform.State) error {
+				if as := admin.assignments(app.spID); len(as) != 1 || as[0]["principalId"] != user {
+					return fmt.Errorf("Graph holds %v", as)
+				}
+				return nil
+			},
+		}},
+	})
+	st := s.Stats()
+	if st.Statuses["404"]+st.Statuses["400"] == 0 {
+		t.Errorf("the test never met replication lag (statuses %v): it proves nothing", st.Statuses)
+	}
+}
+
+func TestAppAssignmentResource_coalescedReads(t *testing.T) {
+	s := newSandbox(t)
+	app := asgNetskopeApp(t, s)
+	users := s.AddUsers(30)
+	const listRoute = "GET /servicePrincipals/{id}/appRoleAssignedTo"
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             asgNoAssignments(t, s, app.spID),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: s.ResetStats,
+				Config:    testAccAppAssignmentConfig_many(s, app.spID, users),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					asgPlanCheck(func() error {
+						// Planning 30 creates: the principals are checked in a few getByIds, not 30 reads.
+						st := s.Stats()
+						if n := st.Routes["POST /directoryObjects/getByIds"]; n == 0 || n > 10 {
+							return fmt.Errorf("%d getByIds requests to plan 30 assignments (stats %v)", n, st.Routes)
+						}
+						if n := st.Routes["GET /servicePrincipals/{id}"]; n != 1 {
+							return fmt.Errorf("the app's roles were read %d times, want once (stats %v)", n, st.Routes)
+						}
+						return nil
+					}),
+				}},
+				Check: func(*terraform.State) error {
+					if as := asgAdmin(t, s).assignments(app.spID); len(as) != 30 {
+						return fmt.Errorf("Graph holds %d assignments, want 30", len(as))
+					}
+					return nil
+				},
+			},
+			{
+				// Refreshing 30 assignments lists the app's assignments once.
+				PreConfig: s.ResetStats,
+				Config:    testAccAppAssignmentConfig_many(s, app.spID, users),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+					asgPlanCheck(func() error {
+						st := s.Stats()
+						if n := st.Routes[listRoute]; n != 1 {
+							return fmt.Errorf("the app's assignments were listed %d times for 30 resources, want once (stats %v)", n, st.Routes)
+						}
+						// The listing and the app's roles (for the default role), nothing per resource.
+						if st.Total > 2 {
+							return fmt.Errorf("a no-change plan of 30 assignments made %d Graph requests, want at most 2 (stats %v)", st.Total, st.Routes)
+						}
+						return nil
+					}),
+				}},
+			},
+		},
+	})
+}
+
+func TestAppAssignmentResource_coalescedReadsPaged(t *testing.T) {
+	// 1,200 assignments on the app (made outside Terraform) take two pages of 999: a plan of the
+	// resources reads both pages once, however many resources there are.
+	s := newSandbox(t)
+	app := asgNetskopeApp(t, s)
+	for _, id := range s.AddUsers(1200) {
+		if _, err := s.AssignRole(app.spID, id, app.userRoleID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users := s.AddUsers(5)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		Steps: []resource.TestStep{
+			{Config: testAccAppAssignmentConfig_many(s, app.spID, users)},
+			{
+				PreConfig: s.ResetStats,
+				Config:    testAccAppAssignmentConfig_many(s, app.spID, users),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+					asgPlanCheck(func() error {
+						if n := s.Stats().Routes["GET /servicePrincipals/{id}/appRoleAssignedTo"]; n != 2 {
+							return fmt.Errorf("listed %d pages, want 2 (1,205 assignments at 999 per page)", n)
+						}
+						return nil
+					}),
+				}},
+			},
+		},
+	})
+	if n := len(asgAdmin(t, s).assignments(app.spID)); n != 1200 {
+		t.Errorf("after destroy the app holds %d assignments, want the 1,200 made outside Terraform", n)
+	}
+}

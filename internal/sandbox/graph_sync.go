@@ -1,0 +1,741 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The synchronization (provisioning) API under /servicePrincipals/{id}/synchronization. The state
+// lives in ServicePrincipal.Sync, which the provisioning engine reads and updates under store.mu.
+
+var (
+	syncReadAccess  = anyRole("Synchronization.Read.All", "Synchronization.ReadWrite.All", "Application.ReadWrite.All").orOwner("id")
+	syncWriteAccess = anyRole("Synchronization.ReadWrite.All", "Application.ReadWrite.All").orOwner("id")
+)
+
+// syncSecretKeys are the values of Graph's synchronizationSecret enumeration; PUT secrets and
+// validateCredentials accept no other key.
+var syncSecretKeys = []string{
+	"None", "UserName", "Password", "SecretToken", "AppKey", "BaseAddress", "ClientIdentifier", "ClientSecret",
+	"SingleSignOnType", "Sandbox", "Url", "Domain", "ConsumerKey", "ConsumerSecret", "TokenKey", "TokenExpiration",
+	"Oauth2AccessToken", "Oauth2AccessTokenCreationTime", "Oauth2RefreshToken", "SyncAll", "InstanceName",
+	"Oauth2ClientId", "Oauth2ClientSecret", "CompanyId", "UpdateKeyOnSoftDelete", "SynchronizationSchedule",
+	"SystemOfRecord", "SandboxName", "EnforceDomain", "SyncNotificationSettings", "SkipOutOfScopeDeletions",
+	"Oauth2AuthorizationCode", "Oauth2RedirectUri", "ApplicationTemplateIdentifier", "Oauth2TokenExchangeUri",
+	"Oauth2AuthorizationUri", "AuthenticationType", "Server", "PerformInboundEntitlementGrants",
+	"HardDeletesEnabled", "SyncAgentCompatibilityKey", "SyncAgentADContainer", "ValidateDomain",
+	"TestReferences", "ConnectionString",
+}
+
+// maskedSecretKeys are returned as "*" by GET secrets.
+var maskedSecretKeys = []string{
+	"Password", "SecretToken", "AppKey", "ClientSecret", "ConsumerSecret", "TokenKey", "Oauth2AccessToken",
+	"Oauth2RefreshToken", "Oauth2ClientSecret", "Oauth2AuthorizationCode", "ConnectionString",
+}
+
+// restartScopes are the flags of synchronizationJobRestartScope.
+var restartScopes = []string{"None", "ConnectorDataStore", "Escrows", "Watermark", "QuarantineState", "Full", "ForceDeletes"}
+
+func (s *Server) registerSyncRoutes(g *graphRouter) {
+	const base = "/servicePrincipals/{id}/synchronization"
+	g.handle(http.MethodGet, base+"/templates", syncReadAccess, s.listSyncTemplates)
+	g.handle(http.MethodGet, base+"/templates/{templateId}", syncReadAccess, s.getSyncTemplate)
+	g.handle(http.MethodGet, base+"/jobs", syncReadAccess, s.listSyncJobs)
+	g.handle(http.MethodPost, base+"/jobs", syncWriteAccess, s.createSyncJob)
+	g.handle(http.MethodPost, base+"/jobs/validateCredentials", syncWriteAccess, s.validateCredentials)
+	g.handle(http.MethodGet, base+"/jobs/{jobId}", syncReadAccess, s.getSyncJob)
+	g.handle(http.MethodDelete, base+"/jobs/{jobId}", syncWriteAccess, s.deleteSyncJob)
+	g.handle(http.MethodPost, base+"/jobs/{jobId}/start", syncWriteAccess, s.startSyncJob)
+	g.handle(http.MethodPost, base+"/jobs/{jobId}/pause", syncWriteAccess, s.pauseSyncJob)
+	g.handle(http.MethodPost, base+"/jobs/{jobId}/restart", syncWriteAccess, s.restartSyncJob)
+	g.handle(http.MethodPost, base+"/jobs/{jobId}/validateCredentials", syncWriteAccess, s.validateCredentials)
+	// Only GET and PUT: a PATCH (what the SDK offers) gets the pipeline's 404 UnknownError, as from Graph.
+	g.handle(http.MethodGet, base+"/jobs/{jobId}/schema", syncReadAccess, s.getSyncSchema)
+	g.handle(http.MethodPut, base+"/jobs/{jobId}/schema", syncWriteAccess, s.putSyncSchema)
+	g.handle(http.MethodGet, base+"/secrets", syncReadAccess, s.getSyncSecrets)
+	g.handle(http.MethodPut, base+"/secrets", syncWriteAccess, s.putSyncSecrets)
+}
+
+// newSyncTemplate is the synchronization template a provisioning-capable gallery app offers. Its rule
+// ids are fixed per template, as in Entra, where they come from the template, not the tenant.
+func newSyncTemplate(factoryTag, appID, galleryName string) *SyncTemplate {
+	desc := galleryName + " provisioning over SCIM 2.0"
+	return &SyncTemplate{
+		ID: factoryTag, ApplicationID: appID, Default: true, Description: &desc, Discoverable: true, FactoryTag: factoryTag,
+		Metadata: []KeyValue{
+			{Key: "galleryApplicationIdentifier", Value: factoryTag},
+			{Key: "galleryApplicationKey", Value: factoryTag},
+			{Key: "IsOAuthEnabled", Value: "false"},
+			{Key: "IsSynchronizationAgentAssignmentRequired", Value: "false"},
+			{Key: "IsSynchronizationAgentRequired", Value: "false"},
+			{Key: "IsSynchronizationInPreview", Value: "false"},
+			{Key: "ConfigurationFields", Value: `{"BaseAddress":{"Name":"Tenant URL","Required":true},"SecretToken":{"Name":"Secret Token","Required":true}}`},
+		},
+		Schema: syncSchemaJSON(factoryTag),
+	}
+}
+
+// SyncRuleID is the id of the synchronization rule (users and groups) of the template factoryTag:
+// provisionOnDemand takes it as ruleId.
+func SyncRuleID(factoryTag string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("entranetskope-sandbox/sync-rule/"+factoryTag)).String()
+}
+
+func syncSchemaJSON(factoryTag string) json.RawMessage {
+	attr := func(name, typ string) map[string]any {
+		return map[string]any{"name": name, "type": typ, "anchor": false, "caseExact": false, "multivalued": false,
+			"mutability": "ReadWrite", "required": false, "flowNullValues": false, "referencedObjects": []any{}, "apiExpressions": []any{}, "metadata": []any{}}
+	}
+	mapping := func(source, target string) map[string]any {
+		return map[string]any{"defaultValue": "", "exportMissingReferences": false, "flowBehavior": "FlowWhenChanged",
+			"flowType": "Always", "matchingPriority": 0, "targetAttributeName": target,
+			"source": map[string]any{"expression": "[" + source + "]", "name": source, "type": "Attribute", "parameters": []any{}}}
+	}
+	match := func(m map[string]any) map[string]any { m["matchingPriority"] = 1; return m }
+	userTarget := "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	groupTarget := "urn:ietf:params:scim:schemas:core:2.0:Group"
+	schema := map[string]any{
+		"version": "Date:2024-05-14; Template:" + factoryTag + "; Version:1",
+		"directories": []any{
+			map[string]any{"id": "AzureActiveDirectory", "name": "Azure Active Directory", "discoverabilities": "None", "readOnly": true, "version": "1", "objects": []any{
+				map[string]any{"name": "User", "supportedApis": []any{}, "metadata": []any{}, "attributes": []any{
+					attr("userPrincipalName", "String"), attr("mail", "String"), attr("displayName", "String"),
+					attr("givenName", "String"), attr("surname", "String"), attr("objectId", "String"), attr("accountEnabled", "Boolean")}},
+				map[string]any{"name": "Group", "supportedApis": []any{}, "metadata": []any{}, "attributes": []any{
+					attr("displayName", "String"), attr("objectId", "String"), attr("members", "Reference")}},
+			}},
+			map[string]any{"id": factoryTag, "name": "customappsso", "discoverabilities": "AttributeNames", "readOnly": false, "version": "1", "objects": []any{
+				map[string]any{"name": userTarget, "supportedApis": []any{}, "metadata": []any{}, "attributes": []any{
+					attr("userName", "String"), attr("active", "Boolean"), attr("emails[type eq \"work\"].value", "String"),
+					attr("name.givenName", "String"), attr("name.familyName", "String"), attr("name.formatted", "String"), attr("externalId", "String")}},
+				map[string]any{"name": groupTarget, "supportedApis": []any{}, "metadata": []any{}, "attributes": []any{
+					attr("displayName", "String"), attr("externalId", "String"), attr("members", "Reference")}},
+			}},
+		},
+		"synchronizationRules": []any{map[string]any{
+			"id": SyncRuleID(factoryTag), "name": "USER_OUTBOUND_USER", "editable": true, "priority": 1,
+			"sourceDirectoryName": "Azure Active Directory", "targetDirectoryName": "customappsso",
+			"containerFilter": map[string]any{"includedContainers": []any{}}, "groupFilter": map[string]any{"includedGroups": []any{}},
+			"metadata": []any{map[string]any{"key": "defaultSourceObjectMappings", "value": "User,Group"}},
+			"objectMappings": []any{
+				map[string]any{"enabled": true, "flowTypes": "Add, Update, Delete", "name": "Provision Microsoft Entra ID Users",
+					"sourceObjectName": "User", "targetObjectName": userTarget, "metadata": []any{}, "scope": nil,
+					"attributeMappings": []any{
+						match(mapping("userPrincipalName", "userName")), mapping("accountEnabled", "active"),
+						mapping("mail", "emails[type eq \"work\"].value"), mapping("givenName", "name.givenName"),
+						mapping("surname", "name.familyName"), mapping("displayName", "name.formatted"), mapping("objectId", "externalId")}},
+				map[string]any{"enabled": true, "flowTypes": "Add, Update, Delete", "name": "Provision Microsoft Entra ID Groups",
+					"sourceObjectName": "Group", "targetObjectName": groupTarget, "metadata": []any{}, "scope": nil,
+					"attributeMappings": []any{
+						match(mapping("displayName", "displayName")), mapping("objectId", "externalId"), mapping("members", "members")}},
+			},
+		}},
+	}
+	b, err := json.Marshal(schema)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// syncSP finds the service principal of a synchronization call (404 when absent or not yet
+// replicated). Callers hold store.mu.
+func (s *Server) syncSP(c *gctx) (*ServicePrincipal, bool) {
+	id := c.param("id")
+	if !c.appObjectID(id) {
+		return nil, false
+	}
+	sp, ok := s.store.sps[id]
+	if !ok || s.lagging(id) {
+		c.notFound(id)
+		return nil, false
+	}
+	return sp, true
+}
+
+// syncJob finds the job of a synchronization call. Callers hold store.mu.
+func (s *Server) syncJob(c *gctx) (*ServicePrincipal, *SyncJob, bool) {
+	sp, ok := s.syncSP(c)
+	if !ok {
+		return nil, nil, false
+	}
+	jobID := c.param("jobId")
+	var j *SyncJob
+	if sp.Sync != nil {
+		j = sp.Sync.Jobs[jobID]
+	}
+	if j == nil || s.lagging(j.ID) {
+		c.notFound(jobID)
+		return nil, nil, false
+	}
+	return sp, j, true
+}
+
+// noProvisioning answers a write on a service principal whose application cannot provision.
+func (c *gctx) noProvisioning(sp *ServicePrincipal) {
+	c.error(http.StatusBadRequest, "BadRequest", fmt.Sprintf("The application '%s' does not support provisioning: it has no synchronization template.", sp.DisplayName))
+}
+
+func (s *Server) listSyncTemplates(c *gctx) {
+	s.store.mu.RLock()
+	sp, ok := s.syncSP(c)
+	if !ok {
+		s.store.mu.RUnlock()
+		return
+	}
+	items := []map[string]any{}
+	if sp.Sync != nil {
+		for _, t := range sp.Sync.Templates {
+			items = append(items, appJSONMap(t))
+		}
+	}
+	s.store.mu.RUnlock()
+	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/templates", "value": items})
+}
+
+func (s *Server) getSyncTemplate(c *gctx) {
+	s.store.mu.RLock()
+	sp, ok := s.syncSP(c)
+	if !ok {
+		s.store.mu.RUnlock()
+		return
+	}
+	var m map[string]any
+	if sp.Sync != nil {
+		for _, t := range sp.Sync.Templates {
+			if t.ID == c.param("templateId") {
+				m = appJSONMap(t)
+			}
+		}
+	}
+	s.store.mu.RUnlock()
+	if m == nil {
+		c.notFound(c.param("templateId"))
+		return
+	}
+	c.json(http.StatusOK, m)
+}
+
+// syncJobJSON renders a job as Graph does. synchronizationJobSettings are keyValuePairs, whose
+// JSON names are name and value (not key).
+func syncJobJSON(j *SyncJob) map[string]any {
+	m := appJSONMap(j)
+	settings := make([]map[string]string, 0, len(j.SynchronizationJobSettings))
+	for _, kv := range j.SynchronizationJobSettings {
+		settings = append(settings, map[string]string{"name": kv.Key, "value": kv.Value})
+	}
+	m["synchronizationJobSettings"] = settings
+	if st, ok := m["status"].(map[string]any); ok {
+		for _, k := range []string{"progress", "synchronizedEntryCountByType"} {
+			if st[k] == nil {
+				st[k] = []any{}
+			}
+		}
+	}
+	return m
+}
+
+func (s *Server) listSyncJobs(c *gctx) {
+	s.store.mu.RLock()
+	sp, ok := s.syncSP(c)
+	if !ok {
+		s.store.mu.RUnlock()
+		return
+	}
+	items := []map[string]any{}
+	if sp.Sync != nil {
+		for _, id := range sortedKeys(sp.Sync.Jobs) {
+			if j := sp.Sync.Jobs[id]; !s.lagging(j.ID) {
+				items = append(items, syncJobJSON(j))
+			}
+		}
+	}
+	s.store.mu.RUnlock()
+	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/jobs", "value": items})
+}
+
+func (s *Server) getSyncJob(c *gctx) {
+	s.store.mu.RLock()
+	_, j, ok := s.syncJob(c)
+	var m map[string]any
+	if ok {
+		m = syncJobJSON(j)
+	}
+	s.store.mu.RUnlock()
+	if !ok {
+		return
+	}
+	m["@odata.context"] = c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/jobs/$entity"
+	c.json(http.StatusOK, m)
+}
+
+// createSyncJob creates a job from one of the service principal's templates, in the state Graph
+// gives a new job: never run, schedule disabled with TimeSpan.MaxValue as its interval.
+func (s *Server) createSyncJob(c *gctx) {
+	var body map[string]json.RawMessage
+	if !c.decode(&body) {
+		return
+	}
+	var templateID string
+	if raw, ok := body["templateId"]; !ok || json.Unmarshal(raw, &templateID) != nil || templateID == "" {
+		c.badRequest("The property 'templateId' is required and must be a non-empty string.")
+		return
+	}
+	s.store.mu.Lock()
+	sp, ok := s.syncSP(c)
+	if !ok {
+		s.store.mu.Unlock()
+		return
+	}
+	if sp.Sync == nil || !slices.ContainsFunc(sp.Sync.Templates, func(t *SyncTemplate) bool { return t.ID == templateID }) {
+		s.store.mu.Unlock()
+		c.error(http.StatusBadRequest, "BadRequest", fmt.Sprintf("The synchronization template '%s' is not available for the application '%s'.", templateID, sp.DisplayName))
+		return
+	}
+	for _, j := range sp.Sync.Jobs {
+		if j.TemplateID == templateID {
+			s.store.mu.Unlock()
+			c.error(http.StatusConflict, "Conflict", fmt.Sprintf("A synchronization job for the template '%s' already exists on this service principal: '%s'.", templateID, j.ID))
+			return
+		}
+	}
+	var tpl *SyncTemplate
+	for _, t := range sp.Sync.Templates {
+		if t.ID == templateID {
+			tpl = t
+		}
+	}
+	j := &SyncJob{
+		ID:         templateID + "." + strings.ReplaceAll(s.tenantID, "-", "") + "." + uuid.NewString(),
+		TemplateID: templateID,
+		Schedule:   SyncSchedule{Interval: maxTimeSpanInterval, State: "Disabled"},
+		Status: SyncStatus{
+			Code: "NotConfigured", Progress: []any{}, SynchronizedEntryCountByType: []KeyValueInt{},
+			SteadyStateFirstAchievedTime: "0001-01-01T00:00:00Z", SteadyStateLastAchievedTime: "0001-01-01T00:00:00Z",
+		},
+		SynchronizationJobSettings: []KeyValue{
+			{Key: "AzureIngestionAttributeOptimization", Value: "False"},
+			{Key: "LookaheadQueryEnabled", Value: "False"},
+			{Key: "QuarantineTooManyDeletesThreshold", Value: "500"},
+		},
+		ServicePrincipalID: sp.ID,
+	}
+	j.Schema = withSchemaID(tpl.Schema, j.ID)
+	if credentialsSaved(sp.Sync.Secrets) {
+		j.Status.Code = "NotRun"
+	}
+	sp.Sync.Jobs[j.ID] = j
+	s.markCreated(j.ID)
+	m := syncJobJSON(j)
+	s.store.mu.Unlock()
+	m["@odata.context"] = c.baseURL() + "/$metadata#servicePrincipals('" + sp.ID + "')/synchronization/jobs/$entity"
+	c.json(http.StatusCreated, m)
+}
+
+// withSchemaID gives a job its own copy of the template's schema, identified by the job id.
+func withSchemaID(schema json.RawMessage, id string) json.RawMessage {
+	var m map[string]any
+	if err := json.Unmarshal(schema, &m); err != nil {
+		return slices.Clone(schema)
+	}
+	if id != "" {
+		m["id"] = id
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func credentialsSaved(secrets map[string]string) bool {
+	return secrets["BaseAddress"] != "" && secrets["SecretToken"] != ""
+}
+
+func (s *Server) deleteSyncJob(c *gctx) {
+	s.store.mu.Lock()
+	sp, j, ok := s.syncJob(c)
+	if ok {
+		delete(sp.Sync.Jobs, j.ID)
+	}
+	s.store.mu.Unlock()
+	if ok {
+		c.noContent()
+	}
+}
+
+// isoInterval renders a cycle interval as an ISO 8601 duration ("PT40M").
+func isoInterval(d time.Duration) string {
+	if d <= 0 {
+		return "PT0S"
+	}
+	var b strings.Builder
+	b.WriteString("PT")
+	if h := d / time.Hour; h > 0 {
+		fmt.Fprintf(&b, "%dH", h)
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		fmt.Fprintf(&b, "%dM", m)
+		d -= m * time.Minute
+	}
+	if d > 0 {
+		b.WriteString(strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "S")
+	}
+	return b.String()
+}
+
+// startLocked turns a job's schedule on. Entra will not run a job it has no credentials for, so a
+// job without a saved BaseAddress and SecretToken cannot start. Callers hold store.mu for writing.
+func (s *Server) startLocked(c *gctx, sp *ServicePrincipal, j *SyncJob) bool {
+	if !credentialsSaved(sp.Sync.Secrets) {
+		c.error(http.StatusBadRequest, "BadRequest", "The job cannot start: the credentials of the target system (BaseAddress and SecretToken) are not saved. Save them with PUT .../synchronization/secrets, then start the job.")
+		return false
+	}
+	j.Schedule.State = "Active"
+	j.Schedule.Interval = isoInterval(s.opts.CycleInterval)
+	if j.Status.Code != "Quarantine" {
+		j.Status.Code = "Active"
+	}
+	j.NextCycle = now()
+	return true
+}
+
+func (s *Server) startSyncJob(c *gctx) {
+	s.store.mu.Lock()
+	sp, j, ok := s.syncJob(c)
+	if ok {
+		ok = s.startLocked(c, sp, j)
+	}
+	s.store.mu.Unlock()
+	if !ok {
+		return
+	}
+	s.engine.jobStarted(sp.ID, j.ID)
+	c.noContent()
+}
+
+func (s *Server) pauseSyncJob(c *gctx) {
+	s.store.mu.Lock()
+	_, j, ok := s.syncJob(c)
+	if ok {
+		j.Schedule.State = "Paused"
+		j.Status.Code = "Paused"
+	}
+	s.store.mu.Unlock()
+	if ok {
+		c.noContent()
+	}
+}
+
+// parseRestartScope splits resetScope flags ("Watermark, Escrows" or "Watermark,Escrows", as the Go
+// SDK writes them); an unknown flag is an error.
+func parseRestartScope(v string) ([]string, error) {
+	var flags []string
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(restartScopes, f) {
+			return nil, fmt.Errorf("The value '%s' is not a valid synchronizationJobRestartScope: use %s.", f, strings.Join(restartScopes, ", "))
+		}
+		flags = append(flags, f)
+	}
+	return flags, nil
+}
+
+// restartSyncJob resets what the criteria name, then starts the job.
+func (s *Server) restartSyncJob(c *gctx) {
+	var body struct {
+		Criteria *struct {
+			ResetScope *string `json:"resetScope"`
+		} `json:"criteria"`
+	}
+	var flags []string
+	if len(strings.TrimSpace(string(c.body))) > 0 {
+		if !c.decode(&body) {
+			return
+		}
+		if body.Criteria != nil && body.Criteria.ResetScope != nil {
+			var err error
+			if flags, err = parseRestartScope(*body.Criteria.ResetScope); err != nil {
+				c.badRequest(err.Error())
+				return
+			}
+		}
+	}
+	has := func(f string) bool { return slices.Contains(flags, f) || slices.Contains(flags, "Full") }
+	s.store.mu.Lock()
+	sp, j, ok := s.syncJob(c)
+	if ok && !credentialsSaved(sp.Sync.Secrets) {
+		ok = s.startLocked(c, sp, j) // answers the missing-credentials error
+	}
+	if ok {
+		if has("QuarantineState") || (has("ForceDeletes") && j.Status.Quarantine != nil && j.Status.Quarantine.Reason == "TooManyDeletes") {
+			j.Status.Quarantine = nil
+			j.Status.CountSuccessiveCompleteFailures = 0
+			if j.Status.Code == "Quarantine" {
+				j.Status.Code = "Active"
+			}
+		}
+		if has("ConnectorDataStore") {
+			// Entra forgets what it provisioned; the next cycle matches target objects afresh.
+			j.Provisioned = nil
+		}
+		if has("Escrows") && j.Status.LastExecution != nil {
+			j.Status.LastExecution.CountEscrowed = 0
+			j.Status.LastExecution.CountEscrowedRaw = 0
+		}
+		if has("Watermark") {
+			j.Status.Progress = []any{}
+		}
+		ok = s.startLocked(c, sp, j)
+	}
+	s.store.mu.Unlock()
+	if !ok {
+		return
+	}
+	s.engine.jobStarted(sp.ID, j.ID)
+	c.noContent()
+}
+
+// validateCredentials is Entra's "Test Connection": it really calls the SCIM endpoint and saves
+// nothing. With useSavedCredentials the saved credentials are tested and credentials are ignored.
+func (s *Server) validateCredentials(c *gctx) {
+	var body struct {
+		UseSavedCredentials   bool       `json:"useSavedCredentials"`
+		Credentials           []KeyValue `json:"credentials"`
+		TemplateID            *string    `json:"templateId"`
+		ApplicationIdentifier *string    `json:"applicationIdentifier"`
+	}
+	if !c.decode(&body) {
+		return
+	}
+	given := map[string]string{}
+	for _, kv := range body.Credentials {
+		if !slices.Contains(syncSecretKeys, kv.Key) {
+			c.badRequest(fmt.Sprintf("The credential key '%s' is not a valid synchronizationSecret.", kv.Key))
+			return
+		}
+		if _, dup := given[kv.Key]; dup {
+			c.badRequest(fmt.Sprintf("The credential key '%s' is given more than once.", kv.Key))
+			return
+		}
+		given[kv.Key] = kv.Value
+	}
+	jobless := c.param("jobId") == ""
+	s.store.mu.RLock()
+	var sp *ServicePrincipal
+	ok := true
+	if jobless {
+		sp, ok = s.syncSP(c)
+	} else {
+		sp, _, ok = s.syncJob(c)
+	}
+	if !ok {
+		s.store.mu.RUnlock()
+		return
+	}
+	if sp.Sync == nil {
+		s.store.mu.RUnlock()
+		c.noProvisioning(sp)
+		return
+	}
+	if jobless {
+		if body.TemplateID == nil || !slices.ContainsFunc(sp.Sync.Templates, func(t *SyncTemplate) bool { return t.ID == *body.TemplateID }) {
+			s.store.mu.RUnlock()
+			c.badRequest("The property 'templateId' must name one of the service principal's synchronization templates.")
+			return
+		}
+		if body.ApplicationIdentifier != nil && *body.ApplicationIdentifier != "" &&
+			!slices.ContainsFunc(sp.Sync.Templates, func(t *SyncTemplate) bool { return strings.EqualFold(t.FactoryTag, *body.ApplicationIdentifier) }) &&
+			!strings.EqualFold(*body.ApplicationIdentifier, sp.AppID) {
+			s.store.mu.RUnlock()
+			c.badRequest(fmt.Sprintf("The applicationIdentifier '%s' does not match the application.", *body.ApplicationIdentifier))
+			return
+		}
+	}
+	creds := given
+	if body.UseSavedCredentials {
+		creds = map[string]string{"BaseAddress": sp.Sync.Secrets["BaseAddress"], "SecretToken": sp.Sync.Secrets["SecretToken"]}
+	}
+	s.store.mu.RUnlock()
+	baseURL, token := creds["BaseAddress"], creds["SecretToken"]
+	if baseURL == "" || token == "" {
+		missing := "BaseAddress"
+		if baseURL != "" {
+			missing = "SecretToken"
+		}
+		where := "in the request"
+		if body.UseSavedCredentials {
+			where = "among the saved credentials"
+		}
+		c.error(http.StatusBadRequest, "CredentialValidationUnavailable", fmt.Sprintf("You appear to have entered invalid credentials: %s is missing %s.", missing, where))
+		return
+	}
+	if err := s.testSCIMConnection(c.r.Context(), baseURL, token); err != nil {
+		msg := err.Error()
+		// The reason must never carry the token; a very short one is no secret and scrubbing it
+		// would garble the message.
+		if len(token) >= 8 {
+			msg = strings.ReplaceAll(msg, token, "***")
+		}
+		c.error(http.StatusBadRequest, "CredentialValidationUnavailable",
+			"Failed to validate the credentials of the target system (Tenant URL and Secret Token): "+msg)
+		return
+	}
+	c.noContent()
+}
+
+func (s *Server) getSyncSchema(c *gctx) {
+	s.store.mu.RLock()
+	_, j, ok := s.syncJob(c)
+	var m map[string]any
+	if ok {
+		_ = json.Unmarshal(j.Schema, &m)
+	}
+	s.store.mu.RUnlock()
+	if !ok {
+		return
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	m["@odata.context"] = c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/jobs('" + c.param("jobId") + "')/schema/$entity"
+	c.json(http.StatusOK, m)
+}
+
+// putSyncSchema replaces the whole schema (attribute mappings). The shape is checked enough that a
+// client sending a partial schema, as a PATCH would, is told so.
+func (s *Server) putSyncSchema(c *gctx) {
+	var m map[string]json.RawMessage
+	if !c.decode(&m) {
+		return
+	}
+	delete(m, "@odata.context")
+	var dirs []map[string]any
+	var rules []map[string]any
+	if err := json.Unmarshal(m["directories"], &dirs); err != nil || len(dirs) == 0 {
+		c.badRequest("The schema must contain 'directories': PUT replaces the whole schema.")
+		return
+	}
+	if err := json.Unmarshal(m["synchronizationRules"], &rules); err != nil || len(rules) == 0 {
+		c.badRequest("The schema must contain 'synchronizationRules': PUT replaces the whole schema.")
+		return
+	}
+	for _, r := range rules {
+		if id, _ := r["id"].(string); id == "" {
+			c.badRequest("Every synchronization rule needs its 'id'.")
+			return
+		}
+		if _, ok := r["objectMappings"].([]any); !ok {
+			c.badRequest("Every synchronization rule needs its 'objectMappings'.")
+			return
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		c.badRequest(err.Error())
+		return
+	}
+	s.store.mu.Lock()
+	_, j, ok := s.syncJob(c)
+	if ok {
+		j.Schema = withSchemaID(b, j.ID)
+	}
+	s.store.mu.Unlock()
+	if ok {
+		c.noContent()
+	}
+}
+
+func (s *Server) getSyncSecrets(c *gctx) {
+	s.store.mu.RLock()
+	sp, ok := s.syncSP(c)
+	if !ok {
+		s.store.mu.RUnlock()
+		return
+	}
+	items := []KeyValue{}
+	if sp.Sync != nil {
+		for _, k := range sortedKeys(sp.Sync.Secrets) {
+			v := sp.Sync.Secrets[k]
+			if slices.Contains(maskedSecretKeys, k) {
+				v = "*"
+			}
+			items = append(items, KeyValue{Key: k, Value: v})
+		}
+	}
+	s.store.mu.RUnlock()
+	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/secrets", "value": items})
+}
+
+// putSyncSecrets saves credentials and settings. Keys not named keep their values; a key set to ""
+// is cleared. Saving does not test the credentials (validateCredentials does).
+func (s *Server) putSyncSecrets(c *gctx) {
+	var body struct {
+		Value *[]struct {
+			Key   string  `json:"key"`
+			Value *string `json:"value"`
+		} `json:"value"`
+	}
+	if !c.decode(&body) {
+		return
+	}
+	if body.Value == nil {
+		c.badRequest("The property 'value' (a collection of key/value secrets) is required.")
+		return
+	}
+	seen := map[string]bool{}
+	for _, kv := range *body.Value {
+		if !slices.Contains(syncSecretKeys, kv.Key) {
+			c.badRequest(fmt.Sprintf("The secret key '%s' is not a valid synchronizationSecret.", kv.Key))
+			return
+		}
+		if seen[kv.Key] {
+			c.badRequest(fmt.Sprintf("The secret key '%s' is given more than once.", kv.Key))
+			return
+		}
+		seen[kv.Key] = true
+		if kv.Key == "SyncAll" && kv.Value != nil && *kv.Value != "" && !slices.Contains([]string{"true", "false"}, strings.ToLower(*kv.Value)) {
+			c.badRequest("The secret 'SyncAll' must be 'true' or 'false'.")
+			return
+		}
+		if kv.Key == "SyncNotificationSettings" && kv.Value != nil && *kv.Value != "" && !json.Valid([]byte(*kv.Value)) {
+			c.badRequest("The secret 'SyncNotificationSettings' must be a JSON object.")
+			return
+		}
+	}
+	s.store.mu.Lock()
+	sp, ok := s.syncSP(c)
+	if !ok {
+		s.store.mu.Unlock()
+		return
+	}
+	if sp.Sync == nil {
+		s.store.mu.Unlock()
+		c.noProvisioning(sp)
+		return
+	}
+	for _, kv := range *body.Value {
+		if kv.Value == nil || *kv.Value == "" {
+			delete(sp.Sync.Secrets, kv.Key)
+		} else {
+			sp.Sync.Secrets[kv.Key] = *kv.Value
+		}
+	}
+	// A job that was waiting for credentials becomes ready to run, and the reverse.
+	saved := credentialsSaved(sp.Sync.Secrets)
+	for _, j := range sp.Sync.Jobs {
+		switch {
+		case saved && j.Status.Code == "NotConfigured":
+			j.Status.Code = "NotRun"
+		case !saved && j.Status.Code == "NotRun":
+			j.Status.Code = "NotConfigured"
+		}
+	}
+	s.store.mu.Unlock()
+	c.noContent()
+}

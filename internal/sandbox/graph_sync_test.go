@@ -1,0 +1,510 @@
+package sandbox
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
+)
+
+// syncSecretsBody builds a PUT secrets body with the SDK's models.
+func syncSecretsBody(kv map[string]string) *serviceprincipals.ItemSynchronizationSecretsPutRequestBody {
+	var items []models.SynchronizationSecretKeyStringValuePairable
+	for k, v := range kv {
+		key, err := models.ParseSynchronizationSecret(k)
+		if err != nil || key == nil {
+			panic("unknown secret key " + k)
+		}
+		p := models.NewSynchronizationSecretKeyStringValuePair()
+		p.SetKey(key.(*models.SynchronizationSecret))
+		val := v
+		p.SetValue(&val)
+		items = append(items, p)
+	}
+	body := serviceprincipals.NewItemSynchronizationSecretsPutRequestBody()
+	body.SetValue(items)
+	return body
+}
+
+func syncCredentials(baseURL, token string) []models.SynchronizationSecretKeyStringValuePairable {
+	var out []models.SynchronizationSecretKeyStringValuePairable
+	for _, kv := range [][2]string{{"BaseAddress", baseURL}, {"SecretToken", token}} {
+		key, _ := models.ParseSynchronizationSecret(kv[0])
+		p := models.NewSynchronizationSecretKeyStringValuePair()
+		p.SetKey(key.(*models.SynchronizationSecret))
+		v := kv[1]
+		p.SetValue(&v)
+		out = append(out, p)
+	}
+	return out
+}
+
+func syncCreateJob(t *testing.T, client *msgraphsdk.GraphServiceClient, spID, templateID string) models.SynchronizationJobable {
+	t.Helper()
+	body := models.NewSynchronizationJob()
+	body.SetTemplateId(&templateID)
+	job, err := client.ServicePrincipals().ByServicePrincipalId(spID).Synchronization().Jobs().Post(context.Background(), body, nil)
+	if err != nil {
+		t.Fatalf("create job: %v", err)
+	}
+	return job
+}
+
+func TestGraphSyncJobLifecycle(t *testing.T) {
+	s := startSandbox(t, Options{})
+	mainID := s.MainClient().AppID
+	client := sdkClient(t, s, mainID)
+	ctx := context.Background()
+	_, sp := appsInstantiate(t, s, mainID, NetskopeUserAuthTemplateName, "Netskope provisioning")
+	spID := *sp.GetId()
+	sync := client.ServicePrincipals().ByServicePrincipalId(spID).Synchronization()
+
+	templates, err := sync.Templates().Get(ctx, nil)
+	if err != nil {
+		t.Fatalf("templates: %v", err)
+	}
+	if len(templates.GetValue()) != 1 {
+		t.Fatalf("%d synchronization templates, want 1", len(templates.GetValue()))
+	}
+	tpl := templates.GetValue()[0]
+	if tpl.GetDefaultEscaped() == nil || !*tpl.GetDefaultEscaped() {
+		t.Errorf("template default = %v", tpl.GetDefaultEscaped())
+	}
+	if tpl.GetApplicationId().String() != *sp.GetAppId() || *tpl.GetFactoryTag() == "" || len(tpl.GetMetadata()) == 0 {
+		t.Errorf("template applicationId %s (want %s), factoryTag %v, metadata %d", tpl.GetApplicationId(), *sp.GetAppId(), tpl.GetFactoryTag(), len(tpl.GetMetadata()))
+	}
+	if tpl.GetSchema() == nil || len(tpl.GetSchema().GetSynchronizationRules()) == 0 {
+		t.Fatal("template without a schema and synchronization rules")
+	}
+
+	job := syncCreateJob(t, client, spID, *tpl.GetId())
+	jobID := *job.GetId()
+	if !regexp.MustCompile(`^` + regexp.QuoteMeta(*tpl.GetId()) + `\.[0-9a-f]{32}\.[0-9a-f-]{36}$`).MatchString(jobID) {
+		t.Errorf("job id %q does not look like <templateId>.<32 hex>.<guid>", jobID)
+	}
+	if got := job.GetSchedule().GetState().String(); got != "Disabled" {
+		t.Errorf("new job schedule state %s, want Disabled", got)
+	}
+	if got := job.GetStatus().GetCode().String(); got != "NotConfigured" {
+		t.Errorf("new job status %s, want NotConfigured", got)
+	}
+	// The raw shape: interval is TimeSpan.MaxValue, steady state the zero date.
+	status, _, raw := graphCall(t, s, mainID, http.MethodGet, "/servicePrincipals/"+spID+"/synchronization/jobs/"+jobID, nil)
+	if status != http.StatusOK {
+		t.Fatalf("get job: %d %v", status, raw)
+	}
+	sched := raw["schedule"].(map[string]any)
+	st := raw["status"].(map[string]any)
+	if sched["interval"] != maxTimeSpanInterval || sched["expiration"] != nil {
+		t.Errorf("new job schedule %v", sched)
+	}
+	if st["steadyStateFirstAchievedTime"] != "0001-01-01T00:00:00Z" || st["quarantine"] != nil || st["lastExecution"] != nil {
+		t.Errorf("new job status %v", st)
+	}
+	if settings, _ := raw["synchronizationJobSettings"].([]any); len(settings) == 0 || settings[0].(map[string]any)["name"] == nil {
+		t.Errorf("synchronizationJobSettings should be name/value pairs: %v", raw["synchronizationJobSettings"])
+	}
+
+	// A second job from the same template, an unknown template.
+	status, _, raw = graphCall(t, s, mainID, http.MethodPost, "/servicePrincipals/"+spID+"/synchronization/jobs", map[string]any{"templateId": *tpl.GetId()})
+	if status != http.StatusConflict {
+		t.Errorf("duplicate job: %d %v, want 409", status, raw)
+	}
+	status, _, raw = graphCall(t, s, mainID, http.MethodPost, "/servicePrincipals/"+spID+"/synchronization/jobs", map[string]any{"templateId": "salesforce"})
+	if status != http.StatusBadRequest {
+		t.Errorf("unknown template: %d %v, want 400", status, raw)
+	} else {
+		errorCode(t, raw)
+	}
+
+	// No start before credentials are saved.
+	jobs := sync.Jobs().BySynchronizationJobId(jobID)
+	err = jobs.Start().Post(ctx, nil)
+	if err == nil {
+		t.Fatal("job started without saved credentials")
+	}
+	if status, _, msg := appsODataError(t, err); status != 400 || !strings.Contains(msg, "BaseAddress") {
+		t.Errorf("start without credentials: %d %q", status, msg)
+	}
+
+	if _, err := sync.Secrets().PutAsSecretsPutResponse(ctx, syncSecretsBody(map[string]string{
+		"BaseAddress": s.SCIMURL(""), "SecretToken": s.SCIMToken(""), "SyncAll": "false",
+	}), nil); err != nil {
+		t.Fatalf("save secrets: %v", err)
+	}
+	got, err := jobs.Get(ctx, nil)
+	if err != nil || got.GetStatus().GetCode().String() != "NotRun" {
+		t.Fatalf("job after credentials were saved: %v %v", err, got.GetStatus().GetCode())
+	}
+
+	if err := jobs.Start().Post(ctx, nil); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	status, _, raw = graphCall(t, s, mainID, http.MethodGet, "/servicePrincipals/"+spID+"/synchronization/jobs/"+jobID, nil)
+	sched = raw["schedule"].(map[string]any)
+	if status != http.StatusOK || sched["state"] != "Active" || sched["interval"] != "PT40M" {
+		t.Errorf("started job schedule: %d %v", status, sched)
+	}
+
+	if err := jobs.Pause().Post(ctx, nil); err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	got, _ = jobs.Get(ctx, nil)
+	if got.GetSchedule().GetState().String() != "Paused" || got.GetStatus().GetCode().String() != "Paused" {
+		t.Errorf("paused job: schedule %s, status %s", got.GetSchedule().GetState(), got.GetStatus().GetCode())
+	}
+
+	// Restart as the SDK writes it (flags without spaces) and as documented (with spaces).
+	restart := serviceprincipals.NewItemSynchronizationJobsItemRestartPostRequestBody()
+	criteria := models.NewSynchronizationJobRestartCriteria()
+	scope := models.SynchronizationJobRestartScope(models.WATERMARK_SYNCHRONIZATIONJOBRESTARTSCOPE | models.ESCROWS_SYNCHRONIZATIONJOBRESTARTSCOPE | models.QUARANTINESTATE_SYNCHRONIZATIONJOBRESTARTSCOPE)
+	criteria.SetResetScope(&scope)
+	restart.SetCriteria(criteria)
+	s.store.mu.Lock()
+	s.store.sps[spID].Sync.Jobs[jobID].Status.Quarantine = &SyncQuarantine{Reason: "EncounteredQuarantineException", SeriesCount: 3}
+	s.store.sps[spID].Sync.Jobs[jobID].Status.CountSuccessiveCompleteFailures = 3
+	s.store.mu.Unlock()
+	if err := jobs.Restart().Post(ctx, restart, nil); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	got, _ = jobs.Get(ctx, nil)
+	if got.GetSchedule().GetState().String() != "Active" || got.GetStatus().GetQuarantine() != nil || *got.GetStatus().GetCountSuccessiveCompleteFailures() != 0 {
+		t.Errorf("restarted job: schedule %s, quarantine %v", got.GetSchedule().GetState(), got.GetStatus().GetQuarantine())
+	}
+	status, _, raw = graphCall(t, s, mainID, http.MethodPost, "/servicePrincipals/"+spID+"/synchronization/jobs/"+jobID+"/restart",
+		map[string]any{"criteria": map[string]any{"resetScope": "Watermark, Escrows, QuarantineState"}})
+	if status != http.StatusNoContent {
+		t.Errorf("restart with spaced flags: %d %v", status, raw)
+	}
+	status, _, raw = graphCall(t, s, mainID, http.MethodPost, "/servicePrincipals/"+spID+"/synchronization/jobs/"+jobID+"/restart",
+		map[string]any{"criteria": map[string]any{"resetScope": "Watermark,Everything"}})
+	if status != http.StatusBadRequest {
+		t.Errorf("restart with an unknown flag: %d %v, want 400", status, raw)
+	} else {
+		errorCode(t, raw)
+	}
+
+	list, err := sync.Jobs().Get(ctx, nil)
+	if err != nil || len(list.GetValue()) != 1 || *list.GetValue()[0].GetId() != jobID {
+		t.Fatalf("list jobs: %v", err)
+	}
+	if err := jobs.Delete(ctx, nil); err != nil {
+		t.Fatalf("delete job: %v", err)
+	}
+	_, err = jobs.Get(ctx, nil)
+	if err == nil {
+		t.Fatal("deleted job still readable")
+	}
+	if status, code, _ := appsODataError(t, err); status != 404 || code != "Request_ResourceNotFound" {
+		t.Errorf("deleted job: %d %s", status, code)
+	}
+	status, _, raw = graphCall(t, s, mainID, http.MethodPost, "/servicePrincipals/"+spID+"/synchronization/jobs/"+jobID+"/start", nil)
+	if status != http.StatusNotFound {
+		t.Errorf("start of a deleted job: %d %v", status, raw)
+	}
+}
+
+func TestGraphSyncSecrets(t *testing.T) {
+	s := startSandbox(t, Options{})
+	mainID := s.MainClient().AppID
+	client := sdkClient(t, s, mainID)
+	ctx := context.Background()
+	_, sp := appsInstantiate(t, s, mainID, NetskopeUserAuthTemplateName, "Netskope secrets")
+	path := "/servicePrincipals/" + *sp.GetId() + "/synchronization/secrets"
+	token := "very-secret-token-value"
+	notify := `{"Enabled":true,"Recipients":"ops@example.com","DeleteThresholdEnabled":true,"DeleteThresholdValue":500}`
+	if _, err := client.ServicePrincipals().ByServicePrincipalId(*sp.GetId()).Synchronization().Secrets().PutAsSecretsPutResponse(ctx, syncSecretsBody(map[string]string{
+		"BaseAddress": "https://acme.goskope.com/api/v2/scim", "SecretToken": token, "SyncAll": "false", "SyncNotificationSettings": notify,
+	}), nil); err != nil {
+		t.Fatalf("put secrets: %v", err)
+	}
+	read := func() map[string]string {
+		t.Helper()
+		status, _, body := graphCall(t, s, mainID, http.MethodGet, path, nil)
+		if status != http.StatusOK {
+			t.Fatalf("get secrets: %d %v", status, body)
+		}
+		out := map[string]string{}
+		for _, it := range body["value"].([]any) {
+			kv := it.(map[string]any)
+			out[kv["key"].(string)] = kv["value"].(string)
+		}
+		return out
+	}
+	got := read()
+	want := map[string]string{"BaseAddress": "https://acme.goskope.com/api/v2/scim", "SecretToken": "*", "SyncAll": "false", "SyncNotificationSettings": notify}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("secret %s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("secrets %v, want %v", got, want)
+	}
+	// The token itself is stored, only masked on the way out.
+	s.store.mu.RLock()
+	stored := s.store.sps[*sp.GetId()].Sync.Secrets["SecretToken"]
+	s.store.mu.RUnlock()
+	if stored != token {
+		t.Error("the saved SecretToken was not kept")
+	}
+
+	// Keys not named keep their values; "" clears a key.
+	status, _, body := graphCall(t, s, mainID, http.MethodPut, path, map[string]any{"value": []any{map[string]any{"key": "SyncAll", "value": ""}}})
+	if status != http.StatusNoContent {
+		t.Fatalf("clear SyncAll: %d %v", status, body)
+	}
+	got = read()
+	if _, ok := got["SyncAll"]; ok || got["BaseAddress"] == "" {
+		t.Errorf("after clearing SyncAll: %v", got)
+	}
+
+	for _, bad := range []map[string]any{
+		{"value": []any{map[string]any{"key": "TenantUrl", "value": "x"}}},
+		{"value": []any{map[string]any{"key": "SyncAll", "value": "maybe"}}},
+		{"value": []any{map[string]any{"key": "SyncAll", "value": "true"}, map[string]any{"key": "SyncAll", "value": "false"}}},
+		{"secrets": []any{}},
+	} {
+		status, _, body = graphCall(t, s, mainID, http.MethodPut, path, bad)
+		if status != http.StatusBadRequest {
+			t.Errorf("PUT secrets %v: %d %v, want 400", bad, status, body)
+		} else {
+			errorCode(t, body)
+		}
+	}
+	if got := read(); got["SyncAll"] != "" {
+		t.Errorf("a rejected PUT changed the secrets: %v", got)
+	}
+}
+
+func TestGraphSyncValidateCredentials(t *testing.T) {
+	s := startSandbox(t, Options{})
+	mainID := s.MainClient().AppID
+	client := sdkClient(t, s, mainID)
+	ctx := context.Background()
+	_, sp := appsInstantiate(t, s, mainID, NetskopeUserAuthTemplateName, "Netskope connection test")
+	spID := *sp.GetId()
+	sync := client.ServicePrincipals().ByServicePrincipalId(spID).Synchronization()
+	job := syncCreateJob(t, client, spID, "netskope")
+	jobReq := sync.Jobs().BySynchronizationJobId(*job.GetId())
+
+	// Job-less form, as before any job exists, and the job form.
+	jobless := serviceprincipals.NewItemSynchronizationJobsValidateCredentialsPostRequestBody()
+	tplID := "netskope"
+	useSaved := false
+	jobless.SetTemplateId(&tplID)
+	jobless.SetUseSavedCredentials(&useSaved)
+	jobless.SetCredentials(syncCredentials(s.SCIMURL(""), s.SCIMToken("")))
+	if err := sync.Jobs().ValidateCredentials().Post(ctx, jobless, nil); err != nil {
+		t.Fatalf("job-less validateCredentials with good credentials: %v", err)
+	}
+	withJob := serviceprincipals.NewItemSynchronizationJobsItemValidateCredentialsPostRequestBody()
+	withJob.SetUseSavedCredentials(&useSaved)
+	withJob.SetCredentials(syncCredentials(s.SCIMURL(""), s.SCIMToken("")))
+	if err := jobReq.ValidateCredentials().Post(ctx, withJob, nil); err != nil {
+		t.Fatalf("validateCredentials with good credentials: %v", err)
+	}
+
+	// A wrong token fails with a reason, never echoes the token, and saves nothing.
+	badToken := "wrong-token-" + strings.Repeat("z", 20)
+	withJob.SetCredentials(syncCredentials(s.SCIMURL(""), badToken))
+	err := jobReq.ValidateCredentials().Post(ctx, withJob, nil)
+	if err == nil {
+		t.Fatal("validateCredentials accepted a wrong token")
+	}
+	status, code, msg := appsODataError(t, err)
+	if status != 400 || code != "CredentialValidationUnavailable" || len(msg) < 20 || strings.Contains(msg, badToken) {
+		t.Errorf("failed test: %d %s %q", status, code, msg)
+	}
+	// An endpoint that is not there.
+	withJob.SetCredentials(syncCredentials("https://127.0.0.1:1/api/v2/scim", s.SCIMToken("")))
+	if err := jobReq.ValidateCredentials().Post(ctx, withJob, nil); err == nil {
+		t.Error("validateCredentials accepted an unreachable endpoint")
+	} else if status, code, _ := appsODataError(t, err); status != 400 || code != "CredentialValidationUnavailable" {
+		t.Errorf("unreachable endpoint: %d %s", status, code)
+	}
+	status, _, body := graphCall(t, s, mainID, http.MethodGet, "/servicePrincipals/"+spID+"/synchronization/secrets", nil)
+	if status != http.StatusOK || len(body["value"].([]any)) != 0 {
+		t.Errorf("secrets after connection tests: %d %v, want none saved", status, body)
+	}
+
+	// useSavedCredentials tests what is saved, ignoring credentials.
+	saved := true
+	withJob.SetUseSavedCredentials(&saved)
+	withJob.SetCredentials(syncCredentials(s.SCIMURL(""), s.SCIMToken("")))
+	if err := jobReq.ValidateCredentials().Post(ctx, withJob, nil); err == nil {
+		t.Error("useSavedCredentials passed with nothing saved")
+	}
+	if _, err := sync.Secrets().PutAsSecretsPutResponse(ctx, syncSecretsBody(map[string]string{"BaseAddress": s.SCIMURL(""), "SecretToken": s.SCIMToken("")}), nil); err != nil {
+		t.Fatal(err)
+	}
+	withJob.SetCredentials(nil)
+	if err := jobReq.ValidateCredentials().Post(ctx, withJob, nil); err != nil {
+		t.Errorf("useSavedCredentials with good saved credentials: %v", err)
+	}
+
+	// Job-less without a template, or with one the app does not have.
+	status, _, body = graphCall(t, s, mainID, http.MethodPost, "/servicePrincipals/"+spID+"/synchronization/jobs/validateCredentials",
+		map[string]any{"useSavedCredentials": true})
+	if status != http.StatusBadRequest {
+		t.Errorf("job-less validateCredentials without templateId: %d %v", status, body)
+	}
+	status, _, body = graphCall(t, s, mainID, http.MethodPost, "/servicePrincipals/"+spID+"/synchronization/jobs/validateCredentials",
+		map[string]any{"templateId": "netskope", "credentials": []any{map[string]any{"key": "Tenant", "value": "x"}}})
+	if status != http.StatusBadRequest {
+		t.Errorf("validateCredentials with an unknown key: %d %v", status, body)
+	} else {
+		errorCode(t, body)
+	}
+}
+
+func TestGraphSyncSchema(t *testing.T) {
+	s := startSandbox(t, Options{})
+	mainID := s.MainClient().AppID
+	client := sdkClient(t, s, mainID)
+	ctx := context.Background()
+	_, sp := appsInstantiate(t, s, mainID, NetskopeUserAuthTemplateName, "Netskope schema")
+	spID := *sp.GetId()
+	job := syncCreateJob(t, client, spID, "netskope")
+	schemaReq := client.ServicePrincipals().ByServicePrincipalId(spID).Synchronization().Jobs().BySynchronizationJobId(*job.GetId()).Schema()
+
+	schema, err := schemaReq.Get(ctx, nil)
+	if err != nil {
+		t.Fatalf("get schema: %v", err)
+	}
+	rules := schema.GetSynchronizationRules()
+	if len(rules) == 0 || rules[0].GetId() == nil || *rules[0].GetId() != SyncRuleID("netskope") {
+		t.Fatalf("schema rules: %v", rules)
+	}
+	var sources []string
+	for _, om := range rules[0].GetObjectMappings() {
+		sources = append(sources, *om.GetSourceObjectName())
+	}
+	if strings.Join(sources, ",") != "User,Group" {
+		t.Errorf("object mappings for %v, want User and Group", sources)
+	}
+
+	// The SDK offers PATCH; Graph answers it 404 UnknownError.
+	_, err = schemaReq.Patch(ctx, schema, nil)
+	if err == nil {
+		t.Fatal("PATCH of a schema succeeded")
+	}
+	if status, code, _ := appsODataError(t, err); status != 404 || code != "UnknownError" {
+		t.Errorf("PATCH schema: %d %s, want 404 UnknownError", status, code)
+	}
+
+	path := "/servicePrincipals/" + spID + "/synchronization/jobs/" + *job.GetId() + "/schema"
+	status, _, raw := graphCall(t, s, mainID, http.MethodGet, path, nil)
+	if status != http.StatusOK {
+		t.Fatalf("raw get schema: %d", status)
+	}
+	rule := raw["synchronizationRules"].([]any)[0].(map[string]any)
+	userMapping := rule["objectMappings"].([]any)[0].(map[string]any)
+	userMapping["attributeMappings"] = append(userMapping["attributeMappings"].([]any), map[string]any{
+		"targetAttributeName": "title", "flowType": "Always", "flowBehavior": "FlowWhenChanged", "matchingPriority": 0,
+		"source": map[string]any{"expression": "[jobTitle]", "name": "jobTitle", "type": "Attribute", "parameters": []any{}},
+	})
+	status, _, body := graphCall(t, s, mainID, http.MethodPut, path, raw)
+	if status != http.StatusNoContent {
+		t.Fatalf("PUT schema: %d %v", status, body)
+	}
+	schema, err = schemaReq.Get(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, am := range schema.GetSynchronizationRules()[0].GetObjectMappings()[0].GetAttributeMappings() {
+		if am.GetTargetAttributeName() != nil && *am.GetTargetAttributeName() == "title" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("PUT schema did not keep the new attribute mapping")
+	}
+	status, _, body = graphCall(t, s, mainID, http.MethodPut, path, map[string]any{"synchronizationRules": raw["synchronizationRules"]})
+	if status != http.StatusBadRequest {
+		t.Errorf("PUT of a partial schema: %d %v, want 400", status, body)
+	} else {
+		errorCode(t, body)
+	}
+}
+
+func TestGraphSyncAdminConsoleCannotProvision(t *testing.T) {
+	s := startSandbox(t, Options{})
+	mainID := s.MainClient().AppID
+	client := sdkClient(t, s, mainID)
+	ctx := context.Background()
+	_, sp := appsInstantiate(t, s, mainID, NetskopeAdminConsoleName, "Netskope console")
+	spID := *sp.GetId()
+	sync := client.ServicePrincipals().ByServicePrincipalId(spID).Synchronization()
+	templates, err := sync.Templates().Get(ctx, nil)
+	if err != nil || len(templates.GetValue()) != 0 {
+		t.Fatalf("templates of an SSO-only app: %v %d", err, len(templates.GetValue()))
+	}
+	jobs, err := sync.Jobs().Get(ctx, nil)
+	if err != nil || len(jobs.GetValue()) != 0 {
+		t.Fatalf("jobs of an SSO-only app: %v", err)
+	}
+	body := models.NewSynchronizationJob()
+	tpl := "netskope"
+	body.SetTemplateId(&tpl)
+	_, err = sync.Jobs().Post(ctx, body, nil)
+	if err == nil {
+		t.Fatal("created a job on an SSO-only app")
+	}
+	if status, _, _ := appsODataError(t, err); status != 400 {
+		t.Errorf("job on an SSO-only app: %d, want 400", status)
+	}
+	if _, err := sync.Secrets().PutAsSecretsPutResponse(ctx, syncSecretsBody(map[string]string{"BaseAddress": s.SCIMURL("")}), nil); err == nil {
+		t.Error("saved credentials on an SSO-only app")
+	}
+}
+
+func TestGraphSyncPermissions(t *testing.T) {
+	s := startSandbox(t, Options{})
+	mainID, adminID := s.MainClient().AppID, s.AdminClient().AppID
+	_, foreign := appsInstantiate(t, s, adminID, NetskopeUserAuthTemplateName, "Admin's Netskope")
+	base := "/servicePrincipals/" + *foreign.GetId() + "/synchronization"
+
+	// OwnedBy (the least-privilege client) cannot provision an app it does not own.
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{http.MethodGet, base + "/jobs", nil},
+		{http.MethodPost, base + "/jobs", map[string]any{"templateId": "netskope"}},
+		{http.MethodPut, base + "/secrets", map[string]any{"value": []any{}}},
+		{http.MethodPost, base + "/jobs/validateCredentials", map[string]any{"templateId": "netskope", "useSavedCredentials": true}},
+	} {
+		status, _, body := graphCall(t, s, mainID, c.method, c.path, c.body)
+		if status != http.StatusForbidden || errorCode(t, body) != "Authorization_RequestDenied" {
+			t.Errorf("%s %s on a foreign app: %d %v, want 403", c.method, c.path, status, body)
+		}
+	}
+
+	// Synchronization.Read.All reads but does not write.
+	if err := s.SetClientRoles(mainID, []string{"Synchronization.Read.All"}); err != nil {
+		t.Fatal(err)
+	}
+	status, _, body := graphCall(t, s, mainID, http.MethodGet, base+"/jobs", nil)
+	if status != http.StatusOK {
+		t.Errorf("Synchronization.Read.All list jobs: %d %v", status, body)
+	}
+	status, _, body = graphCall(t, s, mainID, http.MethodPost, base+"/jobs", map[string]any{"templateId": "netskope"})
+	if status != http.StatusForbidden {
+		t.Errorf("Synchronization.Read.All create job: %d %v", status, body)
+	}
+	// Synchronization.ReadWrite.All writes on any app.
+	if err := s.SetClientRoles(mainID, []string{"Synchronization.ReadWrite.All"}); err != nil {
+		t.Fatal(err)
+	}
+	status, _, body = graphCall(t, s, mainID, http.MethodPost, base+"/jobs", map[string]any{"templateId": "netskope"})
+	if status != http.StatusCreated {
+		t.Errorf("Synchronization.ReadWrite.All create job: %d %v", status, body)
+	}
+}
