@@ -23,7 +23,9 @@ type appAssignments struct {
 	err   error
 }
 
-func newAssignmentCache() *assignmentCache { return &assignmentCache{apps: map[string]*appAssignments{}} }
+func newAssignmentCache() *assignmentCache {
+	return &assignmentCache{apps: map[string]*appAssignments{}}
+}
 
 // list returns every assignment on the app (service principal spID).
 func (c *assignmentCache) list(ctx context.Context, client *graph.Client, spID string) ([]graph.Assignment, error) {

@@ -140,7 +140,9 @@ func resolveBool(attr types.Bool, name, env string) (bool, string, error) {
 // resolveConfig merges configuration and environment into a graph.Config, or explains in one
 // message what is conflicting or missing and what to set.
 func resolveConfig(m providerModel) (graph.Config, error) {
-	get := func(attr types.String, name string, envs ...string) setting { return resolveString(attr, name, envs...) }
+	get := func(attr types.String, name string, envs ...string) setting {
+		return resolveString(attr, name, envs...)
+	}
 	tenant := get(m.TenantID, "tenant_id", "ARM_TENANT_ID")
 	client := get(m.ClientID, "client_id", "ARM_CLIENT_ID")
 	secret := get(m.ClientSecret, "client_secret", "ARM_CLIENT_SECRET")
@@ -321,4 +323,3 @@ func (p *entranetskopeProvider) DataSources(context.Context) []func() datasource
 		NewGroupsDataSource,
 	}
 }
-
