@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -124,7 +125,15 @@ func proxyProviders(t *testing.T, s *sandbox.Server) map[string]func() (tfprotov
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &http.Transport{Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}
+	// Like http.ProxyFromEnvironment with HTTPS_PROXY set: everything through the proxy except
+	// loopback addresses (here, the sandbox's GitHub-Actions-like ID-token endpoint).
+	proxy := func(req *http.Request) (*url.URL, error) {
+		if ip := net.ParseIP(req.URL.Hostname()); ip != nil && ip.IsLoopback() {
+			return nil, nil
+		}
+		return proxyURL, nil
+	}
+	tr := &http.Transport{Proxy: proxy, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"entranetskope": providerserver.NewProtocol6WithError(NewWithOptions("test", Options{Transport: tr})()),
 	}
