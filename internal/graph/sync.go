@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -195,7 +196,8 @@ func (c *Client) TestConnection(ctx context.Context, spID, jobID, templateID, ba
 	}
 	if err != nil {
 		err = wrap(err, "test the connection to the SCIM endpoint", baseURL, PermSynchronization)
-		if ge, ok := err.(*Error); ok && ge.Status != http.StatusForbidden && ge.Status != http.StatusUnauthorized {
+		var ge *Error
+		if errors.As(err, &ge) && ge.Status != http.StatusForbidden && ge.Status != http.StatusUnauthorized {
 			ge.Hint = "Check scim_base_url and the SCIM token: Entra could not use them to reach Netskope"
 		}
 		return err

@@ -598,9 +598,6 @@ func (r *provisioningResource) findJobToImport(ctx context.Context, spID string)
 func (r *provisioningResource) cleanUp(ctx context.Context, spID, jobID string, diags *diag.Diagnostics) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	if true {
-		return
-	}
 	var errs []error
 	if jobID != "" {
 		errs = append(errs, r.client.DeleteJob(ctx, spID, jobID))
@@ -635,7 +632,9 @@ func (scimBaseURLValidator) Description(context.Context) string {
 	return "must be an https URL such as https://<tenant>[.<region>].goskope.com/api/v2/scim"
 }
 
-func (v scimBaseURLValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v scimBaseURLValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (scimBaseURLValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
@@ -737,7 +736,7 @@ func (m *provisioningModel) readSettings(ctx context.Context, secrets map[string
 	}
 	switch strings.ToLower(secrets[graph.SecretSyncAll]) {
 	case "true":
-		m.Scope = types.StringValue(scopeAssigned)
+		m.Scope = types.StringValue(scopeAll)
 	case "false":
 		m.Scope = types.StringValue(scopeAssigned)
 	default:

@@ -13,10 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/datasource"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -342,7 +338,7 @@ func TestProvisioningResource_basic(t *testing.T) {
 	f := newProvFixture(t)
 	s := f.s
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{
 			{
@@ -441,7 +437,7 @@ func TestProvisioningResource_update(t *testing.T) {
 		return nil
 	})
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{
 			{
@@ -555,7 +551,7 @@ func TestProvisioningResource_import(t *testing.T) {
 	})
 	config := testProviderConfig(s) + testAccProvisioningConfig_full(f.spID, s.SCIMURL(""), "assigned", "ops@example.com", 0, true)
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{
 			{
@@ -607,7 +603,7 @@ func TestProvisioningResource_importNothing(t *testing.T) {
 	f := newProvFixture(t)
 	s := f.s
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		Steps: []resource.TestStep{
 			{
 				Config:        testProviderConfig(s) + testAccProvisioningConfig_basic(f.spID, s.SCIMURL("")),
@@ -633,7 +629,7 @@ func TestProvisioningResource_disappears(t *testing.T) {
 	config := testProviderConfig(s) + testAccProvisioningConfig_basic(f.spID, s.SCIMURL(""))
 	var firstJob string
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{
 			{
@@ -689,7 +685,7 @@ func TestProvisioningResource_drift(t *testing.T) {
 	restored := f.check(provOneJob("Active", map[string]string{graph.SecretBaseAddress: s.SCIMURL("acme"), graph.SecretToken: "*",
 		graph.SecretSyncAll: "false", graph.SecretNotification: provNotification("ops@example.com", 50)}))
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{
 			{Config: config, ConfigStateChecks: []statecheck.StateCheck{restored}},
@@ -753,7 +749,7 @@ func TestProvisioningResource_connectionTestFails(t *testing.T) {
 	}
 	nothing := func() { f.now(provNothingLeft) }
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{
 			{
@@ -807,7 +803,7 @@ func TestProvisioningResource_planTimeValidation(t *testing.T) {
 	}
 	s.ResetStats()
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		Steps: []resource.TestStep{
 			step(testAccProvisioningConfig_raw(spID, "http://acme.goskope.com/api/v2/scim", `scim_token = "x"`),
 				"SCIM base URL must use https", "https://<tenant>[.<region>].goskope.com/api/v2/scim"),
@@ -871,7 +867,7 @@ func TestProvisioningResource_writeOnlyTokenOpenTofu(t *testing.T) {
 		}
 	}
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{
 			{
@@ -910,7 +906,7 @@ func TestProvisioningResource_appCannotProvision(t *testing.T) {
 	spID := provApp(t, s, s.MainClient(), sandbox.NetskopeAdminConsoleName)
 	t.Setenv("TF_VAR_scim_token", s.SCIMToken(""))
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		Steps: []resource.TestStep{{
 			Config:      testProviderConfig(s) + testAccProvisioningConfig_basic(spID, s.SCIMURL("")),
 			ExpectError: provRx("does not support automatic provisioning", "Netskope User Authentication"),
@@ -925,7 +921,7 @@ func TestProvisioningResource_missingPermission(t *testing.T) {
 	f.spID = provApp(t, s, s.AdminClient(), sandbox.NetskopeUserAuthTemplateName)
 	f.setToken(s.SCIMToken(""))
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{{
 			Config: testProviderConfig(s) + testAccProvisioningConfig_basic(f.spID, s.SCIMURL("")),
@@ -946,7 +942,7 @@ func TestProvisioningResource_throttlingAndReplicationLag(t *testing.T) {
 	s.SetFaults(faults)
 	s.ResetStats()
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy: func(st *terraform.State) error {
 			s.SetFaults(sandbox.DefaultFaults())
 			return f.checkDestroy(st)
@@ -986,7 +982,7 @@ func TestProvisioningResource_createDisabled(t *testing.T) {
 		return err
 	})
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{
 			{
@@ -1024,7 +1020,7 @@ func TestProvisioningResource_failureAfterJobCreated(t *testing.T) {
 	startFails.ErrorRoutes = []string{"POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/start"}
 	s.SetFaults(startFails)
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: provProviders(s),
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{
 			{
@@ -1046,34 +1042,4 @@ func TestProvisioningResource_failureAfterJobCreated(t *testing.T) {
 			},
 		},
 	})
-}
-
-// TEMPORARY while other resources are placeholders returning nil.
-type provNoNil struct{ *entranetskopeProvider }
-
-func (p provNoNil) Resources(ctx context.Context) []func() fwresource.Resource {
-	var out []func() fwresource.Resource
-	for _, f := range p.entranetskopeProvider.Resources(ctx) {
-		if f() != nil {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func (p provNoNil) DataSources(ctx context.Context) []func() datasource.DataSource {
-	var out []func() datasource.DataSource
-	for _, f := range p.entranetskopeProvider.DataSources(ctx) {
-		if f() != nil {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func provProviders(s *sandbox.Server) map[string]func() (tfprotov6.ProviderServer, error) {
-	p := NewWithOptions("test", Options{Transport: s.HTTPClient().Transport})().(*entranetskopeProvider)
-	return map[string]func() (tfprotov6.ProviderServer, error){
-		"entranetskope": providerserver.NewProtocol6WithError(provNoNil{p}),
-	}
 }
