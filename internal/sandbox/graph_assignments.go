@@ -278,7 +278,7 @@ func (c *gctx) guidProp(m map[string]json.RawMessage, prop string) (string, bool
 
 func (s *Server) createAssignment(v assignmentView) func(c *gctx) {
 	return func(c *gctx) {
-		m, ok := c.bodyFields("AppRoleAssignment", "principalId", "resourceId", "appRoleId",
+		m, ok := c.bodyFields("principalId", "resourceId", "appRoleId",
 			// Read-only properties a client may echo back; Graph ignores them.
 			"id", "createdDateTime", "deletedDateTime", "principalDisplayName", "principalType", "resourceDisplayName")
 		if !ok {

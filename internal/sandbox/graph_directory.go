@@ -696,7 +696,7 @@ func (s *Server) getUser(c *gctx) {
 }
 
 // bodyFields decodes a JSON object body and rejects properties the resource does not declare.
-func (c *gctx) bodyFields(resource string, allowed ...string) (map[string]json.RawMessage, bool) {
+func (c *gctx) bodyFields(allowed ...string) (map[string]json.RawMessage, bool) {
 	var m map[string]json.RawMessage
 	if !c.decode(&m) {
 		return nil, false
@@ -850,7 +850,7 @@ func (c *gctx) checkPasswordProfile(raw json.RawMessage, required bool) bool {
 var userWritableProps = []string{"accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile", "givenName", "surname", "mail"}
 
 func (s *Server) createUser(c *gctx) {
-	m, ok := c.bodyFields("User", userWritableProps...)
+	m, ok := c.bodyFields(userWritableProps...)
 	if !ok {
 		return
 	}
@@ -919,7 +919,7 @@ func (s *Server) createUser(c *gctx) {
 }
 
 func (s *Server) patchUser(c *gctx) {
-	m, ok := c.bodyFields("User", userWritableProps...)
+	m, ok := c.bodyFields(userWritableProps...)
 	if !ok {
 		return
 	}
@@ -1117,7 +1117,7 @@ func parseRef(ref string) (string, bool) {
 var groupWritableProps = []string{"displayName", "description", "mailEnabled", "mailNickname", "securityEnabled", "groupTypes", "members@odata.bind"}
 
 func (s *Server) createGroup(c *gctx) {
-	m, ok := c.bodyFields("Group", groupWritableProps...)
+	m, ok := c.bodyFields(groupWritableProps...)
 	if !ok {
 		return
 	}
@@ -1206,7 +1206,7 @@ func (s *Server) createGroup(c *gctx) {
 }
 
 func (s *Server) patchGroup(c *gctx) {
-	m, ok := c.bodyFields("Group", "displayName", "description", "mailNickname", "mailEnabled", "securityEnabled")
+	m, ok := c.bodyFields("displayName", "description", "mailNickname", "mailEnabled", "securityEnabled")
 	if !ok {
 		return
 	}
@@ -1360,7 +1360,7 @@ func (s *Server) listMembers(transitive bool, cast string) func(c *gctx) {
 }
 
 func (s *Server) addMember(c *gctx) {
-	m, ok := c.bodyFields("Reference", "@odata.id")
+	m, ok := c.bodyFields("@odata.id")
 	if !ok {
 		return
 	}
@@ -1464,7 +1464,7 @@ func (s *Server) getDirectoryObject(c *gctx) {
 var getByIDsTypes = map[string]string{"user": "user", "group": "group", "serviceprincipal": "servicePrincipal", "application": "application", "device": "device", "orgcontact": "orgContact", "directoryrole": "directoryRole"}
 
 func (s *Server) getByIDs(c *gctx) {
-	m, ok := c.bodyFields("getByIds", "ids", "types")
+	m, ok := c.bodyFields("ids", "types")
 	if !ok {
 		return
 	}
