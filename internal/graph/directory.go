@@ -151,26 +151,54 @@ func (c *Client) NestedGroups(ctx context.Context, groupIDs []string) (map[strin
 	return out, nil
 }
 
-// DirectoryObjects resolves object ids to users and groups (missing ids are absent from the map),
-// 1,000 ids per request.
+// DirectoryObjects resolves object ids to users and groups (ids of neither are absent from the map,
+// keyed by lower-case id). It uses `id in (...)` filters on users and on groups, sent together in
+// $batch, because getByIds needs Directory.Read.All while these need only User.Read.All and
+// Group.Read.All: 150 ids per HTTP request.
 func (c *Client) DirectoryObjects(ctx context.Context, ids []string) (map[string]DirectoryObject, error) {
 	out := map[string]DirectoryObject{}
-	for start := 0; start < len(ids); start += 1000 {
-		chunk := ids[start:min(start+1000, len(ids))]
-		var resp struct {
-			Value []struct {
-				Type        string `json:"@odata.type"`
-				ID          string `json:"id"`
-				DisplayName string `json:"displayName"`
-			} `json:"value"`
+	top := int32(999)
+	sel := []string{"id", "displayName"}
+	var calls []batchCall
+	var kinds []string
+	for start := 0; start < len(ids); start += MaxInFilterValues {
+		chunk := ids[start:min(start+MaxInFilterValues, len(ids))]
+		quoted := make([]string, len(chunk))
+		for i, v := range chunk {
+			quoted[i] = "'" + odataQuote(v) + "'"
 		}
-		// The SDK's getByIds works too, but its typed answer drops @odata.type for unknown casts.
-		if err := c.raw(ctx, "POST", "directoryObjects/getByIds", map[string]any{"ids": chunk, "types": []string{"user", "group"}}, &resp,
-			"resolve directory objects", fmt.Sprintf("%d ids", len(chunk)), "Directory.Read.All (or User.Read.All and Group.Read.All)"); err != nil {
+		filter := "id in (" + strings.Join(quoted, ", ") + ")"
+		u, err := c.sdk.Users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
+		})
+		if err != nil {
 			return nil, err
 		}
-		for _, v := range resp.Value {
-			out[v.ID] = DirectoryObject{ID: v.ID, Type: strings.TrimPrefix(v.Type, "#microsoft.graph."), DisplayName: v.DisplayName}
+		g, err := c.sdk.Groups().ToGetRequestInformation(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
+			QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
+		})
+		if err != nil {
+			return nil, err
+		}
+		object := fmt.Sprintf("%d object ids", len(chunk))
+		calls = append(calls, batchCall{info: u, object: object}, batchCall{info: g, object: object})
+		kinds = append(kinds, "user", "group")
+	}
+	outcomes, err := c.runBatches(ctx, calls, "look up users and groups by object id", PermUserRead+" and "+PermGroupRead)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range outcomes {
+		if o.Err != nil {
+			return nil, o.Err
+		}
+		vals, _ := o.Body["value"].([]any)
+		for _, v := range vals {
+			if m, ok := v.(map[string]any); ok {
+				id, _ := m["id"].(string)
+				name, _ := m["displayName"].(string)
+				out[strings.ToLower(id)] = DirectoryObject{ID: id, Type: kinds[i], DisplayName: name}
+			}
 		}
 	}
 	return out, nil

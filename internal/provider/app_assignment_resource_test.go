@@ -499,7 +499,7 @@ func TestAppAssignmentResource_deletedPrincipal(t *testing.T) {
 				},
 				Config:      testAccAppAssignmentConfig_basic(s, app.spID, leaver),
 				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`No such user or group[\s\S]*` + leaver + `[\s\S]*remove this\s+assignment from the configuration`),
+				ExpectError: regexp.MustCompile(`No such user or group[\s\S]*` + leaver + `[\s\S]*remove\s+this\s+assignment\s+from\s+the\s+configuration`),
 			},
 			{
 				// With the assignment removed from the configuration, the plan is clean: nothing to
@@ -717,10 +717,11 @@ func TestAppAssignmentResource_coalescedReads(t *testing.T) {
 				Config:    testAccAppAssignmentConfig_many(s, app.spID, users),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					asgPlanCheck(func() error {
-						// Planning 30 creates: the principals are checked in a few getByIds, not 30 reads.
+						// Planning 30 creates: the principals are checked in a few $batch requests (Terraform
+						// plans 10 resources at a time), not 30 reads.
 						st := s.Stats()
-						if n := st.Routes["POST /directoryObjects/getByIds"]; n == 0 || n > 10 {
-							return fmt.Errorf("%d getByIds requests to plan 30 assignments (stats %v)", n, st.Routes)
+						if n := st.Routes["POST /$batch"]; n == 0 || n > 10 || st.Routes["GET /users/{id}"] != 0 {
+							return fmt.Errorf("%d $batch requests to plan 30 assignments (stats %v)", n, st.Routes)
 						}
 						if n := st.Routes["GET /servicePrincipals/{id}"]; n != 1 {
 							return fmt.Errorf("the app's roles were read %d times, want once (stats %v)", n, st.Routes)

@@ -90,8 +90,8 @@ func lookupsFor(pd *providerData) *assignmentLookups {
 	l := &assignmentLookups{
 		client: c,
 		roles:  map[string]*rolesEntry{},
-		// getByIds takes 1,000 ids per request.
-		principals: newCoalescer(1000, func(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
+		// DirectoryObjects resolves 150 ids per $batch request, BatchParallelism requests at a time.
+		principals: newCoalescer(150*graph.BatchParallelism, func(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
 			return c.DirectoryObjects(ctx, ids)
 		}),
 		// NestedGroups sends 20 groups per $batch request.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -20,8 +21,9 @@ import (
 )
 
 var (
-	_ datasource.DataSource              = (*usersDataSource)(nil)
-	_ datasource.DataSourceWithConfigure = (*usersDataSource)(nil)
+	_ datasource.DataSource                     = (*usersDataSource)(nil)
+	_ datasource.DataSourceWithConfigure        = (*usersDataSource)(nil)
+	_ datasource.DataSourceWithConfigValidators = (*usersDataSource)(nil)
 )
 
 // NewUsersDataSource is the entranetskope_users data source.
@@ -48,13 +50,12 @@ func (d *usersDataSource) Metadata(_ context.Context, req datasource.MetadataReq
 }
 
 func (d *usersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	names := func(desc string, other string) schema.ListAttribute {
+	names := func(desc string) schema.ListAttribute {
 		return schema.ListAttribute{
 			ElementType: types.StringType, Optional: true, MarkdownDescription: desc,
 			Validators: []validator.List{
 				listvalidator.SizeAtLeast(1),
 				listvalidator.ValueStringsAre(stringvalidator.LengthBetween(1, 256)),
-				listvalidator.ExactlyOneOf(path.MatchRoot(other)),
 			},
 		}
 	}
@@ -65,10 +66,10 @@ func (d *usersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 			"Lookups are batched: up to 300 names per Graph request (`in` filters of 15 names, 20 of them in one `$batch`).\n\n" +
 			"Graph permission: `User.Read.All` (or `Directory.Read.All`).",
 		Attributes: map[string]schema.Attribute{
-			"user_principal_names": names("User principal names (sign-in names such as `alice@contoso.com`), matched exactly "+
-				"(case-insensitively). Set this or `mails`.", "mails"),
-			"mails": names("Mail addresses, matched exactly (case-insensitively) against the users' `mail` property. "+
-				"Set this or `user_principal_names`.", "user_principal_names"),
+			"user_principal_names": names("User principal names (sign-in names such as `alice@contoso.com`), matched exactly " +
+				"(case-insensitively). Set this or `mails`."),
+			"mails": names("Mail addresses, matched exactly (case-insensitively) against the users' `mail` property. " +
+				"Set this or `user_principal_names`."),
 			"object_ids": schema.ListAttribute{
 				ElementType: types.StringType, Computed: true,
 				MarkdownDescription: "The users' object ids, in the order of the names given.",
@@ -85,6 +86,12 @@ func (d *usersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 				}},
 			},
 		},
+	}
+}
+
+func (d *usersDataSource) ConfigValidators(context.Context) []datasource.ConfigValidator {
+	return []datasource.ConfigValidator{
+		datasourcevalidator.ExactlyOneOf(path.MatchRoot("user_principal_names"), path.MatchRoot("mails")),
 	}
 }
 

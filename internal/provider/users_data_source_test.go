@@ -102,7 +102,7 @@ func TestUsersDataSource_notFound(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				// Every unknown name in one error, not the first only.
-				Config: testAccUsersDataSourceConfig_upns(s, "nobody1@contoso.example", sandbox.SeedUserUPN(1), "nobody2@contoso.example"),
+				Config:      testAccUsersDataSourceConfig_upns(s, "nobody1@contoso.example", sandbox.SeedUserUPN(1), "nobody2@contoso.example"),
 				ExpectError: regexp.MustCompile(`2 users not found or ambiguous[\s\S]*No users in the directory with the user principal\s+name\s+"nobody1@contoso.example",\s+"nobody2@contoso.example"`),
 			},
 			{
