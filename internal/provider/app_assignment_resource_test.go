@@ -193,7 +193,7 @@ func asgTestProviderData(t *testing.T, s *sandbox.Server) *providerData {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &providerData{client: client, assignments: newAssignmentCache()}
+	return &providerData{client: client, assignments: newAssignmentCache(), lookups: newAssignmentLookups(client)}
 }
 
 // ---- configs ----

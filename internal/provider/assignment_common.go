@@ -78,15 +78,11 @@ type rolesEntry struct {
 	err   error
 }
 
-// lookupsByRun keys the lookups by the provider run's data (Terraform configures a fresh provider
-// for every command, so nothing here outlives a plan or an apply).
-var lookupsByRun sync.Map // *providerData -> *assignmentLookups
+// lookupsFor returns the provider run's lookups (Terraform configures a fresh provider for every
+// command, so nothing here outlives a plan or an apply).
+func lookupsFor(pd *providerData) *assignmentLookups { return pd.lookups }
 
-func lookupsFor(pd *providerData) *assignmentLookups {
-	if v, ok := lookupsByRun.Load(pd); ok {
-		return v.(*assignmentLookups)
-	}
-	c := pd.client
+func newAssignmentLookups(c *graph.Client) *assignmentLookups {
 	l := &assignmentLookups{
 		client: c,
 		roles:  map[string]*rolesEntry{},
@@ -107,8 +103,7 @@ func lookupsFor(pd *providerData) *assignmentLookups {
 			return out, nil
 		}),
 	}
-	v, _ := lookupsByRun.LoadOrStore(pd, l)
-	return v.(*assignmentLookups)
+	return l
 }
 
 // appRoles returns the app roles of the service principal, read once per provider run, waiting a

@@ -296,7 +296,7 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 		resp.Diagnostics.AddAttributeError(path.Root("graph_endpoint"), "Invalid provider settings", err.Error())
 		return
 	}
-	data := &providerData{client: client, assignments: newAssignmentCache()}
+	data := &providerData{client: client, assignments: newAssignmentCache(), lookups: newAssignmentLookups(client)}
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }
@@ -305,6 +305,7 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 type providerData struct {
 	client      *graph.Client
 	assignments *assignmentCache
+	lookups     *assignmentLookups
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {
