@@ -1,5 +1,6 @@
 # The whole Netskope user-provisioning setup in one file: the gallery app, its provisioning
-# (connection-tested, "sync only assigned users and groups", started), ready for assignments.
+# (connection-tested, "sync only assigned users and groups", started), and who gets Netskope:
+# groups and users looked up by name, owned by one authoritative set that pull requests review.
 #
 # Sign-in comes from the environment (ARM_TENANT_ID, ARM_CLIENT_ID, ARM_CLIENT_SECRET, or OIDC in CI).
 terraform {
@@ -38,6 +39,35 @@ resource "entranetskope_provisioning" "netskope" {
   scim_token           = var.scim_token
   scope                = "assigned"
   notification_email   = "identity-team@contoso.example"
+}
+
+variable "netskope_groups" {
+  description = "Display names of the groups whose direct members get Netskope (nested groups are not provisioned)"
+  type        = list(string)
+  default     = ["Netskope Users", "Netskope Admins"]
+}
+
+variable "netskope_users" {
+  description = "User principal names of users who get Netskope directly"
+  type        = list(string)
+  default     = ["user1@contoso.example"]
+}
+
+data "entranetskope_groups" "netskope" {
+  display_names = var.netskope_groups
+}
+
+data "entranetskope_users" "netskope" {
+  user_principal_names = var.netskope_users
+}
+
+# Every assignment of the app's "User" role: one added or removed in the portal shows up in plan.
+resource "entranetskope_app_assignments" "netskope" {
+  service_principal_id = entranetskope_enterprise_app.netskope.service_principal_id
+  principal_ids = setunion(
+    data.entranetskope_groups.netskope.object_ids,
+    data.entranetskope_users.netskope.object_ids,
+  )
 }
 
 output "service_principal_id" {

@@ -105,9 +105,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("terraform apply failed (exit %d): %v", code, err)
 	}
 	res.ApplyOutput = applyOut
-	for _, line := range strings.Split(applyOut, "\n") {
-		if strings.Contains(line, "Warning:") {
-			res.Warnings = append(res.Warnings, strings.TrimSpace(line))
+	res.Warnings = warningBlocks(applyOut)
+	if len(res.Warnings) > 0 {
+		say("terraform warned (%d):", len(res.Warnings))
+		for _, w := range res.Warnings {
+			fmt.Fprintf(out, "    %s\n", strings.ReplaceAll(w, "\n", "\n    "))
 		}
 	}
 
@@ -172,6 +174,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.GraphRequests = s.Stats().Total
 	say("done: %d Graph requests in all; the sandbox stops now", res.GraphRequests)
 	return res, nil
+}
+
+// warningBlocks returns the text of each warning box in terraform's output.
+func warningBlocks(output string) []string {
+	var blocks []string
+	var cur []string
+	in := false
+	for _, line := range strings.Split(output, "\n") {
+		switch {
+		case strings.HasPrefix(line, "╷"):
+			in, cur = true, nil
+		case strings.HasPrefix(line, "╵"):
+			if in && len(cur) > 0 && strings.HasPrefix(cur[0], "Warning:") {
+				blocks = append(blocks, strings.TrimSpace(strings.Join(cur, "\n")))
+			}
+			in = false
+		case in:
+			cur = append(cur, strings.TrimSpace(strings.TrimPrefix(line, "│")))
+		}
+	}
+	return blocks
 }
 
 // jobStatus reads the provisioning job's status code over Graph, as the admin would in the portal.
