@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -140,7 +141,7 @@ func (a *EnterpriseApp) UserRoleID() string {
 }
 
 // ErrReadBack marks an instantiate whose objects exist but did not become readable in time.
-var ErrReadBack = errors.New("created but not yet readable")
+var ErrReadBack = errors.New("was created but could not be read back")
 
 // InstantiateAppTemplate creates the application and service principal from a gallery template and
 // waits until both can be read. When instantiate fails with 404 after all (a known service fault)
@@ -157,14 +158,18 @@ func (c *Client) InstantiateAppTemplate(ctx context.Context, templateID, display
 	var created *EnterpriseApp
 	if err != nil {
 		err = wrap(err, "create the enterprise application from the gallery template", "template "+templateID, PermApplicationOwnedBy)
-		if !IsNotFound(err) {
+		window, mayHaveCreated := searchWindow(err)
+		if !mayHaveCreated || ctx.Err() != nil {
 			return nil, err
 		}
-		// A 404 for a template that exists is the service losing track of what it created: find it.
-		if _, terr := c.GetAppTemplate(ctx, templateID); terr != nil {
-			return nil, err
+		// A 404 for a template that exists is the service losing track of what it created; a 5xx
+		// or a lost connection may have created it too: find it rather than leave it orphaned.
+		if IsNotFound(err) {
+			if _, terr := c.GetAppTemplate(ctx, templateID); terr != nil {
+				return nil, err
+			}
 		}
-		found, ferr := c.findInstantiated(ctx, templateID, displayName, started)
+		found, ferr := c.findInstantiated(ctx, templateID, displayName, started, window)
 		if ferr != nil {
 			return nil, fmt.Errorf("%w; looking for the application it may have created anyway: %w", err, ferr)
 		}
@@ -191,7 +196,7 @@ func (c *Client) InstantiateAppTemplate(ctx context.Context, templateID, display
 		return true, nil
 	})
 	if err != nil {
-		return created, fmt.Errorf("the enterprise application %q (service principal %s, application %s) was created but could not be read back: %w: %w",
+		return created, fmt.Errorf("the enterprise application %q (service principal %s, application %s) %w: %w",
 			displayName, created.ServicePrincipalID, created.ApplicationObjectID, ErrReadBack, err)
 	}
 	return app, nil
@@ -218,18 +223,33 @@ func enterpriseAppFromInstantiate(res models.ApplicationServicePrincipalable, te
 	return out
 }
 
+// searchWindow says whether a failed instantiate may have created the app anyway, and how long to
+// look for it: long for the known 404 fault, briefly after a server error or a lost connection.
+func searchWindow(err error) (time.Duration, bool) {
+	var ge *Error
+	switch {
+	case !errors.As(err, &ge):
+		return 30 * time.Second, true // no answer: the request may have been carried out
+	case ge.Status == http.StatusNotFound:
+		return 2 * time.Minute, true
+	case ge.Status >= 500:
+		return 30 * time.Second, true
+	}
+	return 0, false
+}
+
 // instantiateClockSkew is how far Graph's createdDateTime may lag behind our clock and still count
 // as created by the call we just made.
 const instantiateClockSkew = 2 * time.Minute
 
 // findInstantiated finds the application that a failed instantiate of templateID with displayName
-// created at or after since, polling while replication catches up (at most two minutes), and returns
-// it with its service principal, or nil when none appeared. Older applications with the same name
-// are never adopted; more than one new candidate is an error that lists them.
-func (c *Client) findInstantiated(ctx context.Context, templateID, displayName string, since time.Time) (*EnterpriseApp, error) {
+// created at or after since, polling while replication catches up, and returns
+// it with its service principal, or nil when none appeared within window. Older applications with
+// the same name are never adopted; more than one new candidate is an error that lists them.
+func (c *Client) findInstantiated(ctx context.Context, templateID, displayName string, since time.Time, window time.Duration) (*EnterpriseApp, error) {
 	filter := fmt.Sprintf("displayName eq '%s'", odataQuote(displayName))
 	var candidates []models.Applicationable
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	wctx, cancel := context.WithTimeout(ctx, window)
 	defer cancel()
 	err := WaitFor(wctx, func(ctx context.Context) (bool, error) {
 		resp, err := c.sdk.Applications().Get(ctx, &applications.ApplicationsRequestBuilderGetRequestConfiguration{

@@ -8,12 +8,9 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	abstractions "github.com/microsoft/kiota-abstractions-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
-	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
-	"github.com/microsoftgraph/msgraph-sdk-go/users"
 )
 
 // Assignment is an app role assignment granted on an app (its service principal).
@@ -241,57 +238,6 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
-}
-
-// FindPrincipals resolves object ids to the users and groups they are, with `id in (...)` filters
-// sent through $batch (300 ids per request). It needs only User.Read.All and Group.Read.All, which
-// assigning needs anyway (directoryObjects/getByIds would need Directory.Read.All). Ids that are
-// neither a user nor a group (deleted, mistyped, or not replicated yet) are absent from the map.
-func (c *Client) FindPrincipals(ctx context.Context, ids []string) (map[string]DirectoryObject, error) {
-	out := map[string]DirectoryObject{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	top := int32(999)
-	sel := []string{"id", "displayName"}
-	userRows, err := c.lookupByValues(ctx, ids, func(in string) (*abstractions.RequestInformation, error) {
-		filter := "id in (" + in + ")"
-		return c.sdk.Users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-			QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
-		})
-	}, "look up users by object id", PermUserRead)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range userRows {
-		id, _ := m["id"].(string)
-		name, _ := m["displayName"].(string)
-		out[strings.ToLower(id)] = DirectoryObject{ID: strings.ToLower(id), Type: "user", DisplayName: name}
-	}
-	var rest []string
-	for _, id := range ids {
-		if _, ok := out[strings.ToLower(id)]; !ok {
-			rest = append(rest, id)
-		}
-	}
-	if len(rest) == 0 {
-		return out, nil
-	}
-	grps, err := c.lookupByValues(ctx, rest, func(in string) (*abstractions.RequestInformation, error) {
-		filter := "id in (" + in + ")"
-		return c.sdk.Groups().ToGetRequestInformation(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
-			QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
-		})
-	}, "look up groups by object id", PermGroupRead)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range grps {
-		id, _ := m["id"].(string)
-		name, _ := m["displayName"].(string)
-		out[strings.ToLower(id)] = DirectoryObject{ID: strings.ToLower(id), Type: "group", DisplayName: name}
-	}
-	return out, nil
 }
 
 func asError(err error, target **Error) bool { return errors.As(err, target) }

@@ -42,15 +42,15 @@ const (
 	appAssignmentsDeleteTimeout = 30 * time.Minute
 )
 
-// maxFailureDiagnostics is how many failed principals get a diagnostic of their own; beyond it one
+// maxAssignmentFailureDiagnostics is how many failed principals get a diagnostic of their own; beyond it one
 // diagnostic lists them all, so a mass failure stays readable.
-const maxFailureDiagnostics = 10
+const maxAssignmentFailureDiagnostics = 10
 
-// objectIDPattern is an Entra object id as Graph returns it: a lower-case GUID. An upper-case id in
+// principalIDPattern is an Entra object id as Graph returns it: a lower-case GUID. An upper-case id in
 // the configuration would never match what Graph reports and would show as a change forever.
-var objectIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+var principalIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-const objectIDMessage = "must be an object id in lower case, as Microsoft Graph returns it (e.g. 0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0)"
+const principalIDMessage = "must be an object id in lower case, as Microsoft Graph returns it (e.g. 0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0)"
 
 // NewAppAssignmentsResource is the entranetskope_app_assignments resource.
 func NewAppAssignmentsResource() resource.Resource { return &appAssignmentsResource{} }
@@ -94,13 +94,13 @@ func (r *appAssignmentsResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"service_principal_id": schema.StringAttribute{
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{stringvalidator.RegexMatches(objectIDPattern, objectIDMessage)},
+				Validators:          []validator.String{stringvalidator.RegexMatches(principalIDPattern, principalIDMessage)},
 				MarkdownDescription: "The object id of the enterprise app's service principal, e.g. `entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the set.",
 			},
 			"app_role_id": schema.StringAttribute{
 				Optional: true, Computed: true,
 				Validators: []validator.String{
-					stringvalidator.RegexMatches(objectIDPattern, "must be an app role id, a GUID in lower case"),
+					stringvalidator.RegexMatches(principalIDPattern, "must be an app role id, a GUID in lower case"),
 					notDefaultAccess(),
 				},
 				MarkdownDescription: "The app role the principals get. Defaults to the app's `User` role, looked up by name at plan time " +
@@ -109,7 +109,7 @@ func (r *appAssignmentsResource) Schema(ctx context.Context, _ resource.SchemaRe
 			},
 			"principal_ids": schema.SetAttribute{
 				ElementType: types.StringType, Required: true,
-				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(objectIDPattern, objectIDMessage))},
+				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(principalIDPattern, principalIDMessage))},
 				MarkdownDescription: "The object ids of the users and groups to assign; every other assignment of the role on the app is removed. " +
 					"Look them up by name with the `entranetskope_users` and `entranetskope_groups` data sources. An empty set removes everyone. " +
 					"Entra provisions only the direct members of an assigned group: a group with nested groups gets a warning at plan time. " +
@@ -194,12 +194,12 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 		replacing = true
 	}
 
-	planned, complete := setElements(plan.PrincipalIDs)
+	planned, complete := knownSetStrings(plan.PrincipalIDs)
 	var prior []string
 	if !replacing {
-		prior, _ = setElements(state.PrincipalIDs)
+		prior, _ = knownSetStrings(state.PrincipalIDs)
 	}
-	if complete && !replacing && sameElements(planned, prior) {
+	if complete && !replacing && sameStrings(planned, prior) {
 		plan.AssignmentIDs = state.AssignmentIDs
 	} else {
 		plan.AssignmentIDs = types.MapUnknown(types.StringType)
@@ -311,7 +311,7 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
 		return
 	}
-	desired, _ := setElements(plan.PrincipalIDs)
+	desired, _ := knownSetStrings(plan.PrincipalIDs)
 	if extra := extraAssignments(current, roleID, desired); len(extra) > 0 {
 		tflog.Info(ctx, "the app already has assignments of the role that are not in principal_ids: removing them", map[string]any{"count": len(extra), "principal_ids": extra})
 	}
@@ -349,7 +349,7 @@ func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequ
 		return
 	}
 	got := assignmentsOfRole(list, roleID)
-	prior, _ := setElements(state.PrincipalIDs)
+	prior, _ := knownSetStrings(state.PrincipalIDs)
 	var gone []string
 	for _, id := range prior {
 		if _, ok := got[id]; !ok {
@@ -400,7 +400,7 @@ func (r *appAssignmentsResource) Update(ctx context.Context, req resource.Update
 		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
 		return
 	}
-	desired, _ := setElements(plan.PrincipalIDs)
+	desired, _ := knownSetStrings(plan.PrincipalIDs)
 	got := r.converge(ctx, spID, roleID, desired, current, &resp.Diagnostics)
 	plan.ID, plan.AppRoleID = state.ID, state.AppRoleID
 	r.setAssignments(&plan, got, &resp.Diagnostics)
@@ -441,7 +441,7 @@ func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.Delete
 // ImportState takes `<service_principal_id>` (the app's User role) or `<service_principal_id>/<app_role_id>`.
 func (r *appAssignmentsResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	parts := strings.Split(strings.ToLower(strings.TrimSpace(req.ID)), "/")
-	if len(parts) > 2 || !objectIDPattern.MatchString(parts[0]) || (len(parts) == 2 && !objectIDPattern.MatchString(parts[1])) {
+	if len(parts) > 2 || !principalIDPattern.MatchString(parts[0]) || (len(parts) == 2 && !principalIDPattern.MatchString(parts[1])) {
 		resp.Diagnostics.AddError("Invalid import id",
 			fmt.Sprintf("%q is not an import id for entranetskope_app_assignments. Use the enterprise app's service principal object id "+
 				"(for its \"User\" role), or <service_principal_id>/<app_role_id>, e.g.\n\n"+
@@ -557,21 +557,21 @@ func (r *appAssignmentsResource) converge(ctx context.Context, spID, roleID stri
 			}
 		}
 	}
-	reportFailures(spID, addFailed, delFailed, principalOf, diags)
+	reportAssignmentFailures(spID, addFailed, delFailed, principalOf, diags)
 	return got
 }
 
-// reportFailures adds one error per failed principal, or, past maxFailureDiagnostics, one error
+// reportAssignmentFailures adds one error per failed principal, or, past maxAssignmentFailureDiagnostics, one error
 // listing them all.
-func reportFailures(spID string, addFailed, delFailed map[string]error, principalOf map[string]string, diags *diag.Diagnostics) {
+func reportAssignmentFailures(spID string, addFailed, delFailed map[string]error, principalOf map[string]string, diags *diag.Diagnostics) {
 	n := len(addFailed) + len(delFailed)
 	if n == 0 {
 		return
 	}
 	const next = "The state records exactly the assignments that exist; run terraform apply again to retry the rest."
-	adds := sortedKeysOf(addFailed)
-	dels := sortedKeysOf(delFailed)
-	if n <= maxFailureDiagnostics {
+	adds := sortedMapKeys(addFailed)
+	dels := sortedMapKeys(delFailed)
+	if n <= maxAssignmentFailureDiagnostics {
 		for _, pid := range adds {
 			diags.AddAttributeError(path.Root("principal_ids").AtSetValue(types.StringValue(pid)), "Could not assign principal "+pid,
 				fmt.Sprintf("Assigning principal %s to the app (service principal %s) failed: %v\n\n%s", pid, spID, addFailed[pid], next))
@@ -629,7 +629,7 @@ func (r *appAssignmentsResource) resync(spID string, fresh []graph.Assignment) {
 func (r *appAssignmentsResource) setAssignments(m *appAssignmentsModel, got map[string]string, diags *diag.Diagnostics) {
 	ids := make([]attr.Value, 0, len(got))
 	byPrincipal := make(map[string]attr.Value, len(got))
-	for _, pid := range sortedKeysOf(got) {
+	for _, pid := range sortedMapKeys(got) {
 		ids = append(ids, types.StringValue(pid))
 		byPrincipal[pid] = types.StringValue(got[pid])
 	}
@@ -674,19 +674,19 @@ func (r *appAssignmentsResource) resolveRoleWaiting(ctx context.Context, spID st
 	}
 }
 
-// principalLookups caches, per provider run, which object ids are users or groups.
-type principalLookups struct {
+// setPrincipalLookups caches, per provider run, which object ids are users or groups.
+type setPrincipalLookups struct {
 	mu    sync.Mutex
 	found map[string]graph.DirectoryObject
 	seen  map[string]bool
 }
 
-var principalLookupsByRun sync.Map // *providerData -> *principalLookups
+var setPrincipalLookupsByRun sync.Map // *providerData -> *setPrincipalLookups
 
 // findPrincipals resolves ids to users and groups, asking Graph only about ids not seen in this run.
 func (r *appAssignmentsResource) findPrincipals(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
-	v, _ := principalLookupsByRun.LoadOrStore(r.pd, &principalLookups{found: map[string]graph.DirectoryObject{}, seen: map[string]bool{}})
-	pl := v.(*principalLookups)
+	v, _ := setPrincipalLookupsByRun.LoadOrStore(r.pd, &setPrincipalLookups{found: map[string]graph.DirectoryObject{}, seen: map[string]bool{}})
+	pl := v.(*setPrincipalLookups)
 	pl.mu.Lock()
 	var ask []string
 	for _, id := range ids {
@@ -696,7 +696,7 @@ func (r *appAssignmentsResource) findPrincipals(ctx context.Context, ids []strin
 	}
 	pl.mu.Unlock()
 	if len(ask) > 0 {
-		got, err := r.pd.client.FindPrincipals(ctx, ask)
+		got, err := r.pd.client.DirectoryObjects(ctx, ask)
 		if err != nil {
 			return nil, err
 		}
@@ -724,8 +724,8 @@ func (r *appAssignmentsResource) findPrincipals(ctx context.Context, ids []strin
 // found that were not already known to be missing: a principal created moments ago is not visible
 // everywhere at once.
 func (r *appAssignmentsResource) findPrincipalsWaiting(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
-	v, _ := principalLookupsByRun.LoadOrStore(r.pd, &principalLookups{found: map[string]graph.DirectoryObject{}, seen: map[string]bool{}})
-	pl := v.(*principalLookups)
+	v, _ := setPrincipalLookupsByRun.LoadOrStore(r.pd, &setPrincipalLookups{found: map[string]graph.DirectoryObject{}, seen: map[string]bool{}})
+	pl := v.(*setPrincipalLookups)
 	pl.mu.Lock()
 	var fresh []string
 	for _, id := range ids {
@@ -750,9 +750,9 @@ func (r *appAssignmentsResource) findPrincipalsWaiting(ctx context.Context, ids 
 	wctx, cancel := context.WithTimeout(ctx, planLagWait)
 	defer cancel()
 	_ = graph.WaitFor(wctx, func(ctx context.Context) (bool, error) {
-		got, err := r.pd.client.FindPrincipals(ctx, missing)
+		got, err := r.pd.client.DirectoryObjects(ctx, missing)
 		if err != nil {
-			return false, nil
+			return false, err // stop asking: the ones not found so far are reported
 		}
 		pl.mu.Lock()
 		var still []string
@@ -794,8 +794,8 @@ func extraAssignments(list []graph.Assignment, roleID string, desired []string) 
 	return out
 }
 
-// setElements returns the known string elements of a set, and whether the set was wholly known.
-func setElements(s types.Set) ([]string, bool) {
+// knownSetStrings returns the known string elements of a set, and whether the set was wholly known.
+func knownSetStrings(s types.Set) ([]string, bool) {
 	if s.IsNull() {
 		return nil, true
 	}
@@ -816,14 +816,14 @@ func setElements(s types.Set) ([]string, bool) {
 	return out, complete
 }
 
-func sameElements(a, b []string) bool {
+func sameStrings(a, b []string) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
 	sort.Strings(a)
 	sort.Strings(b)
 	return slices.Equal(a, b)
 }
 
-func sortedKeysOf[V any](m map[string]V) []string {
+func sortedMapKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

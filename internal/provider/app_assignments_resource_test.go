@@ -57,20 +57,21 @@ func TestAppAssignmentsResource_basic(t *testing.T) {
 					plancheck.ExpectKnownValue(aasAddr, tfjsonpath.New("id"), knownvalue.StringExact(app.spID+"/"+app.userRoleID)),
 					probe.mark(),
 				}},
+				// The probe runs first: the other checks read Graph themselves.
 				Check: resource.ComposeAggregateTestCheckFunc(
-					aasCheckAssigned(s, app, users),
 					probe.expect("create of 100", func(d sandbox.Stats) error {
 						if got := d.Routes[aasPostRoute]; got != 100 {
 							return fmt.Errorf("%d assignments were posted, want exactly 100", got)
 						}
-						if got := d.Routes[aasBatchRoute]; got > 5 {
-							return fmt.Errorf("%d $batch requests for 100 assignments, want at most 5", got)
+						if got := aasAssignmentBatches(d); got > 5 {
+							return fmt.Errorf("%d $batch requests carried the 100 assignments, want at most ceil(100/20) = 5", got)
 						}
-						if got := d.Routes[aasListRoute]; got > 1 {
-							return fmt.Errorf("the apply listed the app's assignments %d times, want at most 1", got)
+						if got := d.Routes[aasListRoute]; got != 1 {
+							return fmt.Errorf("the apply listed the app's assignments %d times, want once", got)
 						}
 						return nil
 					}),
+					aasCheckAssigned(s, app, users),
 				),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("id"), knownvalue.StringExact(app.spID+"/"+app.userRoleID)),
@@ -139,16 +140,19 @@ func TestAppAssignmentsResource_update(t *testing.T) {
 					probe.mark(),
 				}},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					aasCheckAssigned(s, app, second),
 					probe.expect("update", func(d sandbox.Stats) error {
 						if d.Routes[aasPostRoute] != 15 || d.Routes[aasDelRoute] != 10 {
 							return fmt.Errorf("the update posted %d and deleted %d assignments, want exactly 15 and 10", d.Routes[aasPostRoute], d.Routes[aasDelRoute])
 						}
-						if d.Routes[aasBatchRoute] > 2 {
-							return fmt.Errorf("%d $batch requests for 15 adds and 10 removes, want at most 2", d.Routes[aasBatchRoute])
+						if got := aasAssignmentBatches(d); got > 2 {
+							return fmt.Errorf("%d $batch requests carried 15 adds and 10 removes, want at most 2", got)
+						}
+						if got := d.Routes[aasListRoute]; got != 1 {
+							return fmt.Errorf("the apply listed the app's assignments %d times, want once", got)
 						}
 						return nil
 					}),
+					aasCheckAssigned(s, app, second),
 				),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), aasSetOf(second)),
@@ -397,8 +401,8 @@ func TestAppAssignmentsResource_partialFailure(t *testing.T) {
 					if len(assigned) <= len(first) || len(assigned) >= len(all) {
 						t.Fatalf("%d of %d assignments exist after the failed apply: the faults did not make a partial failure", len(assigned), len(all))
 					}
-					if !slices.Equal(inState, sortedKeysOf(assigned)) {
-						t.Fatalf("after the failed apply the state holds %d principals, Entra %d:\nstate: %v\nentra: %v", len(inState), len(assigned), inState, sortedKeysOf(assigned))
+					if !slices.Equal(inState, sortedMapKeys(assigned)) {
+						t.Fatalf("after the failed apply the state holds %d principals, Entra %d:\nstate: %v\nentra: %v", len(inState), len(assigned), inState, sortedMapKeys(assigned))
 					}
 				},
 				Config: testAccAppAssignmentsConfig_basic(s, app.spID, all),
@@ -407,6 +411,47 @@ func TestAppAssignmentsResource_partialFailure(t *testing.T) {
 					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), aasSetOf(all)),
 					aasAssignmentIDsMatch(s, app),
 				},
+			},
+		},
+	})
+}
+
+// A partial failure while the set is first created: the state records what exists (Terraform marks
+// the resource tainted, as for any failed create), and the next apply replaces it and converges.
+func TestAppAssignmentsResource_partialFailureOnCreate(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TF_ACC_TEMP_DIR", tmp)
+	s := newSandbox(t)
+	app := aasNewApp(t, s, "Netskope partial failure on create")
+	users := s.AddUsers(40)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             aasCheckNoneAssigned(s, app),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					s.SetFaults(sandbox.Faults{ErrorRate: 0.3, ErrorStatus: http.StatusInternalServerError, ErrorRoutes: []string{aasPostRoute}})
+				},
+				Config:      testAccAppAssignmentsConfig_basic(s, app.spID, users),
+				ExpectError: aasRE(`(Could not change \d+ assignments|Could not assign principal) .*answered 500 .*run terraform apply again`),
+			},
+			{
+				PreConfig: func() {
+					s.SetFaults(sandbox.Faults{})
+					inState := aasStatePrincipals(t, tmp)
+					assigned := aasAssigned(t, s, app)
+					if len(assigned) == 0 || len(assigned) == len(users) {
+						t.Fatalf("%d of %d assignments exist after the failed apply: the faults did not make a partial failure", len(assigned), len(users))
+					}
+					if !slices.Equal(inState, sortedMapKeys(assigned)) {
+						t.Fatalf("after the failed apply the state holds %d principals, Entra %d:\nstate: %v\nentra: %v", len(inState), len(assigned), inState, sortedMapKeys(assigned))
+					}
+				},
+				Config: testAccAppAssignmentsConfig_basic(s, app.spID, users),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(aasAddr, plancheck.ResourceActionReplace),
+				}},
+				Check: aasCheckAssigned(s, app, users),
 			},
 		},
 	})
@@ -687,7 +732,7 @@ func aasCheckAssigned(s *sandbox.Server, app aasApp, want []string) resource.Tes
 		}
 		w := slices.Clone(want)
 		sort.Strings(w)
-		if g := sortedKeysOf(got); !slices.Equal(g, w) {
+		if g := sortedMapKeys(got); !slices.Equal(g, w) {
 			return fmt.Errorf("Entra has %d principals assigned, want %d:\ngot:  %v\nwant: %v", len(g), len(w), g, w)
 		}
 		return nil
@@ -862,6 +907,14 @@ func (p *aasStatsProbe) expect(what string, f func(sandbox.Stats) error) resourc
 func (p *aasStatsProbe) expectPlan(what string, f func(sandbox.Stats) error) plancheck.PlanCheck {
 	check := p.expect(what, f)
 	return aasPlanCheck(func(plancheck.CheckPlanRequest) error { return check(nil) })
+}
+
+// aasAssignmentBatches is how many $batch requests carried assignments: all of them but those that
+// carried the principal lookups (`id in` filters on users and groups, 20 to a $batch), which the
+// plan Terraform repeats during apply makes.
+func aasAssignmentBatches(d sandbox.Stats) int64 {
+	lookups := d.Routes["GET /users"] + d.Routes["GET /groups"]
+	return d.Routes[aasBatchRoute] - (lookups+graph.BatchSize-1)/graph.BatchSize
 }
 
 // aasDiagRecorder keeps the diagnostics the provider returns on plan and refresh: terraform shows

@@ -61,7 +61,12 @@ func (r *enterpriseAppResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"Creating it waits until Graph can read both objects, so the provisioning and assignments that use it can follow in the same apply. " +
 			"Renaming it in the portal shows up as a change in `terraform plan`; deleting it there makes the plan create it again.\n\n" +
 			"**Graph permission:** `Application.ReadWrite.OwnedBy` (the app the provider creates is owned by the provider's client), " +
-			"plus `Application.Read.All` to import an app someone else created.",
+			"plus `Application.Read.All` to read an app someone else created, and `Application.ReadWrite.All` (or ownership of the app) to rename or delete it.\n\n" +
+			"If Graph cannot read the new app back before the create timeout, the apply fails but the app is kept in the state, marked as tainted, " +
+			"so it is never left behind unmanaged: the next apply replaces it (or run `terraform untaint` to keep it).\n\n" +
+			"**Import** takes the service principal's object id. Only apps added from the gallery can be imported; an id that does not exist, " +
+			"or a service principal of an app registration or a Microsoft app, is refused. An app added from another gallery template imports too, " +
+			"but unless `template_id` names that template, the plan proposes to replace it with a Netskope app.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed: true, PlanModifiers: keep,

@@ -435,6 +435,26 @@ func TestEnterpriseAppResource_invalidName(t *testing.T) {
 	})
 }
 
+// The documented example works as written.
+func TestEnterpriseAppResource_example(t *testing.T) {
+	s := newSandbox(t)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             eaCheckDestroy(s, false),
+		Steps: []resource.TestStep{{
+			Config: testAccEnterpriseAppConfig_example(t, s),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("entranetskope_enterprise_app.netskope", tfjsonpath.New("display_name"), knownvalue.StringExact("Netskope User Authentication")),
+				statecheck.ExpectKnownOutputValue("netskope_user_role_id", eaGUID),
+			},
+		}},
+	})
+}
+
+func testAccEnterpriseAppConfig_example(t *testing.T, s *sandbox.Server) string {
+	return testProviderConfig(s) + eaReadExample(t, "resources/entranetskope_enterprise_app/resource.tf")
+}
+
 func testAccEnterpriseAppConfig_basic(s *sandbox.Server, name string) string {
 	return testProviderConfig(s) + fmt.Sprintf(`
 resource "entranetskope_enterprise_app" "test" {
@@ -502,13 +522,13 @@ func eaCheckInSandbox(s *sandbox.Server, name, templateID string) resource.TestC
 		if len(apps) != 1 {
 			return fmt.Errorf("the sandbox has %d gallery applications, want exactly 1", len(apps))
 		}
-		status, sp, err := eaAdminGraphE(s, http.MethodGet, "/servicePrincipals/"+a["id"], nil)
-		if err != nil || status != http.StatusOK {
-			return fmt.Errorf("service principal %s: %d %v %v", a["id"], status, sp, err)
+		sp, err := eaAdminGet(s, "/servicePrincipals/"+a["id"])
+		if err != nil {
+			return err
 		}
-		status, app, err := eaAdminGraphE(s, http.MethodGet, "/applications/"+a["application_object_id"], nil)
-		if err != nil || status != http.StatusOK {
-			return fmt.Errorf("application %s: %d %v %v", a["application_object_id"], status, app, err)
+		app, err := eaAdminGet(s, "/applications/"+a["application_object_id"])
+		if err != nil {
+			return err
 		}
 		for what, got := range map[string]any{
 			"service principal displayName": sp["displayName"], "application displayName": app["displayName"],
@@ -539,11 +559,27 @@ func eaCheckInSandbox(s *sandbox.Server, name, templateID string) resource.TestC
 	}
 }
 
+// eaAdminGet reads one object that must exist.
+func eaAdminGet(s *sandbox.Server, path string) (map[string]any, error) {
+	status, body, err := eaAdminGraphE(s, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d %v", path, status, body)
+	}
+	return body, nil
+}
+
 // eaCheckGone checks that a service principal no longer exists.
 func eaCheckGone(s *sandbox.Server, spID string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		if status, _, err := eaAdminGraphE(s, http.MethodGet, "/servicePrincipals/"+spID, nil); err != nil || status != http.StatusNotFound {
-			return fmt.Errorf("service principal %s still answers %d (%v), want 404", spID, status, err)
+		status, _, err := eaAdminGraphE(s, http.MethodGet, "/servicePrincipals/"+spID, nil)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusNotFound {
+			return fmt.Errorf("service principal %s still answers %d, want 404", spID, status)
 		}
 		return nil
 	}

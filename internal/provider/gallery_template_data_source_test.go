@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -129,6 +131,36 @@ func TestGalleryTemplateDataSource_invalidInput(t *testing.T) {
 	})
 }
 
+// The documented example works as written.
+func TestGalleryTemplateDataSource_example(t *testing.T) {
+	s := newSandbox(t)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		Steps: []resource.TestStep{{
+			Config: testAccGalleryTemplateConfig_example(t, s),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.entranetskope_gallery_template.netskope", tfjsonpath.New("display_name"), knownvalue.StringExact(sandbox.NetskopeUserAuthTemplateName)),
+				statecheck.ExpectKnownValue("data.entranetskope_gallery_template.admin_console", tfjsonpath.New("supported_provisioning_types"), knownvalue.ListExact([]knownvalue.Check{})),
+				statecheck.ExpectKnownOutputValue("netskope_can_provision", knownvalue.Bool(true)),
+			},
+		}},
+	})
+}
+
+func testAccGalleryTemplateConfig_example(t *testing.T, s *sandbox.Server) string {
+	return testProviderConfig(s) + eaReadExample(t, "data-sources/entranetskope_gallery_template/data-source.tf")
+}
+
+// eaReadExample reads a file under examples/.
+func eaReadExample(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "examples", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func testAccGalleryTemplateConfig_default(s *sandbox.Server) string {
 	return testProviderConfig(s) + `
 data "entranetskope_gallery_template" "test" {}
@@ -203,7 +235,7 @@ func eaAdminGraphE(s *sandbox.Server, method, path string, body any) (int, map[s
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var out map[string]any
 	data, _ := io.ReadAll(resp.Body)
 	if len(bytes.TrimSpace(data)) > 0 {

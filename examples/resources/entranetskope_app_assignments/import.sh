@@ -1,0 +1,6 @@
+# Import every assignment of the app's "User" role by the service principal's object id
+# (the "Object ID" on the enterprise app's overview page):
+terraform import entranetskope_app_assignments.netskope <service_principal_id>
+
+# Or of another role:
+terraform import entranetskope_app_assignments.netskope <service_principal_id>/<app_role_id>
