@@ -176,24 +176,30 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// warningBlocks returns the text of each warning box in terraform's output.
+// warningBlocks returns the text of each warning in terraform's -no-color output: from a
+// "Warning:" line up to the next warning or error, or the next line of terraform's own progress.
 func warningBlocks(output string) []string {
 	var blocks []string
 	var cur []string
-	in := false
+	flush := func() {
+		if len(cur) > 0 {
+			blocks = append(blocks, strings.TrimSpace(strings.Join(cur, "\n")))
+		}
+		cur = nil
+	}
 	for _, line := range strings.Split(output, "\n") {
 		switch {
-		case strings.HasPrefix(line, "╷"):
-			in, cur = true, nil
-		case strings.HasPrefix(line, "╵"):
-			if in && len(cur) > 0 && strings.HasPrefix(cur[0], "Warning:") {
-				blocks = append(blocks, strings.TrimSpace(strings.Join(cur, "\n")))
-			}
-			in = false
-		case in:
-			cur = append(cur, strings.TrimSpace(strings.TrimPrefix(line, "│")))
+		case strings.HasPrefix(line, "Warning:"):
+			flush()
+			cur = []string{line}
+		case strings.HasPrefix(line, "Error:"), strings.HasPrefix(line, "Apply complete"), strings.HasPrefix(line, "Outputs:"),
+			strings.HasPrefix(line, "Plan:"), strings.HasPrefix(line, "No changes"):
+			flush()
+		case cur != nil:
+			cur = append(cur, line)
 		}
 	}
+	flush()
 	return blocks
 }
 
