@@ -71,6 +71,14 @@ const (
 
 // Measure runs every size and form. Each run gets its own sandbox.
 func Measure(ctx context.Context, cfg Config) ([]Run, error) {
+	// terraform runs in its own working directory: relative tool paths would resolve from there.
+	for _, p := range []*string{&cfg.Terraform, &cfg.ProviderDir} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, err
+		}
+		*p = abs
+	}
 	var runs []Run
 	for _, n := range cfg.Sizes {
 		for _, f := range cfg.Forms {

@@ -44,6 +44,14 @@ type Result struct {
 // Run starts a sandbox, applies the quickstart, runs a provisioning cycle, shows what arrived in
 // Netskope, checks that a plan shows no changes, and stops the sandbox.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	// terraform runs in its own working directory: relative tool paths would resolve from there.
+	for _, p := range []*string{&cfg.Terraform, &cfg.ProviderDir} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, err
+		}
+		*p = abs
+	}
 	out := cfg.Out
 	if out == nil {
 		out = os.Stdout
