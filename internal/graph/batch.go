@@ -35,30 +35,32 @@ type BatchOutcome struct {
 }
 
 // runBatches sends calls in $batch requests of BatchSize, BatchParallelism at a time. Items Graph
-// answers with 429/503/504 are sent again in a later batch after their Retry-After (items are
-// throttled one by one inside a batch), until ctx ends. Outcomes come back in the order of calls.
+// answers with 429/503/504 are sent again after their Retry-After (items are throttled one by one
+// inside a batch). Once Graph has throttled the operation, it is paced to one batch per Retry-After
+// interval: resending everything at once would only collect more 429s and burn requests. Gives up
+// on what is left when ctx ends. Outcomes come back in the order of calls.
 func (c *Client) runBatches(ctx context.Context, calls []batchCall, op, permission string) ([]BatchOutcome, error) {
 	out := make([]BatchOutcome, len(calls))
-	pending := make([]int, len(calls))
+	queue := make([]int, len(calls))
 	for i := range calls {
-		pending[i] = i
+		queue[i] = i
 	}
-	for attempt := 0; len(pending) > 0; attempt++ {
+	parallel := BatchParallelism
+	var pace time.Duration
+	for attempt := 0; len(queue) > 0; attempt++ {
+		round, rest := queue[:min(len(queue), parallel*BatchSize)], queue[min(len(queue), parallel*BatchSize):]
 		var (
 			mu    sync.Mutex
 			retry []int
 			wait  time.Duration
 			wg    sync.WaitGroup
-			sem   = make(chan struct{}, BatchParallelism)
 			fatal error
 		)
-		for start := 0; start < len(pending); start += BatchSize {
-			chunk := pending[start:min(start+BatchSize, len(pending))]
+		for start := 0; start < len(round); start += BatchSize {
+			chunk := round[start:min(start+BatchSize, len(round))]
 			wg.Add(1)
-			sem <- struct{}{}
 			go func(chunk []int) {
 				defer wg.Done()
-				defer func() { <-sem }()
 				res, err := c.sendBatch(ctx, calls, chunk)
 				mu.Lock()
 				defer mu.Unlock()
@@ -70,15 +72,12 @@ func (c *Client) runBatches(ctx context.Context, calls []batchCall, op, permissi
 				}
 				for _, idx := range chunk {
 					r := res[idx]
+					out[idx] = r.BatchOutcome
 					if r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable || r.Status == http.StatusGatewayTimeout {
 						retry = append(retry, idx)
-						if r.retryAfter > wait {
-							wait = r.retryAfter
-						}
-						out[idx] = r.BatchOutcome
+						wait = max(wait, r.retryAfter)
 						continue
 					}
-					out[idx] = r.BatchOutcome
 					if r.Status >= 300 {
 						out[idx].Err = batchItemError(r, op, calls[idx].object, permission)
 					}
@@ -89,19 +88,30 @@ func (c *Client) runBatches(ctx context.Context, calls []batchCall, op, permissi
 		if fatal != nil {
 			return out, fatal
 		}
-		if len(retry) == 0 {
-			break
+		// Retried items go first, so no item waits behind the whole queue.
+		queue = append(retry, rest...)
+		if len(retry) > 0 {
+			if wait == 0 {
+				wait = retryDelay(&http.Response{Header: http.Header{}}, attempt)
+			}
+			next := wait
+			if pace > 0 {
+				// Already paced and still throttled: stretch the pace so a whole batch's worth of
+				// budget builds up (time per item seen, times a batch), within a minute.
+				done := len(round) - len(retry)
+				next = max(wait, min(time.Minute, pace*time.Duration(BatchSize)/time.Duration(max(done, 1))))
+			}
+			parallel, pace = 1, next
 		}
-		if wait == 0 {
-			wait = retryDelay(&http.Response{Header: http.Header{}}, attempt)
+		if len(queue) == 0 || pace == 0 {
+			continue
 		}
-		if err := sleep(ctx, wait); err != nil {
-			for _, idx := range retry {
-				out[idx].Err = fmt.Errorf("could not %s (%s): still throttled by Microsoft Graph when the timeout ran out", op, calls[idx].object)
+		if err := sleep(ctx, pace); err != nil {
+			for _, idx := range queue {
+				out[idx].Err = fmt.Errorf("could not %s (%s): Microsoft Graph was still throttling when the timeout ran out", op, calls[idx].object)
 			}
 			return out, nil
 		}
-		pending = retry
 	}
 	return out, nil
 }
