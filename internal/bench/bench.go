@@ -133,7 +133,7 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 	run := Run{N: n, Form: form}
 	logf := func(format string, args ...any) {
 		if cfg.Out != nil {
-			fmt.Fprintf(cfg.Out, "bench n=%d form=%s: "+format+"\n", append([]any{n, form}, args...)...)
+			_, _ = fmt.Fprintf(cfg.Out, "bench n=%d form=%s: "+format+"\n", append([]any{n, form}, args...)...)
 		}
 	}
 	dir := filepath.Join(cfg.WorkDir, fmt.Sprintf("%s-%d", form, n))
@@ -245,7 +245,7 @@ func dropOnePercent(ctx context.Context, s *sandbox.Server) error {
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		if resp.StatusCode >= 300 {
 			b, _ := io.ReadAll(resp.Body)
 			return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)

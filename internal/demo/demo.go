@@ -56,7 +56,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if out == nil {
 		out = os.Stdout
 	}
-	say := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
+	say := func(format string, args ...any) { _, _ = fmt.Fprintf(out, "==> "+format+"\n", args...) }
 
 	s, err := sandbox.Start(sandbox.Options{Dir: filepath.Join(cfg.WorkDir, "sandbox")})
 	if err != nil {
@@ -109,15 +109,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{}
 	say("terraform apply examples/quickstart (provider with production defaults, through the proxy)")
 	applyOut, code, err := tf("apply", "-auto-approve", "-input=false", "-no-color")
-	if err != nil || code != 0 {
-		return nil, fmt.Errorf("terraform apply failed (exit %d): %v", code, err)
+	if err != nil {
+		return nil, fmt.Errorf("terraform apply failed (exit %d): %w", code, err)
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("terraform apply failed (exit %d)", code)
 	}
 	res.ApplyOutput = applyOut
 	res.Warnings = warningBlocks(applyOut)
 	if len(res.Warnings) > 0 {
 		say("terraform warned (%d):", len(res.Warnings))
 		for _, w := range res.Warnings {
-			fmt.Fprintf(out, "    %s\n", strings.ReplaceAll(w, "\n", "\n    "))
+			_, _ = fmt.Fprintf(out, "    %s\n", strings.ReplaceAll(w, "\n", "\n    "))
 		}
 	}
 
@@ -127,7 +130,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	b, _ := json.MarshalIndent(cycles, "", "  ")
-	fmt.Fprintf(out, "%s\n", b)
+	_, _ = fmt.Fprintf(out, "%s\n", b)
 
 	status, err := jobStatus(ctx, s)
 	if err != nil {
@@ -144,7 +147,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for _, u := range users {
 		name, _ := u["userName"].(string)
 		active, _ := u["active"].(bool)
-		fmt.Fprintf(out, "    %-40s active=%v\n", name, active)
+		_, _ = fmt.Fprintf(out, "    %-40s active=%v\n", name, active)
 		if active {
 			res.SCIMUsers = append(res.SCIMUsers, name)
 		}
@@ -167,7 +170,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 		res.SCIMGroups[name] = members
-		fmt.Fprintf(out, "    %-30s %d members\n", name, len(members))
+		_, _ = fmt.Fprintf(out, "    %-30s %d members\n", name, len(members))
 	}
 
 	say("terraform plan: expecting no changes")
@@ -224,7 +227,7 @@ func jobStatus(ctx context.Context, s *sandbox.Server) (string, error) {
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("GET %s: %s", path, resp.Status)
 		}

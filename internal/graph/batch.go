@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -89,7 +90,7 @@ func (c *Client) runBatches(ctx context.Context, calls []batchCall, op, permissi
 			return out, fatal
 		}
 		// Retried items go first, so no item waits behind the whole queue.
-		queue = append(retry, rest...)
+		queue = slices.Concat(retry, rest)
 		if len(retry) > 0 {
 			if wait == 0 {
 				wait = retryDelay(&http.Response{Header: http.Header{}}, attempt)

@@ -41,7 +41,7 @@ func (c *Client) raw(ctx context.Context, method, path string, in, out any, op, 
 	if err != nil {
 		return fmt.Errorf("could not %s (%s): %w", op, object, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
@@ -103,7 +103,7 @@ func fetchActionsIDToken(ctx context.Context, doer policy.Transporter, requestUR
 	if err != nil {
 		return "", fmt.Errorf("OIDC: requesting an ID token: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("OIDC: the ID-token endpoint answered %d", resp.StatusCode)

@@ -175,7 +175,7 @@ func (r *appAssignmentResource) ModifyPlan(ctx context.Context, req resource.Mod
 			return
 		}
 	}
-	if state != nil && !plan.AppRoleID.Equal(state.AppRoleID) && !(!plan.AppRoleID.IsUnknown() && strings.EqualFold(plan.AppRoleID.ValueString(), state.AppRoleID.ValueString())) {
+	if state != nil && !plan.AppRoleID.Equal(state.AppRoleID) && (plan.AppRoleID.IsUnknown() || !strings.EqualFold(plan.AppRoleID.ValueString(), state.AppRoleID.ValueString())) {
 		resp.RequiresReplace = append(resp.RequiresReplace, rolePath)
 		changed = true
 	}

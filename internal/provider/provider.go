@@ -140,9 +140,7 @@ func resolveBool(attr types.Bool, name, env string) (bool, string, error) {
 // resolveConfig merges configuration and environment into a graph.Config, or explains in one
 // message what is conflicting or missing and what to set.
 func resolveConfig(m providerModel) (graph.Config, error) {
-	get := func(attr types.String, name string, envs ...string) setting {
-		return resolveString(attr, name, envs...)
-	}
+	get := resolveString
 	tenant := get(m.TenantID, "tenant_id", "ARM_TENANT_ID")
 	client := get(m.ClientID, "client_id", "ARM_CLIENT_ID")
 	secret := get(m.ClientSecret, "client_secret", "ARM_CLIENT_SECRET")
@@ -239,7 +237,7 @@ func resolveConfig(m providerModel) (graph.Config, error) {
 		if certPath.set() {
 			b, err := os.ReadFile(certPath.value)
 			if err != nil {
-				return cfg, fmt.Errorf("%s: cannot read the certificate file: %v", certPath.source, err)
+				return cfg, fmt.Errorf("%s: cannot read the certificate file: %w", certPath.source, err)
 			}
 			cfg.ClientCertificate = b
 		} else {

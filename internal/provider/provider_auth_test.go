@@ -27,8 +27,8 @@ import (
 )
 
 func TestProviderConfig_Resolve(t *testing.T) {
-	s := func(v string) types.String { return types.StringValue(v) }
-	b := func(v bool) types.Bool { return types.BoolValue(v) }
+	s := types.StringValue
+	b := types.BoolValue
 	certFile := filepath.Join(t.TempDir(), "client.pem")
 	if err := os.WriteFile(certFile, []byte("pem bytes"), 0o600); err != nil {
 		t.Fatal(err)

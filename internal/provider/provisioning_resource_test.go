@@ -535,8 +535,11 @@ func TestProvisioningResource_import(t *testing.T) {
 	main := provGraph(t, s, s.MainClient())
 	f.do("set up provisioning by hand", func(ctx context.Context) error {
 		tmpls, err := main.SyncTemplates(ctx, f.spID)
-		if err != nil || len(tmpls) != 1 {
-			return fmt.Errorf("templates: %v %v", tmpls, err)
+		if err != nil {
+			return fmt.Errorf("templates: %w", err)
+		}
+		if len(tmpls) != 1 {
+			return fmt.Errorf("templates: %v", tmpls)
 		}
 		job, err := main.CreateJob(ctx, f.spID, tmpls[0].ID)
 		if err != nil {

@@ -339,7 +339,7 @@ func readBody(r *http.Request) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		rd = zr
 	}
 	return io.ReadAll(io.LimitReader(rd, 16<<20))

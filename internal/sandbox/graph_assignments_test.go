@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,7 +118,7 @@ func TestGraphAssignmentsSDK(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("user view: %d %v", st, body)
 	}
-	if got, want := dirIDs(dirValues(t, body)), []string{*a1.GetId(), *ag.GetId()}; len(got) != 2 || !(got[0] == want[0] && got[1] == want[1] || got[0] == want[1] && got[1] == want[0]) {
+	if got, want := dirIDs(dirValues(t, body)), []string{*a1.GetId(), *ag.GetId()}; len(got) != 2 || !slices.Equal(got, want) && !slices.Equal(got, []string{want[1], want[0]}) {
 		t.Fatalf("user view: %v, want %v", got, want)
 	}
 	st, _, body = graphCall(t, s, main, http.MethodGet, "/groups/"+g+"/appRoleAssignments", nil)

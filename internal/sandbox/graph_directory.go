@@ -782,11 +782,16 @@ func validUPNLocal(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if !(r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("'.-_!#^~", r))) {
+		if !upnLocalRune(r) {
 			return false
 		}
 	}
 	return true
+}
+
+// upnLocalRune reports whether r may appear in the local part of a user principal name.
+func upnLocalRune(r rune) bool {
+	return r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("'.-_!#^~", r))
 }
 
 // checkUPN validates a userPrincipalName and its domain; on failure it has answered.

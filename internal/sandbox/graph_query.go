@@ -154,7 +154,7 @@ func parseListQueryValues(v url.Values, h http.Header, et *entityType, defaultTo
 		if err != nil {
 			return nil, err
 		}
-		if f.needsAdvanced() && !(advanced && q.count) {
+		if f.needsAdvanced() && (!advanced || !q.count) {
 			return nil, badQuery("Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property '%s' of resource '%s'.", f.advancedProp(), et.resource)
 		}
 		if n := f.maxOr(); n > maxOrClauses {
@@ -499,19 +499,19 @@ func tokenizeFilter(s string) ([]filterToken, *queryError) {
 	i := 0
 	for i < len(s) {
 		ch := s[i]
-		switch {
-		case ch == ' ' || ch == '\t':
+		switch ch {
+		case ' ', '\t':
 			i++
-		case ch == '(':
+		case '(':
 			toks = append(toks, filterToken{"lparen", "(", i})
 			i++
-		case ch == ')':
+		case ')':
 			toks = append(toks, filterToken{"rparen", ")", i})
 			i++
-		case ch == ',':
+		case ',':
 			toks = append(toks, filterToken{"comma", ",", i})
 			i++
-		case ch == '\'':
+		case '\'':
 			start := i
 			var b strings.Builder
 			i++

@@ -527,8 +527,10 @@ func (s *Server) validateCredentials(c *gctx) {
 	}
 	jobless := c.param("jobId") == ""
 	s.store.mu.RLock()
-	var sp *ServicePrincipal
-	ok := true
+	var (
+		sp *ServicePrincipal
+		ok bool
+	)
 	if jobless {
 		sp, ok = s.syncSP(c)
 	} else {

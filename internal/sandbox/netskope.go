@@ -426,7 +426,7 @@ func (t *scimTenant) newRecord(attrs scim.ResourceAttributes) *scimRecord {
 
 // setAttrs stores validated attributes, lifting externalId out of them.
 func (rec *scimRecord) setAttrs(attrs scim.ResourceAttributes) {
-	m := map[string]any(deepCopy(map[string]any(attrs)).(map[string]any))
+	m := deepCopy(map[string]any(attrs)).(map[string]any)
 	rec.externalID, rec.hasExtID = "", false
 	if v, ok := m["externalId"].(string); ok {
 		rec.externalID, rec.hasExtID = v, true
@@ -443,8 +443,6 @@ func (rec *scimRecord) touch() {
 	rec.modified = now()
 	rec.version++
 }
-
-func (rec *scimRecord) notFound() error { return scimerrors.ScimErrorResourceNotFound(rec.id) }
 
 // --- Users ---
 
@@ -890,8 +888,7 @@ func applyFiltered(container map[string]any, attr schema.CoreAttribute, op strin
 		}
 	}
 	sub := path.SubAttributeName()
-	switch op {
-	case scim.PatchOperationRemove:
+	if op == scim.PatchOperationRemove {
 		if sub == "" {
 			var kept []any
 			for i, e := range list {

@@ -919,7 +919,7 @@ func (c *scimClient) do(method, path string, q url.Values, body any) (int, map[s
 	if err != nil {
 		return 0, nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	var out map[string]any
 	_ = json.Unmarshal(raw, &out)

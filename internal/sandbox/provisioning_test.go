@@ -247,7 +247,7 @@ func provWantUsers(t *testing.T, n provNetskope, active, inactive, absent []stri
 func TestProvisioningCycleAssignedScope(t *testing.T) {
 	s := startSandbox(t, Options{})
 	app := provSetup(t, s, false)
-	u := func(i int) string { return SeedUserUPN(i) }
+	u := SeedUserUPN
 	extra := s.AddUsers(3)
 	solo, msiam, def := provUserUPN(s, extra[0]), provUserUPN(s, extra[1]), provUserUPN(s, extra[2])
 

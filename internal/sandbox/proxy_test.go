@@ -153,10 +153,11 @@ func TestProxy_refusesEverythingElse(t *testing.T) {
 		}
 	}
 	_ = bait.(*net.TCPListener).SetDeadline(time.Now().Add(200 * time.Millisecond))
+	var ne net.Error
 	if c, err := bait.Accept(); err == nil {
 		c.Close()
 		t.Error("the proxy dialed a refused destination")
-	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+	} else if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("accept: %v", err)
 	}
 

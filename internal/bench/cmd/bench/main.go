@@ -40,12 +40,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
 	cfg.WorkDir = dir
 	cfg.Out = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	runs, err := bench.Measure(ctx, cfg)
+	stop()
 	fmt.Print(bench.Table(runs))
 	if b, jerr := json.MarshalIndent(runs, "", "  "); jerr == nil && *jsonOut != "" {
 		_ = os.WriteFile(*jsonOut, b, 0o644)
@@ -55,6 +54,8 @@ func main() {
 		failed = failed || r.Error != ""
 	}
 	if failed {
+		// As before, the work directory is left behind when a run failed.
 		os.Exit(1)
 	}
+	_ = os.RemoveAll(dir)
 }

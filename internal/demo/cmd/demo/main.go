@@ -28,8 +28,9 @@ func main() {
 		cfg.WorkDir = d
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if _, err := demo.Run(ctx, cfg); err != nil {
+	_, err := demo.Run(ctx, cfg)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}

@@ -27,11 +27,13 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	default:
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		os.Exit(1)
 	}
@@ -58,7 +60,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(*sandb
 	addr := fs.String("addr", "127.0.0.1", "address the listeners bind to")
 	verbose := fs.Bool("verbose", false, "log notable events on stderr")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sandbox --env-file PATH [flags]\n\nRuns the offline Entra ID, Graph and Netskope SCIM sandbox until SIGINT/SIGTERM.\n\nFlags:")
+		_, _ = fmt.Fprintln(stderr, "usage: sandbox --env-file PATH [flags]\n\nRuns the offline Entra ID, Graph and Netskope SCIM sandbox until SIGINT/SIGTERM.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -101,7 +103,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(*sandb
 	}
 	if *verbose {
 		opts.Logf = func(format string, a ...any) {
-			fmt.Fprintf(stderr, time.Now().Format("15:04:05.000")+" "+format+"\n", a...)
+			_, _ = fmt.Fprintf(stderr, time.Now().Format("15:04:05.000")+" "+format+"\n", a...)
 		}
 	}
 
@@ -119,11 +121,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(*sandb
 		if err := s.WriteEnvFile(*envFile); err != nil {
 			return fmt.Errorf("write env file: %w", err)
 		}
-		defer os.Remove(*envFile)
+		defer func() { _ = os.Remove(*envFile) }()
 	}
 
-	fmt.Fprintf(stderr, "sandbox: serving tenant %s, client %s\n", s.TenantID(), s.MainClient().AppID)
-	line := func(name, value string) { fmt.Fprintf(stderr, "  %-14s %s\n", name, value) }
+	_, _ = fmt.Fprintf(stderr, "sandbox: serving tenant %s, client %s\n", s.TenantID(), s.MainClient().AppID)
+	line := func(name, value string) { _, _ = fmt.Fprintf(stderr, "  %-14s %s\n", name, value) }
 	line("authority", s.AuthorityHost())
 	line("graph", s.GraphURL())
 	for _, t := range opts.NetskopeTenants {
@@ -135,13 +137,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(*sandb
 	if *envFile != "" {
 		line("env file", *envFile+" (source it; it holds the secrets)")
 	}
-	fmt.Fprintln(stderr, "sandbox: stop with Ctrl-C or SIGTERM")
+	_, _ = fmt.Fprintln(stderr, "sandbox: stop with Ctrl-C or SIGTERM")
 	if ready != nil {
 		ready(s)
 	}
 
 	<-ctx.Done()
-	fmt.Fprintln(stderr, "sandbox: stopping")
+	_, _ = fmt.Fprintln(stderr, "sandbox: stopping")
 	return nil
 }
 
