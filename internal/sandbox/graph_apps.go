@@ -331,16 +331,23 @@ func (s *Server) getApplication(c *gctx) {
 }
 
 func (s *Server) getApplicationByAppID(c *gctx) {
+	s.getByAppID(c, func(appID string) (map[string]any, []string) {
+		if id, ok := s.store.appsByAppID[appID]; ok && !s.lagging(id) {
+			return appJSONMap(s.store.apps[id]), s.store.apps[id].Owners
+		}
+		return nil, nil
+	}, "microsoft.graph.application", "applications/$entity")
+}
+
+// getByAppID answers GET <collection>(appId='...'): lookup runs under the store's read lock and
+// returns the object's JSON and owners, or nil when it is absent (or still replicating).
+func (s *Server) getByAppID(c *gctx, lookup func(appID string) (map[string]any, []string), odataType, context string) {
 	appID := c.param("appId")
 	if !c.appObjectID(appID) {
 		return
 	}
 	s.store.mu.RLock()
-	var m map[string]any
-	var owners []string
-	if id, ok := s.store.appsByAppID[appID]; ok && !s.lagging(id) {
-		m, owners = appJSONMap(s.store.apps[id]), s.store.apps[id].Owners
-	}
+	m, owners := lookup(appID)
 	s.store.mu.RUnlock()
 	if m == nil {
 		c.notFound(appID)
@@ -350,7 +357,7 @@ func (s *Server) getApplicationByAppID(c *gctx) {
 		c.appForbidden()
 		return
 	}
-	c.appEntity(m, "microsoft.graph.application", "applications/$entity")
+	c.appEntity(m, odataType, context)
 }
 
 func (c *gctx) appForbidden() {
@@ -512,26 +519,12 @@ func (s *Server) getServicePrincipal(c *gctx) {
 }
 
 func (s *Server) getServicePrincipalByAppID(c *gctx) {
-	appID := c.param("appId")
-	if !c.appObjectID(appID) {
-		return
-	}
-	s.store.mu.RLock()
-	var m map[string]any
-	var owners []string
-	if id, ok := s.store.spsByAppID[appID]; ok && !s.lagging(id) {
-		m, owners = appJSONMap(s.store.sps[id]), s.store.sps[id].Owners
-	}
-	s.store.mu.RUnlock()
-	if m == nil {
-		c.notFound(appID)
-		return
-	}
-	if !appSeesAll(c) && !slices.Contains(owners, c.claims.AppID) {
-		c.appForbidden()
-		return
-	}
-	c.appEntity(m, "microsoft.graph.servicePrincipal", "servicePrincipals/$entity")
+	s.getByAppID(c, func(appID string) (map[string]any, []string) {
+		if id, ok := s.store.spsByAppID[appID]; ok && !s.lagging(id) {
+			return appJSONMap(s.store.sps[id]), s.store.sps[id].Owners
+		}
+		return nil, nil
+	}, "microsoft.graph.servicePrincipal", "servicePrincipals/$entity")
 }
 
 func (s *Server) patchServicePrincipal(c *gctx) {
