@@ -118,15 +118,9 @@ func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaReq
 }
 
 func (r *appAssignmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
+	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
+		r.data = pd
 	}
-	pd, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: report this bug to the provider's maintainers", req.ProviderData))
-		return
-	}
-	r.data = pd
 }
 
 // ModifyPlan resolves the default role, checks the principal and warns about nested groups, all at

@@ -125,15 +125,9 @@ func (r *appAssignmentsResource) Schema(ctx context.Context, _ resource.SchemaRe
 }
 
 func (r *appAssignmentsResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
+	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
+		r.pd = pd
 	}
-	pd, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: report this bug to the provider's maintainers", req.ProviderData))
-		return
-	}
-	r.pd = pd
 }
 
 // ModifyPlan resolves the default role, plans the assignment ids, and checks the principals being

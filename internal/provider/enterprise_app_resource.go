@@ -122,15 +122,9 @@ func (r *enterpriseAppResource) Schema(ctx context.Context, _ resource.SchemaReq
 }
 
 func (r *enterpriseAppResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
+	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
+		r.client = pd.client
 	}
-	pd, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: report this bug to the provider's maintainers", req.ProviderData))
-		return
-	}
-	r.client = pd.client
 }
 
 // ModifyPlan resolves the default template at plan time, so the plan shows which template the app

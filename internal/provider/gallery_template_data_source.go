@@ -74,15 +74,9 @@ func (d *galleryTemplateDataSource) Schema(_ context.Context, _ datasource.Schem
 }
 
 func (d *galleryTemplateDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
+	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
+		d.client = pd.client
 	}
-	pd, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: report this bug to the provider's maintainers", req.ProviderData))
-		return
-	}
-	d.client = pd.client
 }
 
 type galleryTemplateModel struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -297,6 +298,20 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 	data := &providerData{client: client, assignments: newAssignmentCache(), lookups: newAssignmentLookups(client)}
 	resp.ResourceData = data
 	resp.DataSourceData = data
+}
+
+// configuredData is the provider's data for a resource's or data source's Configure: nil before the
+// provider is configured (nothing to do yet), and nil with an error if it is somehow not ours.
+func configuredData(data any, diags *diag.Diagnostics) *providerData {
+	if data == nil {
+		return nil
+	}
+	pd, ok := data.(*providerData)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: report this bug to the provider's maintainers", data))
+		return nil
+	}
+	return pd
 }
 
 // providerData is what every resource and data source gets from Configure.

@@ -170,15 +170,9 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 }
 
 func (r *provisioningResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
+	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
+		r.client = pd.client
 	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: this is a bug in the provider", req.ProviderData))
-		return
-	}
-	r.client = data.client
 }
 
 // ValidateConfig checks, at plan time, that the token is given exactly one way.
