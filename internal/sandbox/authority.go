@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
@@ -98,7 +99,7 @@ func writeEntraError(w http.ResponseWriter, r *http.Request, e *entraError) {
 	if _, err := uuid.Parse(corrID); err != nil {
 		corrID = uuid.NewString()
 	}
-	ts := now().Format("2006-01-02 15:04:05Z")
+	ts := directory.Now().Format("2006-01-02 15:04:05Z")
 	desc := fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", e.code, e.msg, traceID, corrID, ts)
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.Header().Set("Pragma", "no-cache")
@@ -582,7 +583,7 @@ func parseCertificatePEM(b []byte) (*x509.Certificate, error) {
 func checkAssertionTimes(claims jwt.MapClaims) *entraError {
 	exp, err := claims.GetExpirationTime()
 	nbf, err2 := claims.GetNotBefore()
-	n := now()
+	n := directory.Now()
 	if err != nil || err2 != nil || exp == nil || exp.Add(assertionClockSkew).Before(n) || (nbf != nil && nbf.After(n.Add(assertionClockSkew))) {
 		valid, expiry := "", ""
 		if nbf != nil {
@@ -669,7 +670,7 @@ func (s *Server) serveOIDC(w http.ResponseWriter, r *http.Request) {
 		// GitHub's default audience is the URL of the repository owner.
 		aud = "https://github.com/" + owner
 	}
-	n := now()
+	n := directory.Now()
 	tok, err := s.signer.sign(jwt.MapClaims{
 		"jti":                   uuid.NewString(),
 		"iss":                   s.oidcIssuer(),

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/google/uuid"
 )
 
@@ -198,7 +199,7 @@ func writeGraphError(w http.ResponseWriter, r *http.Request, status int, code, m
 		"code":    code,
 		"message": message,
 		"innerError": map[string]any{
-			"date":              graphTime(now()),
+			"date":              directory.GraphTime(directory.Now()),
 			"request-id":        reqID,
 			"client-request-id": clientReqID,
 		},
@@ -313,15 +314,15 @@ func (s *Server) allowed(c *gctx) bool {
 
 // owns reports whether the client appID owns the application or service principal with object id id.
 func (s *Server) owns(appID, id string) bool {
-	s.store.mu.RLock()
-	defer s.store.mu.RUnlock()
-	if a, ok := s.store.apps[id]; ok {
+	s.store.Mu.RLock()
+	defer s.store.Mu.RUnlock()
+	if a, ok := s.store.Apps[id]; ok {
 		return slices.Contains(a.Owners, appID)
 	}
-	if sp, ok := s.store.sps[id]; ok {
+	if sp, ok := s.store.SPs[id]; ok {
 		return slices.Contains(sp.Owners, appID)
 	}
-	if a, ok := s.store.deleted[id]; ok {
+	if a, ok := s.store.Deleted[id]; ok {
 		return slices.Contains(a.Owners, appID)
 	}
 	// An unknown object: let the handler answer 404 rather than hide it behind 403.
@@ -479,7 +480,7 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, claims *acce
 
 func errorBody(code, message string) map[string]any {
 	return map[string]any{"error": map[string]any{"code": code, "message": message,
-		"innerError": map[string]any{"date": graphTime(now()), "request-id": uuid.NewString(), "client-request-id": uuid.NewString()}}}
+		"innerError": map[string]any{"date": directory.GraphTime(directory.Now()), "request-id": uuid.NewString(), "client-request-id": uuid.NewString()}}}
 }
 
 func (s *Server) runBatchItem(outer *http.Request, claims *accessClaims, it *batchItem) *batchResponse {

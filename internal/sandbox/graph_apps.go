@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/google/uuid"
 )
 
@@ -32,9 +33,9 @@ const (
 )
 
 func (s *Server) seedGallery() {
-	s.store.mu.Lock()
-	defer s.store.mu.Unlock()
-	s.store.templates = []*ApplicationTemplate{
+	s.store.Mu.Lock()
+	defer s.store.Mu.Unlock()
+	s.store.Templates = []*directory.ApplicationTemplate{
 		{
 			ID: galleryNetskopeUserAuthID, DisplayName: NetskopeUserAuthTemplateName, Publisher: "Netskope",
 			Categories:  []string{"security", "collaboration"},
@@ -128,25 +129,25 @@ var templateFilter = appFilterSchema{resource: "applicationTemplate", fields: ma
 }}
 
 func (s *Server) listApplicationTemplates(c *gctx) {
-	s.store.mu.RLock()
-	items := make([]map[string]any, 0, len(s.store.templates))
-	for _, t := range s.store.templates {
+	s.store.Mu.RLock()
+	items := make([]map[string]any, 0, len(s.store.Templates))
+	for _, t := range s.store.Templates {
 		items = append(items, appJSONMap(t))
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	c.appList(items, appListSpec{filter: templateFilter, entity: "microsoft.graph.applicationTemplate", context: "applicationTemplates", allowSkip: true})
 }
 
 func (s *Server) getApplicationTemplate(c *gctx) {
 	id := c.param("id")
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	var t map[string]any
-	for _, tpl := range s.store.templates {
+	for _, tpl := range s.store.Templates {
 		if strings.EqualFold(tpl.ID, id) {
 			t = appJSONMap(tpl)
 		}
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	if t == nil {
 		c.notFound(id)
 		return
@@ -182,21 +183,21 @@ func (s *Server) instantiateTemplate(c *gctx) {
 		return
 	}
 	id := c.param("id")
-	s.store.mu.Lock()
-	var tpl *ApplicationTemplate
-	for _, t := range s.store.templates {
+	s.store.Mu.Lock()
+	var tpl *directory.ApplicationTemplate
+	for _, t := range s.store.Templates {
 		if strings.EqualFold(t.ID, id) {
 			tpl = t
 		}
 	}
 	if tpl == nil {
-		s.store.mu.Unlock()
+		s.store.Mu.Unlock()
 		c.notFound(id)
 		return
 	}
 	app, sp := s.instantiateLocked(tpl, displayName, c.claims.AppID)
 	appJSON, spJSON := appJSONMap(app), appJSONMap(sp)
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	s.logf("sandbox: instantiated %q from gallery template %q (application %s, service principal %s)", displayName, tpl.DisplayName, app.ID, sp.ID)
 	if s.faults.get().Instantiate404 {
 		// The real service sometimes loses track of what it has just created: the objects exist,
@@ -212,23 +213,23 @@ func (s *Server) instantiateTemplate(c *gctx) {
 }
 
 // instantiateLocked creates the objects of a gallery app. Callers hold store.mu for writing.
-func (s *Server) instantiateLocked(tpl *ApplicationTemplate, displayName, ownerAppID string) (*Application, *ServicePrincipal) {
-	created := graphTime(now())
+func (s *Server) instantiateLocked(tpl *directory.ApplicationTemplate, displayName, ownerAppID string) (*directory.Application, *directory.ServicePrincipal) {
+	created := directory.GraphTime(directory.Now())
 	tplID := tpl.ID
-	roles := make([]AppRole, 0, len(tpl.RoleNames))
+	roles := make([]directory.AppRole, 0, len(tpl.RoleNames))
 	for _, name := range tpl.RoleNames {
 		// Gallery roles carry no value: clients find them by display name.
-		roles = append(roles, AppRole{
+		roles = append(roles, directory.AppRole{
 			AllowedMemberTypes: []string{"User"}, Description: name, DisplayName: name,
 			ID: uuid.NewString(), IsEnabled: true, Origin: "Application",
 		})
 	}
-	app := &Application{
+	app := &directory.Application{
 		ID: uuid.NewString(), AppID: uuid.NewString(), ApplicationTemplateID: &tplID, DisplayName: displayName,
 		SignInAudience: "AzureADMyOrg", AppRoles: roles, CreatedDateTime: created, Owners: []string{ownerAppID},
 	}
 	spTplID := tpl.ID
-	sp := &ServicePrincipal{
+	sp := &directory.ServicePrincipal{
 		ID: uuid.NewString(), AppID: app.AppID, AppDisplayName: displayName, DisplayName: displayName,
 		ApplicationTemplateID: &spTplID, AppRoleAssignmentRequired: true, AccountEnabled: true,
 		AppRoles: slices.Clone(roles), ServicePrincipalNames: []string{app.AppID}, ServicePrincipalType: "Application",
@@ -239,18 +240,18 @@ func (s *Server) instantiateLocked(tpl *ApplicationTemplate, displayName, ownerA
 		sp.AppRoles[i].AllowedMemberTypes = slices.Clone(roles[i].AllowedMemberTypes)
 	}
 	if tpl.SyncTemplateFactoryTag != "" {
-		sp.Sync = &Synchronization{
-			Templates: []*SyncTemplate{newSyncTemplate(tpl.SyncTemplateFactoryTag, app.AppID, tpl.DisplayName)},
-			Jobs:      map[string]*SyncJob{},
+		sp.Sync = &directory.Synchronization{
+			Templates: []*directory.SyncTemplate{newSyncTemplate(tpl.SyncTemplateFactoryTag, app.AppID, tpl.DisplayName)},
+			Jobs:      map[string]*directory.SyncJob{},
 			Secrets:   map[string]string{},
 		}
 	}
-	s.store.apps[app.ID] = app
-	s.store.appsByAppID[app.AppID] = app.ID
-	s.store.sps[sp.ID] = sp
-	s.store.spsByAppID[sp.AppID] = sp.ID
-	s.markCreated(app.ID)
-	s.markCreated(sp.ID)
+	s.store.Apps[app.ID] = app
+	s.store.AppsByAppID[app.AppID] = app.ID
+	s.store.SPs[sp.ID] = sp
+	s.store.SPsByAppID[sp.AppID] = sp.ID
+	s.store.MarkCreated(app.ID)
+	s.store.MarkCreated(sp.ID)
 	return app, sp
 }
 
@@ -290,15 +291,15 @@ func appSeesAll(c *gctx) bool {
 
 func (s *Server) listApplications(c *gctx) {
 	all := appSeesAll(c)
-	s.store.mu.RLock()
-	items := make([]map[string]any, 0, len(s.store.apps))
-	for _, a := range s.store.apps {
-		if s.lagging(a.ID) || (!all && !slices.Contains(a.Owners, c.claims.AppID)) {
+	s.store.Mu.RLock()
+	items := make([]map[string]any, 0, len(s.store.Apps))
+	for _, a := range s.store.Apps {
+		if s.store.Lagging(a.ID) || (!all && !slices.Contains(a.Owners, c.claims.AppID)) {
 			continue
 		}
 		items = append(items, appJSONMap(a))
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	c.appList(items, appListSpec{filter: applicationFilter, entity: "microsoft.graph.application", context: "applications"})
 }
 
@@ -316,13 +317,13 @@ func (s *Server) getApplication(c *gctx) {
 	if !c.appObjectID(id) {
 		return
 	}
-	s.store.mu.RLock()
-	a, ok := s.store.apps[id]
+	s.store.Mu.RLock()
+	a, ok := s.store.Apps[id]
 	var m map[string]any
-	if ok && !s.lagging(id) {
+	if ok && !s.store.Lagging(id) {
 		m = appJSONMap(a)
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	if m == nil {
 		c.notFound(id)
 		return
@@ -332,8 +333,8 @@ func (s *Server) getApplication(c *gctx) {
 
 func (s *Server) getApplicationByAppID(c *gctx) {
 	s.getByAppID(c, func(appID string) (map[string]any, []string) {
-		if id, ok := s.store.appsByAppID[appID]; ok && !s.lagging(id) {
-			return appJSONMap(s.store.apps[id]), s.store.apps[id].Owners
+		if id, ok := s.store.AppsByAppID[appID]; ok && !s.store.Lagging(id) {
+			return appJSONMap(s.store.Apps[id]), s.store.Apps[id].Owners
 		}
 		return nil, nil
 	}, "microsoft.graph.application", "applications/$entity")
@@ -346,9 +347,9 @@ func (s *Server) getByAppID(c *gctx, lookup func(appID string) (map[string]any, 
 	if !c.appObjectID(appID) {
 		return
 	}
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	m, owners := lookup(appID)
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	if m == nil {
 		c.notFound(appID)
 		return
@@ -411,24 +412,24 @@ func (s *Server) patchApplication(c *gctx) {
 			return
 		}
 	}
-	s.store.mu.Lock()
-	a, found := s.store.apps[id]
-	if !found || s.lagging(id) {
-		s.store.mu.Unlock()
+	s.store.Mu.Lock()
+	a, found := s.store.Apps[id]
+	if !found || s.store.Lagging(id) {
+		s.store.Mu.Unlock()
 		c.notFound(id)
 		return
 	}
 	if displayName != nil {
 		a.DisplayName = *displayName
 		// A service principal reports its application's current name as appDisplayName.
-		if spID, ok := s.store.spsByAppID[a.AppID]; ok {
-			s.store.sps[spID].AppDisplayName = *displayName
+		if spID, ok := s.store.SPsByAppID[a.AppID]; ok {
+			s.store.SPs[spID].AppDisplayName = *displayName
 		}
 	}
 	if audience != nil {
 		a.SignInAudience = *audience
 	}
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	c.noContent()
 }
 
@@ -450,53 +451,38 @@ func (s *Server) deleteApplication(c *gctx) {
 	if !c.appObjectID(id) {
 		return
 	}
-	s.store.mu.Lock()
-	a, ok := s.store.apps[id]
-	if !ok || s.lagging(id) {
-		s.store.mu.Unlock()
+	s.store.Mu.Lock()
+	a, ok := s.store.Apps[id]
+	if !ok || s.store.Lagging(id) {
+		s.store.Mu.Unlock()
 		c.notFound(id)
 		return
 	}
-	deleted := graphTime(now())
+	deleted := directory.GraphTime(directory.Now())
 	a.DeletedDateTime = &deleted
-	delete(s.store.apps, id)
-	delete(s.store.appsByAppID, a.AppID)
-	s.store.deleted[id] = a
-	if spID, ok := s.store.spsByAppID[a.AppID]; ok {
-		s.removeServicePrincipalLocked(spID)
+	delete(s.store.Apps, id)
+	delete(s.store.AppsByAppID, a.AppID)
+	s.store.Deleted[id] = a
+	if spID, ok := s.store.SPsByAppID[a.AppID]; ok {
+		s.store.RemoveServicePrincipalLocked(spID)
 	}
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	c.noContent()
-}
-
-// removeServicePrincipalLocked deletes a service principal with its synchronization state and every
-// app role assignment granted on it or to it. Callers hold store.mu for writing.
-func (s *Server) removeServicePrincipalLocked(spID string) {
-	sp, ok := s.store.sps[spID]
-	if !ok {
-		return
-	}
-	delete(s.store.sps, spID)
-	if s.store.spsByAppID[sp.AppID] == spID {
-		delete(s.store.spsByAppID, sp.AppID)
-	}
-	s.removeObjectReferencesLocked(spID)
-	sp.Sync = nil
 }
 
 // ---- service principals ----
 
 func (s *Server) listServicePrincipals(c *gctx) {
 	all := appSeesAll(c)
-	s.store.mu.RLock()
-	items := make([]map[string]any, 0, len(s.store.sps))
-	for _, sp := range s.store.sps {
-		if s.lagging(sp.ID) || (!all && !slices.Contains(sp.Owners, c.claims.AppID)) {
+	s.store.Mu.RLock()
+	items := make([]map[string]any, 0, len(s.store.SPs))
+	for _, sp := range s.store.SPs {
+		if s.store.Lagging(sp.ID) || (!all && !slices.Contains(sp.Owners, c.claims.AppID)) {
 			continue
 		}
 		items = append(items, appJSONMap(sp))
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	c.appList(items, appListSpec{filter: servicePrincipalFilter, entity: "microsoft.graph.servicePrincipal", context: "servicePrincipals"})
 }
 
@@ -505,12 +491,12 @@ func (s *Server) getServicePrincipal(c *gctx) {
 	if !c.appObjectID(id) {
 		return
 	}
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	var m map[string]any
-	if sp, ok := s.store.sps[id]; ok && !s.lagging(id) {
+	if sp, ok := s.store.SPs[id]; ok && !s.store.Lagging(id) {
 		m = appJSONMap(sp)
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	if m == nil {
 		c.notFound(id)
 		return
@@ -520,8 +506,8 @@ func (s *Server) getServicePrincipal(c *gctx) {
 
 func (s *Server) getServicePrincipalByAppID(c *gctx) {
 	s.getByAppID(c, func(appID string) (map[string]any, []string) {
-		if id, ok := s.store.spsByAppID[appID]; ok && !s.lagging(id) {
-			return appJSONMap(s.store.sps[id]), s.store.sps[id].Owners
+		if id, ok := s.store.SPsByAppID[appID]; ok && !s.store.Lagging(id) {
+			return appJSONMap(s.store.SPs[id]), s.store.SPs[id].Owners
 		}
 		return nil, nil
 	}, "microsoft.graph.servicePrincipal", "servicePrincipals/$entity")
@@ -563,10 +549,10 @@ func (s *Server) patchServicePrincipal(c *gctx) {
 			return
 		}
 	}
-	s.store.mu.Lock()
-	sp, found := s.store.sps[id]
-	if !found || s.lagging(id) {
-		s.store.mu.Unlock()
+	s.store.Mu.Lock()
+	sp, found := s.store.SPs[id]
+	if !found || s.store.Lagging(id) {
+		s.store.Mu.Unlock()
 		c.notFound(id)
 		return
 	}
@@ -582,7 +568,7 @@ func (s *Server) patchServicePrincipal(c *gctx) {
 	if tags != nil {
 		sp.Tags = tags
 	}
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	c.noContent()
 }
 
@@ -591,20 +577,20 @@ func (s *Server) deleteServicePrincipal(c *gctx) {
 	if !c.appObjectID(id) {
 		return
 	}
-	s.store.mu.Lock()
-	if _, ok := s.store.sps[id]; !ok || s.lagging(id) {
-		s.store.mu.Unlock()
+	s.store.Mu.Lock()
+	if _, ok := s.store.SPs[id]; !ok || s.store.Lagging(id) {
+		s.store.Mu.Unlock()
 		c.notFound(id)
 		return
 	}
-	s.removeServicePrincipalLocked(id)
-	s.store.mu.Unlock()
+	s.store.RemoveServicePrincipalLocked(id)
+	s.store.Mu.Unlock()
 	c.noContent()
 }
 
 // ---- deleted items ----
 
-func deletedAppJSON(a *Application) map[string]any {
+func deletedAppJSON(a *directory.Application) map[string]any {
 	m := appJSONMap(a)
 	m["@odata.type"] = "#microsoft.graph.application"
 	return m
@@ -612,15 +598,15 @@ func deletedAppJSON(a *Application) map[string]any {
 
 func (s *Server) listDeletedApplications(c *gctx) {
 	all := appSeesAll(c)
-	s.store.mu.RLock()
-	items := make([]map[string]any, 0, len(s.store.deleted))
-	for _, a := range s.store.deleted {
+	s.store.Mu.RLock()
+	items := make([]map[string]any, 0, len(s.store.Deleted))
+	for _, a := range s.store.Deleted {
 		if !all && !slices.Contains(a.Owners, c.claims.AppID) {
 			continue
 		}
 		items = append(items, deletedAppJSON(a))
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	c.appList(items, appListSpec{filter: applicationFilter, entity: "microsoft.graph.application", context: "directory/deletedItems/microsoft.graph.application"})
 }
 
@@ -629,12 +615,12 @@ func (s *Server) getDeletedItem(c *gctx) {
 	if !c.appObjectID(id) {
 		return
 	}
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	var m map[string]any
-	if a, ok := s.store.deleted[id]; ok {
+	if a, ok := s.store.Deleted[id]; ok {
 		m = deletedAppJSON(a)
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	if m == nil {
 		c.notFound(id)
 		return
@@ -647,10 +633,10 @@ func (s *Server) purgeDeletedItem(c *gctx) {
 	if !c.appObjectID(id) {
 		return
 	}
-	s.store.mu.Lock()
-	_, ok := s.store.deleted[id]
-	delete(s.store.deleted, id)
-	s.store.mu.Unlock()
+	s.store.Mu.Lock()
+	_, ok := s.store.Deleted[id]
+	delete(s.store.Deleted, id)
+	s.store.Mu.Unlock()
 	if !ok {
 		c.notFound(id)
 		return
@@ -665,24 +651,24 @@ func (s *Server) restoreDeletedItem(c *gctx) {
 	if !c.appObjectID(id) {
 		return
 	}
-	s.store.mu.Lock()
-	a, ok := s.store.deleted[id]
+	s.store.Mu.Lock()
+	a, ok := s.store.Deleted[id]
 	if !ok {
-		s.store.mu.Unlock()
+		s.store.Mu.Unlock()
 		c.notFound(id)
 		return
 	}
-	if _, taken := s.store.appsByAppID[a.AppID]; taken {
-		s.store.mu.Unlock()
+	if _, taken := s.store.AppsByAppID[a.AppID]; taken {
+		s.store.Mu.Unlock()
 		c.error(http.StatusBadRequest, "Request_BadRequest", "Another object with the same value for property appId already exists.")
 		return
 	}
-	delete(s.store.deleted, id)
+	delete(s.store.Deleted, id)
 	a.DeletedDateTime = nil
-	s.store.apps[id] = a
-	s.store.appsByAppID[a.AppID] = id
+	s.store.Apps[id] = a
+	s.store.AppsByAppID[a.AppID] = id
 	m := deletedAppJSON(a)
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	m["@odata.context"] = c.baseURL() + "/$metadata#directoryObjects/$entity"
 	c.json(http.StatusOK, m)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/applications"
 	"github.com/microsoftgraph/msgraph-sdk-go/applicationtemplates"
@@ -212,7 +213,7 @@ func TestGraphAppsInstantiate(t *testing.T) {
 		if r1.GetId().String() == r2.GetId().String() {
 			t.Errorf("role %q has the same id %s in two instances", name, r1.GetId())
 		}
-		if r1.GetId().String() == DefaultAccessRoleID || !slices.Equal(r1.GetAllowedMemberTypes(), []string{"User"}) {
+		if r1.GetId().String() == directory.DefaultAccessRoleID || !slices.Equal(r1.GetAllowedMemberTypes(), []string{"User"}) {
 			t.Errorf("role %q: id %s, allowedMemberTypes %v", name, r1.GetId(), r1.GetAllowedMemberTypes())
 		}
 		if a := appsRoleByName(app1.GetAppRoles(), name); a == nil || a.GetId().String() != r1.GetId().String() {
@@ -330,9 +331,9 @@ func TestGraphAppsPatchDeletePurge(t *testing.T) {
 	}
 
 	// A job and an assignment granted on the service principal go when the application goes.
-	s.store.mu.RLock()
-	userID := s.store.usersByUPN[lower(SeedUserUPN(1))]
-	s.store.mu.RUnlock()
+	s.store.Mu.RLock()
+	userID := s.store.UsersByUPN[strings.ToLower(SeedUserUPN(1))]
+	s.store.Mu.RUnlock()
 	assignmentID, err := s.AssignRole(*sp.GetId(), userID, appsRoleByName(sp.GetAppRoles(), "User").GetId().String())
 	if err != nil {
 		t.Fatal(err)
@@ -359,9 +360,9 @@ func TestGraphAppsPatchDeletePurge(t *testing.T) {
 	if status != http.StatusNotFound {
 		t.Errorf("jobs of a deleted service principal: %d %v", status, body)
 	}
-	s.store.mu.RLock()
-	_, assignmentLeft := s.store.assignments[assignmentID]
-	s.store.mu.RUnlock()
+	s.store.Mu.RLock()
+	_, assignmentLeft := s.store.Assignments[assignmentID]
+	s.store.Mu.RUnlock()
 	if assignmentLeft {
 		t.Error("app role assignment granted on a deleted service principal survived")
 	}

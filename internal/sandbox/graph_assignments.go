@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/google/uuid"
 )
 
@@ -93,13 +94,13 @@ func newAssignmentID(principalID string) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *Server) assignmentJSON(a *AppRoleAssignment) map[string]any {
+func (s *Server) assignmentJSON(a *directory.AppRoleAssignment) map[string]any {
 	principalName := a.PrincipalDisplayName
-	if o, ok := s.findObjectLocked(a.PrincipalID, func(string) bool { return false }); ok {
-		principalName = o.displayName()
+	if o, ok := s.store.FindObjectLocked(a.PrincipalID, func(string) bool { return false }); ok {
+		principalName = o.DisplayName()
 	}
 	resourceName := a.ResourceDisplayName
-	if sp, ok := s.store.sps[a.ResourceID]; ok {
+	if sp, ok := s.store.SPs[a.ResourceID]; ok {
 		resourceName = sp.DisplayName
 	}
 	return map[string]any{
@@ -109,7 +110,7 @@ func (s *Server) assignmentJSON(a *AppRoleAssignment) map[string]any {
 	}
 }
 
-func assignmentProp(a *AppRoleAssignment, p string) any {
+func assignmentProp(a *directory.AppRoleAssignment, p string) any {
 	switch p {
 	case "principalId":
 		return a.PrincipalID
@@ -128,31 +129,20 @@ func (s *Server) viewOwnerLocked(c *gctx, v assignmentView, lagging func(string)
 	id := c.param("id")
 	switch v {
 	case viewUser:
-		if u, ok := s.userLocked(id, lagging); ok {
+		if u, ok := s.store.UserLocked(id, lagging); ok {
 			return u.ID, true
 		}
 	case viewGroup:
-		if g, ok := s.store.groups[lower(id)]; ok && !lagging(g.ID) {
+		if g, ok := s.store.Groups[strings.ToLower(id)]; ok && !lagging(g.ID) {
 			return g.ID, true
 		}
 	default:
-		if sp, ok := s.store.sps[lower(id)]; ok && !lagging(sp.ID) {
+		if sp, ok := s.store.SPs[strings.ToLower(id)]; ok && !lagging(sp.ID) {
 			return sp.ID, true
 		}
 	}
 	c.notFound(id)
 	return "", false
-}
-
-// groupsOfLocked lists the groups a user is a direct member of.
-func (s *Server) groupsOfLocked(userID string) []string {
-	var out []string
-	for _, g := range s.store.groups {
-		if slices.Contains(g.Members, userID) {
-			out = append(out, g.ID)
-		}
-	}
-	return out
 }
 
 func (s *Server) listAssignments(v assignmentView) func(c *gctx) {
@@ -161,35 +151,35 @@ func (s *Server) listAssignments(v assignmentView) func(c *gctx) {
 		if !ok {
 			return
 		}
-		s.store.mu.RLock()
-		defer s.store.mu.RUnlock()
-		owner, ok := s.viewOwnerLocked(c, v, s.lagCheck())
+		s.store.Mu.RLock()
+		defer s.store.Mu.RUnlock()
+		owner, ok := s.viewOwnerLocked(c, v, s.store.LagCheck())
 		if !ok {
 			return
 		}
 		var keys []string
 		switch v {
 		case viewResource:
-			keys = s.assignmentsOf(owner, true)
+			keys = s.store.AssignmentsOf(owner, true)
 		case viewGroup:
-			keys = s.assignmentsOf(owner, false)
+			keys = s.store.AssignmentsOf(owner, false)
 		case viewUser:
 			// A user's view also shows what the groups it directly belongs to were granted.
-			keys = slices.Clone(s.assignmentsOf(owner, false))
-			for _, gid := range s.groupsOfLocked(owner) {
-				keys = append(keys, s.assignmentsOf(gid, false)...)
+			keys = slices.Clone(s.store.AssignmentsOf(owner, false))
+			for _, gid := range s.store.GroupsOfLocked(owner) {
+				keys = append(keys, s.store.AssignmentsOf(gid, false)...)
 			}
 			slices.Sort(keys)
 			keys = slices.Compact(keys)
 		}
 		keep := func(id string) bool {
-			a, ok := s.store.assignments[id]
+			a, ok := s.store.Assignments[id]
 			return ok && q.matches(func(p string) any { return assignmentProp(a, p) })
 		}
 		page, more := pageSorted(keys, q.after, q.top, keep)
 		items := make([]map[string]any, 0, len(page))
 		for _, id := range page {
-			items = append(items, q.project(s.assignmentJSON(s.store.assignments[id])))
+			items = append(items, q.project(s.assignmentJSON(s.store.Assignments[id])))
 		}
 		count := 0
 		if q.count {
@@ -200,9 +190,9 @@ func (s *Server) listAssignments(v assignmentView) func(c *gctx) {
 }
 
 // assignmentInViewLocked finds an assignment that belongs to the object the URL names.
-func (s *Server) assignmentInViewLocked(c *gctx, v assignmentView, owner string) (*AppRoleAssignment, bool) {
+func (s *Server) assignmentInViewLocked(c *gctx, v assignmentView, owner string) (*directory.AppRoleAssignment, bool) {
 	aid := c.param("assignmentId")
-	a, ok := s.store.assignments[aid]
+	a, ok := s.store.Assignments[aid]
 	if ok {
 		switch v {
 		case viewResource:
@@ -220,10 +210,10 @@ func (s *Server) assignmentInViewLocked(c *gctx, v assignmentView, owner string)
 
 func (s *Server) getAssignment(v assignmentView) func(c *gctx) {
 	return func(c *gctx) {
-		s.store.mu.RLock()
-		owner, ok := s.viewOwnerLocked(c, v, s.lagCheck())
+		s.store.Mu.RLock()
+		owner, ok := s.viewOwnerLocked(c, v, s.store.LagCheck())
 		if !ok {
-			s.store.mu.RUnlock()
+			s.store.Mu.RUnlock()
 			return
 		}
 		a, ok := s.assignmentInViewLocked(c, v, owner)
@@ -231,7 +221,7 @@ func (s *Server) getAssignment(v assignmentView) func(c *gctx) {
 		if ok {
 			full = s.assignmentJSON(a)
 		}
-		s.store.mu.RUnlock()
+		s.store.Mu.RUnlock()
 		if !ok {
 			return
 		}
@@ -246,9 +236,9 @@ func (s *Server) getAssignment(v assignmentView) func(c *gctx) {
 
 func (s *Server) deleteAssignment(v assignmentView) func(c *gctx) {
 	return func(c *gctx) {
-		s.store.mu.Lock()
-		defer s.store.mu.Unlock()
-		owner, ok := s.viewOwnerLocked(c, v, s.lagCheck())
+		s.store.Mu.Lock()
+		defer s.store.Mu.Unlock()
+		owner, ok := s.viewOwnerLocked(c, v, s.store.LagCheck())
 		if !ok {
 			return
 		}
@@ -256,7 +246,7 @@ func (s *Server) deleteAssignment(v assignmentView) func(c *gctx) {
 		if !ok {
 			return
 		}
-		s.removeAssignmentLocked(a.ID)
+		s.store.RemoveAssignmentLocked(a.ID)
 		c.noContent()
 	}
 }
@@ -273,7 +263,7 @@ func (c *gctx) guidProp(m map[string]json.RawMessage, prop string) (string, bool
 		c.error(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Cannot convert the literal '%s' to the expected type 'Edm.Guid'.", v))
 		return "", false
 	}
-	return lower(v), true
+	return strings.ToLower(v), true
 }
 
 func (s *Server) createAssignment(v assignmentView) func(c *gctx) {
@@ -296,9 +286,9 @@ func (s *Server) createAssignment(v assignmentView) func(c *gctx) {
 		if !ok {
 			return
 		}
-		s.store.mu.Lock()
-		defer s.store.mu.Unlock()
-		lagging := s.lagCheck()
+		s.store.Mu.Lock()
+		defer s.store.Mu.Unlock()
+		lagging := s.store.LagCheck()
 		owner, ok := s.viewOwnerLocked(c, v, lagging)
 		if !ok {
 			return
@@ -311,7 +301,7 @@ func (s *Server) createAssignment(v assignmentView) func(c *gctx) {
 			c.invalidProp("principalId", "AppRoleAssignment")
 			return
 		}
-		sp, ok := s.store.sps[resourceID]
+		sp, ok := s.store.SPs[resourceID]
 		if !ok {
 			c.notFound(resourceID)
 			return
@@ -325,14 +315,14 @@ func (s *Server) createAssignment(v assignmentView) func(c *gctx) {
 			c.badRequest("Not a valid reference update.")
 			return
 		}
-		principal, ok := s.findObjectLocked(principalID, lagging)
-		if !ok || principal.app != nil {
+		principal, ok := s.store.FindObjectLocked(principalID, lagging)
+		if !ok || principal.App != nil {
 			c.notFound(principalID)
 			return
 		}
-		principalType := map[string]string{"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}[principal.kind()]
-		if roleID != DefaultAccessRoleID {
-			i := slices.IndexFunc(sp.AppRoles, func(r AppRole) bool { return strings.EqualFold(r.ID, roleID) && r.IsEnabled })
+		principalType := map[string]string{"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}[principal.Kind()]
+		if roleID != directory.DefaultAccessRoleID {
+			i := slices.IndexFunc(sp.AppRoles, func(r directory.AppRole) bool { return strings.EqualFold(r.ID, roleID) && r.IsEnabled })
 			if i < 0 {
 				c.badRequest(fmt.Sprintf("Permission being assigned was not found on application '%s'.", sp.AppID))
 				return
@@ -346,23 +336,23 @@ func (s *Server) createAssignment(v assignmentView) func(c *gctx) {
 				return
 			}
 		}
-		for _, aid := range s.assignmentsOf(principalID, false) {
-			if a := s.store.assignments[aid]; a != nil && a.ResourceID == resourceID && strings.EqualFold(a.AppRoleID, roleID) {
+		for _, aid := range s.store.AssignmentsOf(principalID, false) {
+			if a := s.store.Assignments[aid]; a != nil && a.ResourceID == resourceID && strings.EqualFold(a.AppRoleID, roleID) {
 				c.badRequest("Permission being assigned already exists on the object.")
 				return
 			}
 		}
-		a := &AppRoleAssignment{
-			AppRoleID: roleID, CreatedDateTime: graphTime(now()), PrincipalDisplayName: principal.displayName(),
+		a := &directory.AppRoleAssignment{
+			AppRoleID: roleID, CreatedDateTime: directory.GraphTime(directory.Now()), PrincipalDisplayName: principal.DisplayName(),
 			PrincipalID: principalID, PrincipalType: principalType, ResourceDisplayName: sp.DisplayName, ResourceID: resourceID,
 		}
 		for {
 			a.ID = newAssignmentID(principalID)
-			if _, clash := s.store.assignments[a.ID]; !clash {
+			if _, clash := s.store.Assignments[a.ID]; !clash {
 				break
 			}
 		}
-		s.addAssignmentLocked(a)
+		s.store.AddAssignmentLocked(a)
 		out := s.assignmentJSON(a)
 		out["@odata.context"] = fmt.Sprintf("%s/$metadata#%s('%s')/%s/$entity", c.baseURL(), v.collection(), owner, v.segment())
 		c.json(http.StatusCreated, out)
@@ -372,30 +362,30 @@ func (s *Server) createAssignment(v assignmentView) func(c *gctx) {
 // AssignRole grants an app role on a resource service principal to a user, group or service
 // principal without going through Graph, for tests and seeding at scale. It applies Graph's checks.
 func (s *Server) AssignRole(resourceSPID, principalID, appRoleID string) (string, error) {
-	s.store.mu.Lock()
-	defer s.store.mu.Unlock()
-	sp, ok := s.store.sps[resourceSPID]
+	s.store.Mu.Lock()
+	defer s.store.Mu.Unlock()
+	sp, ok := s.store.SPs[resourceSPID]
 	if !ok {
 		return "", fmt.Errorf("no service principal %s", resourceSPID)
 	}
-	principal, ok := s.findObjectLocked(principalID, func(string) bool { return false })
-	if !ok || principal.app != nil {
+	principal, ok := s.store.FindObjectLocked(principalID, func(string) bool { return false })
+	if !ok || principal.App != nil {
 		return "", fmt.Errorf("no principal %s", principalID)
 	}
-	if appRoleID != DefaultAccessRoleID && !slices.ContainsFunc(sp.AppRoles, func(r AppRole) bool { return strings.EqualFold(r.ID, appRoleID) }) {
+	if appRoleID != directory.DefaultAccessRoleID && !slices.ContainsFunc(sp.AppRoles, func(r directory.AppRole) bool { return strings.EqualFold(r.ID, appRoleID) }) {
 		return "", fmt.Errorf("no app role %s on %s", appRoleID, resourceSPID)
 	}
-	for _, aid := range s.assignmentsOf(principal.id(), false) {
-		if a := s.store.assignments[aid]; a != nil && a.ResourceID == sp.ID && strings.EqualFold(a.AppRoleID, appRoleID) {
+	for _, aid := range s.store.AssignmentsOf(principal.ID(), false) {
+		if a := s.store.Assignments[aid]; a != nil && a.ResourceID == sp.ID && strings.EqualFold(a.AppRoleID, appRoleID) {
 			return "", fmt.Errorf("assignment exists")
 		}
 	}
-	a := &AppRoleAssignment{
-		ID: newAssignmentID(principal.id()), AppRoleID: lower(appRoleID), CreatedDateTime: graphTime(now()),
-		PrincipalDisplayName: principal.displayName(), PrincipalID: principal.id(),
-		PrincipalType:       map[string]string{"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}[principal.kind()],
+	a := &directory.AppRoleAssignment{
+		ID: newAssignmentID(principal.ID()), AppRoleID: strings.ToLower(appRoleID), CreatedDateTime: directory.GraphTime(directory.Now()),
+		PrincipalDisplayName: principal.DisplayName(), PrincipalID: principal.ID(),
+		PrincipalType:       map[string]string{"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}[principal.Kind()],
 		ResourceDisplayName: sp.DisplayName, ResourceID: sp.ID,
 	}
-	s.addAssignmentLocked(a)
+	s.store.AddAssignmentLocked(a)
 	return a.ID, nil
 }

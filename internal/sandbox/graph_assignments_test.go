@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/google/uuid"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -17,22 +18,22 @@ import (
 
 // dirTestSP puts a resource service principal straight into the store, the way instantiate leaves
 // one: a "User" role and msiam_access for users and groups, plus an application-only role.
-func dirTestSP(t *testing.T, s *Server) *ServicePrincipal {
+func dirTestSP(t *testing.T, s *Server) *directory.ServicePrincipal {
 	t.Helper()
 	appID := uuid.NewString()
-	role := func(name string, types ...string) AppRole {
-		return AppRole{AllowedMemberTypes: types, Description: name, DisplayName: name, ID: uuid.NewString(), IsEnabled: true, Origin: "Application", Value: dirPtr(name)}
+	role := func(name string, types ...string) directory.AppRole {
+		return directory.AppRole{AllowedMemberTypes: types, Description: name, DisplayName: name, ID: uuid.NewString(), IsEnabled: true, Origin: "Application", Value: dirPtr(name)}
 	}
-	sp := &ServicePrincipal{
+	sp := &directory.ServicePrincipal{
 		ID: uuid.NewString(), AppID: appID, AppDisplayName: "Netskope Test", DisplayName: "Netskope Test",
 		AppRoleAssignmentRequired: true, AccountEnabled: true,
-		AppRoles:              []AppRole{role("User", "User"), role("msiam_access", "User"), role("Sync.Run", "Application")},
+		AppRoles:              []directory.AppRole{role("User", "User"), role("msiam_access", "User"), role("Sync.Run", "Application")},
 		ServicePrincipalNames: []string{appID}, ServicePrincipalType: "Application", Tags: []string{},
 	}
-	s.store.mu.Lock()
-	s.store.sps[sp.ID] = sp
-	s.store.spsByAppID[appID] = sp.ID
-	s.store.mu.Unlock()
+	s.store.Mu.Lock()
+	s.store.SPs[sp.ID] = sp
+	s.store.SPsByAppID[appID] = sp.ID
+	s.store.Mu.Unlock()
 	return sp
 }
 
@@ -71,7 +72,7 @@ func TestGraphAssignmentsSDK(t *testing.T) {
 	if err != nil || *ag.GetPrincipalType() != "Group" {
 		t.Fatalf("assign group: %v", err)
 	}
-	if _, err := assignedTo.Post(ctx, dirAssignment(u2, sp.ID, DefaultAccessRoleID), nil); err != nil {
+	if _, err := assignedTo.Post(ctx, dirAssignment(u2, sp.ID, directory.DefaultAccessRoleID), nil); err != nil {
 		t.Fatalf("Default Access: %v", err)
 	}
 	asp, err := assignedTo.Post(ctx, dirAssignment(s.AdminClient().ServicePrincipalID, sp.ID, appOnly), nil)
@@ -187,12 +188,12 @@ func TestGraphAssignmentsPagingSDK(t *testing.T) {
 	s := startSandbox(t, Options{SeedUsers: 5000})
 	ctx := context.Background()
 	sp := dirTestSP(t, s)
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	var userIDs []string
-	for id := range s.store.users {
+	for id := range s.store.Users {
 		userIDs = append(userIDs, id)
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	for i, id := range userIDs {
 		role := sp.AppRoles[i%2].ID
 		if _, err := s.AssignRole(sp.ID, id, role); err != nil {
@@ -264,9 +265,9 @@ func TestGraphAssignmentsReplicationLag(t *testing.T) {
 	dirWantError(t, st, body, http.StatusBadRequest, "Request_BadRequest", "Not a valid reference update.")
 
 	newSP := dirTestSP(t, s)
-	s.store.mu.Lock()
-	s.markCreated(newSP.ID)
-	s.store.mu.Unlock()
+	s.store.Mu.Lock()
+	s.store.MarkCreated(newSP.ID)
+	s.store.Mu.Unlock()
 	st, _, body = graphCall(t, s, main, http.MethodGet, "/servicePrincipals/"+newSP.ID+"/appRoleAssignedTo", nil)
 	dirWantError(t, st, body, http.StatusNotFound, "Request_ResourceNotFound", newSP.ID)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -75,9 +76,9 @@ func TestGraphBatchSDK(t *testing.T) {
 	if err == nil {
 		t.Fatalf("a 424 step decoded as a success")
 	}
-	s.store.mu.RLock()
-	n := len(s.store.assignments)
-	s.store.mu.RUnlock()
+	s.store.Mu.RLock()
+	n := len(s.store.Assignments)
+	s.store.Mu.RUnlock()
 	if n != 1 {
 		t.Fatalf("%d assignments stored, want 1 (the dependent of the failed step must not run)", n)
 	}
@@ -86,9 +87,9 @@ func TestGraphBatchSDK(t *testing.T) {
 // dirSeedUserID is the object id of seeded user i.
 func dirSeedUserID(t *testing.T, s *Server, i int) string {
 	t.Helper()
-	s.store.mu.RLock()
-	defer s.store.mu.RUnlock()
-	id, ok := s.store.usersByUPN[lower(SeedUserUPN(i))]
+	s.store.Mu.RLock()
+	defer s.store.Mu.RUnlock()
+	id, ok := s.store.UsersByUPN[strings.ToLower(SeedUserUPN(i))]
 	if !ok {
 		t.Fatalf("no seeded user %d", i)
 	}

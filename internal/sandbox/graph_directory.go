@@ -9,10 +9,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 	"unicode"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/google/uuid"
 )
 
@@ -83,192 +82,9 @@ var memberType = func() *entityType {
 
 // ---- indexes ----
 
-// dirIndex keeps sorted object ids and per-principal and per-resource assignment ids, so list pages
-// cost O(page) rather than O(directory). Other code (seeding, the applications helper) changes the
-// store's maps directly, so an index whose size no longer matches its map is rebuilt on next use.
-// Callers hold store.mu (read or write); dirIndex.mu guards the rebuild.
-type dirIndex struct {
-	mu          sync.Mutex
-	users       []string
-	groups      []string
-	byResource  map[string][]string
-	byPrincipal map[string][]string
-	nAssign     int
-}
-
-func sortedIDs[V any](m map[string]V) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
-func (s *Server) userIDs() []string {
-	d := s.store.dir
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.users) != len(s.store.users) {
-		d.users = sortedIDs(s.store.users)
-	}
-	return d.users
-}
-
-func (s *Server) groupIDs() []string {
-	d := s.store.dir
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.groups) != len(s.store.groups) {
-		d.groups = sortedIDs(s.store.groups)
-	}
-	return d.groups
-}
-
-// assignmentIndexLocked returns the assignment indexes, rebuilt when stale. Callers hold d.mu.
-func (s *Server) assignmentIndexLocked() (byResource, byPrincipal map[string][]string) {
-	d := s.store.dir
-	if d.byResource == nil || d.nAssign != len(s.store.assignments) {
-		d.byResource, d.byPrincipal = map[string][]string{}, map[string][]string{}
-		for id, a := range s.store.assignments {
-			d.byResource[a.ResourceID] = append(d.byResource[a.ResourceID], id)
-			d.byPrincipal[a.PrincipalID] = append(d.byPrincipal[a.PrincipalID], id)
-		}
-		for _, m := range []map[string][]string{d.byResource, d.byPrincipal} {
-			for _, ids := range m {
-				sort.Strings(ids)
-			}
-		}
-		d.nAssign = len(s.store.assignments)
-	}
-	return d.byResource, d.byPrincipal
-}
-
-// assignmentsOf returns the sorted assignment ids granted on resource (byResource) or to a principal.
-func (s *Server) assignmentsOf(id string, onResource bool) []string {
-	d := s.store.dir
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	byRes, byPrin := s.assignmentIndexLocked()
-	if onResource {
-		return byRes[id]
-	}
-	return byPrin[id]
-}
-
-// insertSorted adds id to a sorted slice, copying it: readers may still walk the old one.
-func insertSorted(ids []string, id string) []string {
-	i, found := slices.BinarySearch(ids, id)
-	if found {
-		return ids
-	}
-	out := make([]string, 0, len(ids)+1)
-	out = append(out, ids[:i]...)
-	out = append(out, id)
-	return append(out, ids[i:]...)
-}
-
-func removeSorted(ids []string, id string) []string {
-	i, found := slices.BinarySearch(ids, id)
-	if !found {
-		return ids
-	}
-	out := make([]string, 0, len(ids)-1)
-	out = append(out, ids[:i]...)
-	return append(out, ids[i+1:]...)
-}
-
-// indexObjectAdded records a user or group just added to its map. Callers hold store.mu for writing.
-func (s *Server) indexObjectAdded(list *[]string, mapLen int, id string) {
-	d := s.store.dir
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(*list)+1 == mapLen {
-		*list = insertSorted(*list, id)
-	} else {
-		*list = nil
-	}
-}
-
-func (s *Server) indexObjectRemoved(list *[]string, mapLen int, id string) {
-	d := s.store.dir
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(*list)-1 == mapLen {
-		*list = removeSorted(*list, id)
-	} else {
-		*list = nil
-	}
-}
-
-// addAssignmentLocked stores an assignment and indexes it. Callers hold store.mu for writing.
-func (s *Server) addAssignmentLocked(a *AppRoleAssignment) {
-	d := s.store.dir
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	byRes, byPrin := s.assignmentIndexLocked()
-	s.store.assignments[a.ID] = a
-	byRes[a.ResourceID] = insertSorted(byRes[a.ResourceID], a.ID)
-	byPrin[a.PrincipalID] = insertSorted(byPrin[a.PrincipalID], a.ID)
-	d.nAssign = len(s.store.assignments)
-}
-
-// removeAssignmentLocked deletes one assignment. Callers hold store.mu for writing.
-func (s *Server) removeAssignmentLocked(id string) {
-	a, ok := s.store.assignments[id]
-	if !ok {
-		return
-	}
-	d := s.store.dir
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	byRes, byPrin := s.assignmentIndexLocked()
-	delete(s.store.assignments, id)
-	if ids := removeSorted(byRes[a.ResourceID], id); len(ids) > 0 {
-		byRes[a.ResourceID] = ids
-	} else {
-		delete(byRes, a.ResourceID)
-	}
-	if ids := removeSorted(byPrin[a.PrincipalID], id); len(ids) > 0 {
-		byPrin[a.PrincipalID] = ids
-	} else {
-		delete(byPrin, a.PrincipalID)
-	}
-	d.nAssign = len(s.store.assignments)
-}
-
-// removeObjectReferencesLocked does what Entra does when a directory object is deleted: it leaves
-// every group it was a member of, and every app role assignment granted to it or on it goes.
-// Callers hold store.mu for writing.
-func (s *Server) removeObjectReferencesLocked(id string) {
-	for _, g := range s.store.groups {
-		if i := slices.Index(g.Members, id); i >= 0 {
-			g.Members = slices.Delete(slices.Clone(g.Members), i, i+1)
-		}
-	}
-	for _, aid := range slices.Clone(s.assignmentsOf(id, false)) {
-		s.removeAssignmentLocked(aid)
-	}
-	for _, aid := range slices.Clone(s.assignmentsOf(id, true)) {
-		s.removeAssignmentLocked(aid)
-	}
-}
-
-// lagCheck returns a test for the replication-lag fault, read once per request. Callers hold store.mu.
-func (s *Server) lagCheck() func(id string) bool {
-	lag := time.Duration(s.faults.get().ReplicationLagMS) * time.Millisecond
-	if lag <= 0 {
-		return func(string) bool { return false }
-	}
-	return func(id string) bool {
-		t, ok := s.store.created[id]
-		return ok && time.Since(t) < lag
-	}
-}
-
 // ---- rendering ----
 
-func userJSON(u *User) map[string]any {
+func userJSON(u *directory.User) map[string]any {
 	return map[string]any{
 		"@odata.type": "#microsoft.graph.user",
 		"id":          u.ID, "displayName": u.DisplayName, "userPrincipalName": u.UserPrincipalName,
@@ -278,7 +94,7 @@ func userJSON(u *User) map[string]any {
 	}
 }
 
-func userProp(u *User, p string) any {
+func userProp(u *directory.User, p string) any {
 	switch p {
 	case "id":
 		return u.ID
@@ -307,18 +123,18 @@ func derefOrNil(p *string) any {
 	return *p
 }
 
-func isUnified(g *Group) bool {
+func isUnified(g *directory.Group) bool {
 	return slices.ContainsFunc(g.GroupTypes, func(t string) bool { return strings.EqualFold(t, "Unified") })
 }
 
-func groupMail(g *Group) any {
+func groupMail(g *directory.Group) any {
 	if g.MailEnabled {
-		return g.MailNickname + "@" + SeedDomain
+		return g.MailNickname + "@" + directory.SeedDomain
 	}
 	return nil
 }
 
-func groupJSON(g *Group) map[string]any {
+func groupJSON(g *directory.Group) map[string]any {
 	proxy := []string{}
 	if m, ok := groupMail(g).(string); ok {
 		proxy = []string{"SMTP:" + m}
@@ -347,7 +163,7 @@ func groupSID(id string) string {
 	return fmt.Sprintf("S-1-12-1-%d-%d-%d-%d", part(u[0:4]), part(u[4:8]), part(u[8:12]), part(u[12:16]))
 }
 
-func groupProp(g *Group, p string) any {
+func groupProp(g *directory.Group, p string) any {
 	switch p {
 	case "id":
 		return g.ID
@@ -367,7 +183,7 @@ func groupProp(g *Group, p string) any {
 	return nil
 }
 
-func spJSON(sp *ServicePrincipal) map[string]any {
+func spJSON(sp *directory.ServicePrincipal) map[string]any {
 	b, _ := json.Marshal(sp)
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
@@ -375,7 +191,7 @@ func spJSON(sp *ServicePrincipal) map[string]any {
 	return m
 }
 
-func appObjectJSON(a *Application) map[string]any {
+func appObjectJSON(a *directory.Application) map[string]any {
 	b, _ := json.Marshal(a)
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
@@ -383,106 +199,34 @@ func appObjectJSON(a *Application) map[string]any {
 	return m
 }
 
-// dirObject is a directory object found by id, of whichever type.
-type dirObject struct {
-	user  *User
-	group *Group
-	sp    *ServicePrincipal
-	app   *Application
-}
-
-func (o dirObject) id() string {
-	switch {
-	case o.user != nil:
-		return o.user.ID
-	case o.group != nil:
-		return o.group.ID
-	case o.sp != nil:
-		return o.sp.ID
-	case o.app != nil:
-		return o.app.ID
-	}
-	return ""
-}
-
-// kind is Graph's type name without namespace: user, group, servicePrincipal, application.
-func (o dirObject) kind() string {
-	switch {
-	case o.user != nil:
-		return "user"
-	case o.group != nil:
-		return "group"
-	case o.sp != nil:
-		return "servicePrincipal"
-	case o.app != nil:
-		return "application"
-	}
-	return ""
-}
-
-func (o dirObject) displayName() string {
-	switch {
-	case o.user != nil:
-		return o.user.DisplayName
-	case o.group != nil:
-		return o.group.DisplayName
-	case o.sp != nil:
-		return o.sp.DisplayName
-	case o.app != nil:
-		return o.app.DisplayName
-	}
-	return ""
-}
-
-// findObjectLocked looks an object up by id across the directory, hiding objects still lagging.
-func (s *Server) findObjectLocked(id string, lagging func(string) bool) (dirObject, bool) {
-	id = strings.ToLower(id)
-	if lagging(id) {
-		return dirObject{}, false
-	}
-	if u, ok := s.store.users[id]; ok {
-		return dirObject{user: u}, true
-	}
-	if g, ok := s.store.groups[id]; ok {
-		return dirObject{group: g}, true
-	}
-	if sp, ok := s.store.sps[id]; ok {
-		return dirObject{sp: sp}, true
-	}
-	if a, ok := s.store.apps[id]; ok {
-		return dirObject{app: a}, true
-	}
-	return dirObject{}, false
-}
-
 // objectJSON renders a directory object for a directoryObject collection: its type's default
 // properties (or sel), and only @odata.type and id when the caller may not read objects of its type
 // (Graph's "limited information" for inaccessible members).
-func (c *gctx) objectJSON(o dirObject, sel []string) map[string]any {
+func (c *gctx) objectJSON(o directory.Object, sel []string) map[string]any {
 	hasAny := func(roles []string) bool { return slices.ContainsFunc(roles, c.claims.has) }
 	var full map[string]any
 	var defaults []string
 	switch {
-	case o.user != nil:
+	case o.User != nil:
 		if !hasAny(userReadRoles) {
-			return projectLimited(limitedJSON("#microsoft.graph.user", o.user.ID, userType.defaults), sel)
+			return projectLimited(limitedJSON("#microsoft.graph.user", o.User.ID, userType.defaults), sel)
 		}
-		full, defaults = userJSON(o.user), userType.defaults
-	case o.group != nil:
+		full, defaults = userJSON(o.User), userType.defaults
+	case o.Group != nil:
 		if !hasAny(groupReadRoles) {
-			return projectLimited(limitedJSON("#microsoft.graph.group", o.group.ID, groupType.defaults), sel)
+			return projectLimited(limitedJSON("#microsoft.graph.group", o.Group.ID, groupType.defaults), sel)
 		}
-		full, defaults = groupJSON(o.group), groupType.defaults
-	case o.sp != nil:
+		full, defaults = groupJSON(o.Group), groupType.defaults
+	case o.SP != nil:
 		if !hasAny(spReadRoles) {
-			return projectLimited(limitedJSON("#microsoft.graph.servicePrincipal", o.sp.ID, nil), sel)
+			return projectLimited(limitedJSON("#microsoft.graph.servicePrincipal", o.SP.ID, nil), sel)
 		}
-		full = spJSON(o.sp)
-	case o.app != nil:
+		full = spJSON(o.SP)
+	case o.App != nil:
 		if !hasAny(spReadRoles) {
-			return projectLimited(limitedJSON("#microsoft.graph.application", o.app.ID, nil), sel)
+			return projectLimited(limitedJSON("#microsoft.graph.application", o.App.ID, nil), sel)
 		}
-		full = appObjectJSON(o.app)
+		full = appObjectJSON(o.App)
 	}
 	if sel != nil || defaults != nil {
 		return projectProps(full, sel, defaults)
@@ -549,23 +293,26 @@ func (s *Server) listUsers(c *gctx) {
 	if !ok {
 		return
 	}
-	s.store.mu.RLock()
-	defer s.store.mu.RUnlock()
-	lagging := s.lagCheck()
-	keys := s.userIDs()
+	s.store.Mu.RLock()
+	defer s.store.Mu.RUnlock()
+	lagging := s.store.LagCheck()
+	keys := s.store.UserIDs()
 	if upns, ok := q.equalityValues("userPrincipalName"); ok {
-		keys = indexedKeys(upns, func(v string) (string, bool) { id, ok := s.store.usersByUPN[lower(v)]; return id, ok })
+		keys = indexedKeys(upns, func(v string) (string, bool) { id, ok := s.store.UsersByUPN[strings.ToLower(v)]; return id, ok })
 	} else if ids, ok := q.equalityValues("id"); ok {
-		keys = indexedKeys(ids, func(v string) (string, bool) { _, ok := s.store.users[lower(v)]; return lower(v), ok })
+		keys = indexedKeys(ids, func(v string) (string, bool) {
+			_, ok := s.store.Users[strings.ToLower(v)]
+			return strings.ToLower(v), ok
+		})
 	}
 	keep := func(id string) bool {
-		u, ok := s.store.users[id]
+		u, ok := s.store.Users[id]
 		return ok && !lagging(id) && q.matches(func(p string) any { return userProp(u, p) })
 	}
 	page, more := pageSorted(keys, q.after, q.top, keep)
 	items := make([]map[string]any, 0, len(page))
 	for _, id := range page {
-		items = append(items, q.project(userJSON(s.store.users[id])))
+		items = append(items, q.project(userJSON(s.store.Users[id])))
 	}
 	count := 0
 	if q.count {
@@ -613,15 +360,15 @@ func lastOf(page []string) string {
 // countUsers answers GET /users/$count, an advanced query: without ConsistencyLevel it fails.
 func (s *Server) countUsers(c *gctx) {
 	s.countObjects(c, func() int {
-		lagging := s.lagCheck()
-		return countKeys(s.userIDs(), func(id string) bool { return !lagging(id) })
+		lagging := s.store.LagCheck()
+		return countKeys(s.store.UserIDs(), func(id string) bool { return !lagging(id) })
 	})
 }
 
 func (s *Server) countGroups(c *gctx) {
 	s.countObjects(c, func() int {
-		lagging := s.lagCheck()
-		return countKeys(s.groupIDs(), func(id string) bool { return !lagging(id) })
+		lagging := s.store.LagCheck()
+		return countKeys(s.store.GroupIDs(), func(id string) bool { return !lagging(id) })
 	})
 }
 
@@ -634,27 +381,12 @@ func (s *Server) countObjects(c *gctx, count func() int) {
 		c.error(http.StatusBadRequest, "Request_UnsupportedQuery", "Query options are not supported on $count by the sandbox.")
 		return
 	}
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	n := count()
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	c.w.Header().Set("Content-Type", "text/plain;charset=utf-8")
 	c.w.WriteHeader(http.StatusOK)
 	_, _ = c.w.Write([]byte(strconv.Itoa(n)))
-}
-
-// userLocked finds a visible user by object id or userPrincipalName.
-func (s *Server) userLocked(idOrUPN string, lagging func(string) bool) (*User, bool) {
-	key := lower(idOrUPN)
-	u, ok := s.store.users[key]
-	if !ok {
-		if id, found := s.store.usersByUPN[key]; found {
-			u, ok = s.store.users[id]
-		}
-	}
-	if !ok || lagging(u.ID) {
-		return nil, false
-	}
-	return u, true
 }
 
 // selectOne applies $select to a single object (no other options are allowed on an entity GET).
@@ -676,13 +408,13 @@ func (c *gctx) selectOne(et *entityType, full map[string]any) (map[string]any, b
 }
 
 func (s *Server) getUser(c *gctx) {
-	s.store.mu.RLock()
-	u, ok := s.userLocked(c.param("id"), s.lagCheck())
+	s.store.Mu.RLock()
+	u, ok := s.store.UserLocked(c.param("id"), s.store.LagCheck())
 	var full map[string]any
 	if ok {
 		full = userJSON(u)
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	if !ok {
 		c.notFound(c.param("id"))
 		return
@@ -801,7 +533,7 @@ func (c *gctx) checkUPN(upn string) bool {
 		c.invalidProp("userPrincipalName", "User")
 		return false
 	}
-	if !strings.EqualFold(domain, SeedDomain) {
+	if !strings.EqualFold(domain, directory.SeedDomain) {
 		c.badRequest("The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.")
 		return false
 	}
@@ -903,22 +635,22 @@ func (s *Server) createUser(c *gctx) {
 		c.invalidProp("mail", "User")
 		return
 	}
-	s.store.mu.Lock()
-	if _, dup := s.store.usersByUPN[lower(*upn)]; dup {
-		s.store.mu.Unlock()
+	s.store.Mu.Lock()
+	if _, dup := s.store.UsersByUPN[strings.ToLower(*upn)]; dup {
+		s.store.Mu.Unlock()
 		c.badRequest("Another object with the same value for property userPrincipalName already exists.")
 		return
 	}
-	u := &User{
+	u := &directory.User{
 		ID: uuid.NewString(), DisplayName: *displayName, UserPrincipalName: *upn, Mail: mail, MailNickname: *nick,
-		GivenName: given, Surname: surname, AccountEnabled: enabled, CreatedDateTime: graphTime(now()),
+		GivenName: given, Surname: surname, AccountEnabled: enabled, CreatedDateTime: directory.GraphTime(directory.Now()),
 	}
-	s.store.users[u.ID] = u
-	s.store.usersByUPN[lower(u.UserPrincipalName)] = u.ID
-	s.indexObjectAdded(&s.store.dir.users, len(s.store.users), u.ID)
-	s.markCreated(u.ID)
+	s.store.Users[u.ID] = u
+	s.store.UsersByUPN[strings.ToLower(u.UserPrincipalName)] = u.ID
+	s.store.UserAdded(u.ID)
+	s.store.MarkCreated(u.ID)
 	out := projectProps(userJSON(u), nil, userType.defaults)
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	out["@odata.context"] = c.baseURL() + "/$metadata#users/$entity"
 	c.json(http.StatusCreated, out)
 }
@@ -976,23 +708,23 @@ func (s *Server) patchUser(c *gctx) {
 		c.invalidProp("mail", "User")
 		return
 	}
-	s.store.mu.Lock()
-	defer s.store.mu.Unlock()
-	u, found := s.userLocked(c.param("id"), s.lagCheck())
+	s.store.Mu.Lock()
+	defer s.store.Mu.Unlock()
+	u, found := s.store.UserLocked(c.param("id"), s.store.LagCheck())
 	if !found {
 		c.notFound(c.param("id"))
 		return
 	}
 	if hasUPN && !strings.EqualFold(*upn, u.UserPrincipalName) {
-		if _, dup := s.store.usersByUPN[lower(*upn)]; dup {
+		if _, dup := s.store.UsersByUPN[strings.ToLower(*upn)]; dup {
 			c.badRequest("Another object with the same value for property userPrincipalName already exists.")
 			return
 		}
 	}
 	if hasUPN {
-		delete(s.store.usersByUPN, lower(u.UserPrincipalName))
+		delete(s.store.UsersByUPN, strings.ToLower(u.UserPrincipalName))
 		u.UserPrincipalName = *upn
-		s.store.usersByUPN[lower(*upn)] = u.ID
+		s.store.UsersByUPN[strings.ToLower(*upn)] = u.ID
 	}
 	if hasEnabled {
 		u.AccountEnabled = enabled
@@ -1016,29 +748,29 @@ func (s *Server) patchUser(c *gctx) {
 }
 
 func (s *Server) deleteUser(c *gctx) {
-	s.store.mu.Lock()
-	defer s.store.mu.Unlock()
-	u, ok := s.userLocked(c.param("id"), s.lagCheck())
+	s.store.Mu.Lock()
+	defer s.store.Mu.Unlock()
+	u, ok := s.store.UserLocked(c.param("id"), s.store.LagCheck())
 	if !ok {
 		c.notFound(c.param("id"))
 		return
 	}
-	delete(s.store.users, u.ID)
-	delete(s.store.usersByUPN, lower(u.UserPrincipalName))
-	s.indexObjectRemoved(&s.store.dir.users, len(s.store.users), u.ID)
-	s.removeObjectReferencesLocked(u.ID)
+	delete(s.store.Users, u.ID)
+	delete(s.store.UsersByUPN, strings.ToLower(u.UserPrincipalName))
+	s.store.UserRemoved(u.ID)
+	s.store.RemoveObjectReferencesLocked(u.ID)
 	c.noContent()
 }
 
 // ---- groups ----
 
 // groupByIDLocked finds a visible group; a path id that is not a GUID answers 400 as Graph does.
-func (s *Server) groupByIDLocked(c *gctx, id string, lagging func(string) bool) (*Group, bool) {
+func (s *Server) groupByIDLocked(c *gctx, id string, lagging func(string) bool) (*directory.Group, bool) {
 	if !isGUIDLiteral(id) {
 		c.badRequest(fmt.Sprintf("Invalid object identifier '%s'.", id))
 		return nil, false
 	}
-	g, ok := s.store.groups[lower(id)]
+	g, ok := s.store.Groups[strings.ToLower(id)]
 	if !ok || lagging(g.ID) {
 		c.notFound(id)
 		return nil, false
@@ -1051,21 +783,24 @@ func (s *Server) listGroups(c *gctx) {
 	if !ok {
 		return
 	}
-	s.store.mu.RLock()
-	defer s.store.mu.RUnlock()
-	lagging := s.lagCheck()
-	keys := s.groupIDs()
+	s.store.Mu.RLock()
+	defer s.store.Mu.RUnlock()
+	lagging := s.store.LagCheck()
+	keys := s.store.GroupIDs()
 	if ids, ok := q.equalityValues("id"); ok {
-		keys = indexedKeys(ids, func(v string) (string, bool) { _, ok := s.store.groups[lower(v)]; return lower(v), ok })
+		keys = indexedKeys(ids, func(v string) (string, bool) {
+			_, ok := s.store.Groups[strings.ToLower(v)]
+			return strings.ToLower(v), ok
+		})
 	}
 	keep := func(id string) bool {
-		g, ok := s.store.groups[id]
+		g, ok := s.store.Groups[id]
 		return ok && !lagging(id) && q.matches(func(p string) any { return groupProp(g, p) })
 	}
 	page, more := pageSorted(keys, q.after, q.top, keep)
 	items := make([]map[string]any, 0, len(page))
 	for _, id := range page {
-		items = append(items, q.project(groupJSON(s.store.groups[id])))
+		items = append(items, q.project(groupJSON(s.store.Groups[id])))
 	}
 	count := 0
 	if q.count {
@@ -1075,13 +810,13 @@ func (s *Server) listGroups(c *gctx) {
 }
 
 func (s *Server) getGroup(c *gctx) {
-	s.store.mu.RLock()
-	g, ok := s.groupByIDLocked(c, c.param("id"), s.lagCheck())
+	s.store.Mu.RLock()
+	g, ok := s.groupByIDLocked(c, c.param("id"), s.store.LagCheck())
 	var full map[string]any
 	if ok {
 		full = groupJSON(g)
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	if !ok {
 		return
 	}
@@ -1116,7 +851,7 @@ func parseRef(ref string) (string, bool) {
 	if !isGUIDLiteral(id) {
 		return "", false
 	}
-	return lower(id), true
+	return strings.ToLower(id), true
 }
 
 var groupWritableProps = []string{"displayName", "description", "mailEnabled", "mailNickname", "securityEnabled", "groupTypes", "members@odata.bind"}
@@ -1164,8 +899,8 @@ func (s *Server) createGroup(c *gctx) {
 			}
 		}
 	}
-	g := &Group{ID: uuid.NewString(), DisplayName: *displayName, Description: desc, MailNickname: *nick,
-		MailEnabled: mailEnabled, SecurityEnabled: securityEnabled, GroupTypes: groupTypes, CreatedDateTime: graphTime(now())}
+	g := &directory.Group{ID: uuid.NewString(), DisplayName: *displayName, Description: desc, MailNickname: *nick,
+		MailEnabled: mailEnabled, SecurityEnabled: securityEnabled, GroupTypes: groupTypes, CreatedDateTime: directory.GraphTime(directory.Now())}
 	if mailEnabled && !isUnified(g) {
 		c.badRequest("The service does not currently support writes of mail-enabled groups. Please ensure that the mail-enablement property is unset or is set to false.")
 		return
@@ -1181,17 +916,17 @@ func (s *Server) createGroup(c *gctx) {
 			return
 		}
 	}
-	s.store.mu.Lock()
-	defer s.store.mu.Unlock()
-	lagging := s.lagCheck()
+	s.store.Mu.Lock()
+	defer s.store.Mu.Unlock()
+	lagging := s.store.LagCheck()
 	for _, ref := range bind {
 		id, ok := parseRef(ref)
 		if !ok {
 			c.badRequest(fmt.Sprintf("Invalid URL format specified in @odata.bind for members: '%s'.", ref))
 			return
 		}
-		o, found := s.findObjectLocked(id, lagging)
-		if !found || o.app != nil {
+		o, found := s.store.FindObjectLocked(id, lagging)
+		if !found || o.App != nil {
 			c.notFound(id)
 			return
 		}
@@ -1201,9 +936,9 @@ func (s *Server) createGroup(c *gctx) {
 		}
 		g.Members = append(g.Members, id)
 	}
-	s.store.groups[g.ID] = g
-	s.indexObjectAdded(&s.store.dir.groups, len(s.store.groups), g.ID)
-	s.markCreated(g.ID)
+	s.store.Groups[g.ID] = g
+	s.store.GroupAdded(g.ID)
+	s.store.MarkCreated(g.ID)
 	out := groupJSON(g)
 	delete(out, "@odata.type")
 	out["@odata.context"] = c.baseURL() + "/$metadata#groups/$entity"
@@ -1243,9 +978,9 @@ func (s *Server) patchGroup(c *gctx) {
 	if !ok {
 		return
 	}
-	s.store.mu.Lock()
-	defer s.store.mu.Unlock()
-	g, ok := s.groupByIDLocked(c, c.param("id"), s.lagCheck())
+	s.store.Mu.Lock()
+	defer s.store.Mu.Unlock()
+	g, ok := s.groupByIDLocked(c, c.param("id"), s.store.LagCheck())
 	if !ok {
 		return
 	}
@@ -1269,41 +1004,19 @@ func (s *Server) patchGroup(c *gctx) {
 }
 
 func (s *Server) deleteGroup(c *gctx) {
-	s.store.mu.Lock()
-	defer s.store.mu.Unlock()
-	g, ok := s.groupByIDLocked(c, c.param("id"), s.lagCheck())
+	s.store.Mu.Lock()
+	defer s.store.Mu.Unlock()
+	g, ok := s.groupByIDLocked(c, c.param("id"), s.store.LagCheck())
 	if !ok {
 		return
 	}
-	delete(s.store.groups, g.ID)
-	s.indexObjectRemoved(&s.store.dir.groups, len(s.store.groups), g.ID)
-	s.removeObjectReferencesLocked(g.ID)
+	delete(s.store.Groups, g.ID)
+	s.store.GroupRemoved(g.ID)
+	s.store.RemoveObjectReferencesLocked(g.ID)
 	c.noContent()
 }
 
 // ---- members ----
-
-// transitiveMembersLocked expands nested groups breadth first; each object appears once, cycles included.
-func (s *Server) transitiveMembersLocked(g *Group) []string {
-	seen := map[string]bool{g.ID: true}
-	var out []string
-	queue := []*Group{g}
-	for len(queue) > 0 {
-		cur := queue[0]
-		queue = queue[1:]
-		for _, id := range cur.Members {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			out = append(out, id)
-			if ng, ok := s.store.groups[id]; ok {
-				queue = append(queue, ng)
-			}
-		}
-	}
-	return out
-}
 
 // listMembers serves members and transitiveMembers, optionally cast to one type (user, group,
 // servicePrincipal).
@@ -1324,21 +1037,21 @@ func (s *Server) listMembers(transitive bool, cast string) func(c *gctx) {
 		if !ok {
 			return
 		}
-		s.store.mu.RLock()
-		defer s.store.mu.RUnlock()
-		lagging := s.lagCheck()
+		s.store.Mu.RLock()
+		defer s.store.Mu.RUnlock()
+		lagging := s.store.LagCheck()
 		g, ok := s.groupByIDLocked(c, c.param("id"), lagging)
 		if !ok {
 			return
 		}
 		keys := g.Members
 		if transitive {
-			keys = s.transitiveMembersLocked(g)
+			keys = s.store.TransitiveMembersLocked(g)
 		}
-		objects := map[string]dirObject{}
+		objects := map[string]directory.Object{}
 		keep := func(id string) bool {
-			o, ok := s.findObjectLocked(id, lagging)
-			if !ok || (cast != "" && o.kind() != cast) {
+			o, ok := s.store.FindObjectLocked(id, lagging)
+			if !ok || (cast != "" && o.Kind() != cast) {
 				return false
 			}
 			objects[id] = o
@@ -1379,15 +1092,15 @@ func (s *Server) addMember(c *gctx) {
 		c.badRequest(fmt.Sprintf("Invalid object identifier '%s'.", ref))
 		return
 	}
-	s.store.mu.Lock()
-	defer s.store.mu.Unlock()
-	lagging := s.lagCheck()
+	s.store.Mu.Lock()
+	defer s.store.Mu.Unlock()
+	lagging := s.store.LagCheck()
 	g, ok := s.groupByIDLocked(c, c.param("id"), lagging)
 	if !ok {
 		return
 	}
-	o, found := s.findObjectLocked(id, lagging)
-	if !found || o.app != nil {
+	o, found := s.store.FindObjectLocked(id, lagging)
+	if !found || o.App != nil {
 		c.notFound(id)
 		return
 	}
@@ -1420,13 +1133,13 @@ func (s *Server) removeMemberByQuery(c *gctx) {
 }
 
 func (s *Server) removeMemberID(c *gctx, memberID string) {
-	s.store.mu.Lock()
-	defer s.store.mu.Unlock()
-	g, ok := s.groupByIDLocked(c, c.param("id"), s.lagCheck())
+	s.store.Mu.Lock()
+	defer s.store.Mu.Unlock()
+	g, ok := s.groupByIDLocked(c, c.param("id"), s.store.LagCheck())
 	if !ok {
 		return
 	}
-	i := slices.Index(g.Members, lower(memberID))
+	i := slices.Index(g.Members, strings.ToLower(memberID))
 	if i < 0 {
 		c.notFound(memberID)
 		return
@@ -1443,9 +1156,9 @@ func (s *Server) getDirectoryObject(c *gctx) {
 		c.badRequest(fmt.Sprintf("Invalid object identifier '%s'.", id))
 		return
 	}
-	s.store.mu.RLock()
-	o, ok := s.findObjectLocked(id, s.lagCheck())
-	s.store.mu.RUnlock()
+	s.store.Mu.RLock()
+	o, ok := s.store.FindObjectLocked(id, s.store.LagCheck())
+	s.store.Mu.RUnlock()
 	if !ok {
 		c.notFound(id)
 		return
@@ -1459,9 +1172,9 @@ func (s *Server) getDirectoryObject(c *gctx) {
 		}
 		sel = q.sel
 	}
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	full := c.objectJSON(o, sel)
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	full["@odata.context"] = c.baseURL() + "/$metadata#directoryObjects/$entity"
 	c.json(http.StatusOK, full)
 }
@@ -1501,18 +1214,18 @@ func (s *Server) getByIDs(c *gctx) {
 			return
 		}
 	}
-	s.store.mu.RLock()
-	lagging := s.lagCheck()
+	s.store.Mu.RLock()
+	lagging := s.store.LagCheck()
 	items := []map[string]any{}
 	seen := map[string]bool{}
 	for _, id := range ids {
-		o, ok := s.findObjectLocked(id, lagging)
-		if !ok || seen[o.id()] || (len(want) > 0 && !want[o.kind()]) {
+		o, ok := s.store.FindObjectLocked(id, lagging)
+		if !ok || seen[o.ID()] || (len(want) > 0 && !want[o.Kind()]) {
 			continue
 		}
-		seen[o.id()] = true
+		seen[o.ID()] = true
 		items = append(items, c.objectJSON(o, nil))
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#directoryObjects", "value": items})
 }

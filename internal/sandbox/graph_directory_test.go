@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -141,7 +142,7 @@ func dirCreateUser(t *testing.T, s *Server, nick string) string {
 func dirCreateGroup(t *testing.T, s *Server, name string) string {
 	t.Helper()
 	st, _, body := graphCall(t, s, s.AdminClient().AppID, http.MethodPost, "/groups", map[string]any{
-		"displayName": name, "mailEnabled": false, "mailNickname": nickname(name), "securityEnabled": true,
+		"displayName": name, "mailEnabled": false, "mailNickname": directory.Nickname(name), "securityEnabled": true,
 	})
 	if st != http.StatusCreated {
 		t.Fatalf("create group %s: %d %v", name, st, body)
@@ -159,9 +160,9 @@ func dirAddMember(t *testing.T, s *Server, groupID, memberID string) {
 }
 
 func dirUserCount(s *Server) int {
-	s.store.mu.RLock()
-	defer s.store.mu.RUnlock()
-	return len(s.store.users)
+	s.store.Mu.RLock()
+	defer s.store.Mu.RUnlock()
+	return len(s.store.Users)
 }
 
 // ---- users ----
@@ -815,10 +816,10 @@ func BenchmarkGraphDirectoryListUsersPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.store.mu.RLock()
-	ids := s.userIDs()
+	s.store.Mu.RLock()
+	ids := s.store.UserIDs()
 	after := ids[len(ids)/2]
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	u := s.GraphURL() + "/users?$top=999&$skiptoken=" + skipTokenFor(after)
 	hc := s.HTTPClient()
 	b.ResetTimer()

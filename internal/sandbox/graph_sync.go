@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/google/uuid"
 )
 
@@ -65,11 +66,11 @@ func (s *Server) registerSyncRoutes(g *graphRouter) {
 
 // newSyncTemplate is the synchronization template a provisioning-capable gallery app offers. Its rule
 // ids are fixed per template, as in Entra, where they come from the template, not the tenant.
-func newSyncTemplate(factoryTag, appID, galleryName string) *SyncTemplate {
+func newSyncTemplate(factoryTag, appID, galleryName string) *directory.SyncTemplate {
 	desc := galleryName + " provisioning over SCIM 2.0"
-	return &SyncTemplate{
+	return &directory.SyncTemplate{
 		ID: factoryTag, ApplicationID: appID, Default: true, Description: &desc, Discoverable: true, FactoryTag: factoryTag,
-		Metadata: []KeyValue{
+		Metadata: []directory.KeyValue{
 			{Key: "galleryApplicationIdentifier", Value: factoryTag},
 			{Key: "galleryApplicationKey", Value: factoryTag},
 			{Key: "IsOAuthEnabled", Value: "false"},
@@ -147,13 +148,13 @@ func syncSchemaJSON(factoryTag string) json.RawMessage {
 
 // syncSP finds the service principal of a synchronization call (404 when absent or not yet
 // replicated). Callers hold store.mu.
-func (s *Server) syncSP(c *gctx) (*ServicePrincipal, bool) {
+func (s *Server) syncSP(c *gctx) (*directory.ServicePrincipal, bool) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return nil, false
 	}
-	sp, ok := s.store.sps[id]
-	if !ok || s.lagging(id) {
+	sp, ok := s.store.SPs[id]
+	if !ok || s.store.Lagging(id) {
 		c.notFound(id)
 		return nil, false
 	}
@@ -161,17 +162,17 @@ func (s *Server) syncSP(c *gctx) (*ServicePrincipal, bool) {
 }
 
 // syncJob finds the job of a synchronization call. Callers hold store.mu.
-func (s *Server) syncJob(c *gctx) (*ServicePrincipal, *SyncJob, bool) {
+func (s *Server) syncJob(c *gctx) (*directory.ServicePrincipal, *directory.SyncJob, bool) {
 	sp, ok := s.syncSP(c)
 	if !ok {
 		return nil, nil, false
 	}
 	jobID := c.param("jobId")
-	var j *SyncJob
+	var j *directory.SyncJob
 	if sp.Sync != nil {
 		j = sp.Sync.Jobs[jobID]
 	}
-	if j == nil || s.lagging(j.ID) {
+	if j == nil || s.store.Lagging(j.ID) {
 		c.notFound(jobID)
 		return nil, nil, false
 	}
@@ -179,15 +180,15 @@ func (s *Server) syncJob(c *gctx) (*ServicePrincipal, *SyncJob, bool) {
 }
 
 // noProvisioning answers a write on a service principal whose application cannot provision.
-func (c *gctx) noProvisioning(sp *ServicePrincipal) {
+func (c *gctx) noProvisioning(sp *directory.ServicePrincipal) {
 	c.error(http.StatusBadRequest, "BadRequest", fmt.Sprintf("The application '%s' does not support provisioning: it has no synchronization template.", sp.DisplayName))
 }
 
 func (s *Server) listSyncTemplates(c *gctx) {
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	sp, ok := s.syncSP(c)
 	if !ok {
-		s.store.mu.RUnlock()
+		s.store.Mu.RUnlock()
 		return
 	}
 	items := []map[string]any{}
@@ -196,15 +197,15 @@ func (s *Server) listSyncTemplates(c *gctx) {
 			items = append(items, appJSONMap(t))
 		}
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/templates", "value": items})
 }
 
 func (s *Server) getSyncTemplate(c *gctx) {
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	sp, ok := s.syncSP(c)
 	if !ok {
-		s.store.mu.RUnlock()
+		s.store.Mu.RUnlock()
 		return
 	}
 	var m map[string]any
@@ -215,7 +216,7 @@ func (s *Server) getSyncTemplate(c *gctx) {
 			}
 		}
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	if m == nil {
 		c.notFound(c.param("templateId"))
 		return
@@ -225,7 +226,7 @@ func (s *Server) getSyncTemplate(c *gctx) {
 
 // syncJobJSON renders a job as Graph does. synchronizationJobSettings are keyValuePairs, whose
 // JSON names are name and value (not key).
-func syncJobJSON(j *SyncJob) map[string]any {
+func syncJobJSON(j *directory.SyncJob) map[string]any {
 	m := appJSONMap(j)
 	settings := make([]map[string]string, 0, len(j.SynchronizationJobSettings))
 	for _, kv := range j.SynchronizationJobSettings {
@@ -243,32 +244,32 @@ func syncJobJSON(j *SyncJob) map[string]any {
 }
 
 func (s *Server) listSyncJobs(c *gctx) {
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	sp, ok := s.syncSP(c)
 	if !ok {
-		s.store.mu.RUnlock()
+		s.store.Mu.RUnlock()
 		return
 	}
 	items := []map[string]any{}
 	if sp.Sync != nil {
 		for _, id := range sortedKeys(sp.Sync.Jobs) {
-			if j := sp.Sync.Jobs[id]; !s.lagging(j.ID) {
+			if j := sp.Sync.Jobs[id]; !s.store.Lagging(j.ID) {
 				items = append(items, syncJobJSON(j))
 			}
 		}
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/jobs", "value": items})
 }
 
 func (s *Server) getSyncJob(c *gctx) {
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	_, j, ok := s.syncJob(c)
 	var m map[string]any
 	if ok {
 		m = syncJobJSON(j)
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	if !ok {
 		return
 	}
@@ -288,39 +289,39 @@ func (s *Server) createSyncJob(c *gctx) {
 		c.badRequest("The property 'templateId' is required and must be a non-empty string.")
 		return
 	}
-	s.store.mu.Lock()
+	s.store.Mu.Lock()
 	sp, ok := s.syncSP(c)
 	if !ok {
-		s.store.mu.Unlock()
+		s.store.Mu.Unlock()
 		return
 	}
-	if sp.Sync == nil || !slices.ContainsFunc(sp.Sync.Templates, func(t *SyncTemplate) bool { return t.ID == templateID }) {
-		s.store.mu.Unlock()
+	if sp.Sync == nil || !slices.ContainsFunc(sp.Sync.Templates, func(t *directory.SyncTemplate) bool { return t.ID == templateID }) {
+		s.store.Mu.Unlock()
 		c.error(http.StatusBadRequest, "BadRequest", fmt.Sprintf("The synchronization template '%s' is not available for the application '%s'.", templateID, sp.DisplayName))
 		return
 	}
 	for _, j := range sp.Sync.Jobs {
 		if j.TemplateID == templateID {
-			s.store.mu.Unlock()
+			s.store.Mu.Unlock()
 			c.error(http.StatusConflict, "Conflict", fmt.Sprintf("A synchronization job for the template '%s' already exists on this service principal: '%s'.", templateID, j.ID))
 			return
 		}
 	}
-	var tpl *SyncTemplate
+	var tpl *directory.SyncTemplate
 	for _, t := range sp.Sync.Templates {
 		if t.ID == templateID {
 			tpl = t
 		}
 	}
-	j := &SyncJob{
+	j := &directory.SyncJob{
 		ID:         templateID + "." + strings.ReplaceAll(s.tenantID, "-", "") + "." + uuid.NewString(),
 		TemplateID: templateID,
-		Schedule:   SyncSchedule{Interval: maxTimeSpanInterval, State: "Disabled"},
-		Status: SyncStatus{
-			Code: "NotConfigured", Progress: []any{}, SynchronizedEntryCountByType: []KeyValueInt{},
+		Schedule:   directory.SyncSchedule{Interval: maxTimeSpanInterval, State: "Disabled"},
+		Status: directory.SyncStatus{
+			Code: "NotConfigured", Progress: []any{}, SynchronizedEntryCountByType: []directory.KeyValueInt{},
 			SteadyStateFirstAchievedTime: "0001-01-01T00:00:00Z", SteadyStateLastAchievedTime: "0001-01-01T00:00:00Z",
 		},
-		SynchronizationJobSettings: []KeyValue{
+		SynchronizationJobSettings: []directory.KeyValue{
 			{Key: "AzureIngestionAttributeOptimization", Value: "False"},
 			{Key: "LookaheadQueryEnabled", Value: "False"},
 			{Key: "QuarantineTooManyDeletesThreshold", Value: "500"},
@@ -332,9 +333,9 @@ func (s *Server) createSyncJob(c *gctx) {
 		j.Status.Code = "NotRun"
 	}
 	sp.Sync.Jobs[j.ID] = j
-	s.markCreated(j.ID)
+	s.store.MarkCreated(j.ID)
 	m := syncJobJSON(j)
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	m["@odata.context"] = c.baseURL() + "/$metadata#servicePrincipals('" + sp.ID + "')/synchronization/jobs/$entity"
 	c.json(http.StatusCreated, m)
 }
@@ -357,12 +358,12 @@ func credentialsSaved(secrets map[string]string) bool {
 }
 
 func (s *Server) deleteSyncJob(c *gctx) {
-	s.store.mu.Lock()
+	s.store.Mu.Lock()
 	sp, j, ok := s.syncJob(c)
 	if ok {
 		delete(sp.Sync.Jobs, j.ID)
 	}
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	if ok {
 		c.noContent()
 	}
@@ -391,7 +392,7 @@ func isoInterval(d time.Duration) string {
 
 // startLocked turns a job's schedule on. Entra will not run a job it has no credentials for, so a
 // job without a saved BaseAddress and SecretToken cannot start. Callers hold store.mu for writing.
-func (s *Server) startLocked(c *gctx, sp *ServicePrincipal, j *SyncJob) bool {
+func (s *Server) startLocked(c *gctx, sp *directory.ServicePrincipal, j *directory.SyncJob) bool {
 	if !credentialsSaved(sp.Sync.Secrets) {
 		c.error(http.StatusBadRequest, "BadRequest", "The job cannot start: the credentials of the target system (BaseAddress and SecretToken) are not saved. Save them with PUT .../synchronization/secrets, then start the job.")
 		return false
@@ -401,32 +402,32 @@ func (s *Server) startLocked(c *gctx, sp *ServicePrincipal, j *SyncJob) bool {
 	if j.Status.Code != "Quarantine" {
 		j.Status.Code = "Active"
 	}
-	j.NextCycle = now()
+	j.NextCycle = directory.Now()
 	return true
 }
 
 func (s *Server) startSyncJob(c *gctx) {
-	s.store.mu.Lock()
+	s.store.Mu.Lock()
 	sp, j, ok := s.syncJob(c)
 	if ok {
 		ok = s.startLocked(c, sp, j)
 	}
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	if !ok {
 		return
 	}
-	s.engine.jobStarted(sp.ID, j.ID)
+	s.engine.JobStarted(sp.ID, j.ID)
 	c.noContent()
 }
 
 func (s *Server) pauseSyncJob(c *gctx) {
-	s.store.mu.Lock()
+	s.store.Mu.Lock()
 	_, j, ok := s.syncJob(c)
 	if ok {
 		j.Schedule.State = "Paused"
 		j.Status.Code = "Paused"
 	}
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	if ok {
 		c.noContent()
 	}
@@ -467,7 +468,7 @@ func (s *Server) restartSyncJob(c *gctx) {
 		}
 	}
 	has := func(f string) bool { return slices.Contains(flags, f) || slices.Contains(flags, "Full") }
-	s.store.mu.Lock()
+	s.store.Mu.Lock()
 	sp, j, ok := s.syncJob(c)
 	if ok && !credentialsSaved(sp.Sync.Secrets) {
 		ok = s.startLocked(c, sp, j) // answers the missing-credentials error
@@ -493,11 +494,11 @@ func (s *Server) restartSyncJob(c *gctx) {
 		}
 		ok = s.startLocked(c, sp, j)
 	}
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	if !ok {
 		return
 	}
-	s.engine.jobStarted(sp.ID, j.ID)
+	s.engine.JobStarted(sp.ID, j.ID)
 	c.noContent()
 }
 
@@ -505,10 +506,10 @@ func (s *Server) restartSyncJob(c *gctx) {
 // nothing. With useSavedCredentials the saved credentials are tested and credentials are ignored.
 func (s *Server) validateCredentials(c *gctx) {
 	var body struct {
-		UseSavedCredentials   bool       `json:"useSavedCredentials"`
-		Credentials           []KeyValue `json:"credentials"`
-		TemplateID            *string    `json:"templateId"`
-		ApplicationIdentifier *string    `json:"applicationIdentifier"`
+		UseSavedCredentials   bool                 `json:"useSavedCredentials"`
+		Credentials           []directory.KeyValue `json:"credentials"`
+		TemplateID            *string              `json:"templateId"`
+		ApplicationIdentifier *string              `json:"applicationIdentifier"`
 	}
 	if !c.decode(&body) {
 		return
@@ -526,9 +527,9 @@ func (s *Server) validateCredentials(c *gctx) {
 		given[kv.Key] = kv.Value
 	}
 	jobless := c.param("jobId") == ""
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	var (
-		sp *ServicePrincipal
+		sp *directory.ServicePrincipal
 		ok bool
 	)
 	if jobless {
@@ -537,24 +538,26 @@ func (s *Server) validateCredentials(c *gctx) {
 		sp, _, ok = s.syncJob(c)
 	}
 	if !ok {
-		s.store.mu.RUnlock()
+		s.store.Mu.RUnlock()
 		return
 	}
 	if sp.Sync == nil {
-		s.store.mu.RUnlock()
+		s.store.Mu.RUnlock()
 		c.noProvisioning(sp)
 		return
 	}
 	if jobless {
-		if body.TemplateID == nil || !slices.ContainsFunc(sp.Sync.Templates, func(t *SyncTemplate) bool { return t.ID == *body.TemplateID }) {
-			s.store.mu.RUnlock()
+		if body.TemplateID == nil || !slices.ContainsFunc(sp.Sync.Templates, func(t *directory.SyncTemplate) bool { return t.ID == *body.TemplateID }) {
+			s.store.Mu.RUnlock()
 			c.badRequest("The property 'templateId' must name one of the service principal's synchronization templates.")
 			return
 		}
 		if body.ApplicationIdentifier != nil && *body.ApplicationIdentifier != "" &&
-			!slices.ContainsFunc(sp.Sync.Templates, func(t *SyncTemplate) bool { return strings.EqualFold(t.FactoryTag, *body.ApplicationIdentifier) }) &&
+			!slices.ContainsFunc(sp.Sync.Templates, func(t *directory.SyncTemplate) bool {
+				return strings.EqualFold(t.FactoryTag, *body.ApplicationIdentifier)
+			}) &&
 			!strings.EqualFold(*body.ApplicationIdentifier, sp.AppID) {
-			s.store.mu.RUnlock()
+			s.store.Mu.RUnlock()
 			c.badRequest(fmt.Sprintf("The applicationIdentifier '%s' does not match the application.", *body.ApplicationIdentifier))
 			return
 		}
@@ -563,7 +566,7 @@ func (s *Server) validateCredentials(c *gctx) {
 	if body.UseSavedCredentials {
 		creds = map[string]string{"BaseAddress": sp.Sync.Secrets["BaseAddress"], "SecretToken": sp.Sync.Secrets["SecretToken"]}
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	baseURL, token := creds["BaseAddress"], creds["SecretToken"]
 	if baseURL == "" || token == "" {
 		missing := "BaseAddress"
@@ -577,7 +580,7 @@ func (s *Server) validateCredentials(c *gctx) {
 		c.error(http.StatusBadRequest, "CredentialValidationUnavailable", fmt.Sprintf("You appear to have entered invalid credentials: %s is missing %s.", missing, where))
 		return
 	}
-	if err := s.testSCIMConnection(c.r.Context(), baseURL, token); err != nil {
+	if err := s.engine.TestConnection(c.r.Context(), baseURL, token); err != nil {
 		msg := err.Error()
 		// The reason must never carry the token; a very short one is no secret and scrubbing it
 		// would garble the message.
@@ -592,13 +595,13 @@ func (s *Server) validateCredentials(c *gctx) {
 }
 
 func (s *Server) getSyncSchema(c *gctx) {
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	_, j, ok := s.syncJob(c)
 	var m map[string]any
 	if ok {
 		_ = json.Unmarshal(j.Schema, &m)
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	if !ok {
 		return
 	}
@@ -642,35 +645,35 @@ func (s *Server) putSyncSchema(c *gctx) {
 		c.badRequest(err.Error())
 		return
 	}
-	s.store.mu.Lock()
+	s.store.Mu.Lock()
 	_, j, ok := s.syncJob(c)
 	if ok {
 		j.Schema = withSchemaID(b, j.ID)
 	}
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	if ok {
 		c.noContent()
 	}
 }
 
 func (s *Server) getSyncSecrets(c *gctx) {
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	sp, ok := s.syncSP(c)
 	if !ok {
-		s.store.mu.RUnlock()
+		s.store.Mu.RUnlock()
 		return
 	}
-	items := []KeyValue{}
+	items := []directory.KeyValue{}
 	if sp.Sync != nil {
 		for _, k := range sortedKeys(sp.Sync.Secrets) {
 			v := sp.Sync.Secrets[k]
 			if slices.Contains(maskedSecretKeys, k) {
 				v = "*"
 			}
-			items = append(items, KeyValue{Key: k, Value: v})
+			items = append(items, directory.KeyValue{Key: k, Value: v})
 		}
 	}
-	s.store.mu.RUnlock()
+	s.store.Mu.RUnlock()
 	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/secrets", "value": items})
 }
 
@@ -710,14 +713,14 @@ func (s *Server) putSyncSecrets(c *gctx) {
 			return
 		}
 	}
-	s.store.mu.Lock()
+	s.store.Mu.Lock()
 	sp, ok := s.syncSP(c)
 	if !ok {
-		s.store.mu.Unlock()
+		s.store.Mu.Unlock()
 		return
 	}
 	if sp.Sync == nil {
-		s.store.mu.Unlock()
+		s.store.Mu.Unlock()
 		c.noProvisioning(sp)
 		return
 	}
@@ -738,6 +741,6 @@ func (s *Server) putSyncSecrets(c *gctx) {
 			j.Status.Code = "NotConfigured"
 		}
 	}
-	s.store.mu.Unlock()
+	s.store.Mu.Unlock()
 	c.noContent()
 }

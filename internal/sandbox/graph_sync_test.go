@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
@@ -165,10 +166,10 @@ func TestGraphSyncJobLifecycle(t *testing.T) {
 	scope := models.SynchronizationJobRestartScope(models.WATERMARK_SYNCHRONIZATIONJOBRESTARTSCOPE | models.ESCROWS_SYNCHRONIZATIONJOBRESTARTSCOPE | models.QUARANTINESTATE_SYNCHRONIZATIONJOBRESTARTSCOPE)
 	criteria.SetResetScope(&scope)
 	restart.SetCriteria(criteria)
-	s.store.mu.Lock()
-	s.store.sps[spID].Sync.Jobs[jobID].Status.Quarantine = &SyncQuarantine{Reason: "EncounteredQuarantineException", SeriesCount: 3}
-	s.store.sps[spID].Sync.Jobs[jobID].Status.CountSuccessiveCompleteFailures = 3
-	s.store.mu.Unlock()
+	s.store.Mu.Lock()
+	s.store.SPs[spID].Sync.Jobs[jobID].Status.Quarantine = &directory.SyncQuarantine{Reason: "EncounteredQuarantineException", SeriesCount: 3}
+	s.store.SPs[spID].Sync.Jobs[jobID].Status.CountSuccessiveCompleteFailures = 3
+	s.store.Mu.Unlock()
 	if err := jobs.Restart().Post(ctx, restart, nil); err != nil {
 		t.Fatalf("restart: %v", err)
 	}
@@ -247,9 +248,9 @@ func TestGraphSyncSecrets(t *testing.T) {
 		t.Errorf("secrets %v, want %v", got, want)
 	}
 	// The token itself is stored, only masked on the way out.
-	s.store.mu.RLock()
-	stored := s.store.sps[*sp.GetId()].Sync.Secrets["SecretToken"]
-	s.store.mu.RUnlock()
+	s.store.Mu.RLock()
+	stored := s.store.SPs[*sp.GetId()].Sync.Secrets["SecretToken"]
+	s.store.Mu.RUnlock()
 	if stored != token {
 		t.Error("the saved SecretToken was not kept")
 	}

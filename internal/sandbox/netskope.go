@@ -18,6 +18,7 @@ import (
 	scimfilter "github.com/elimity-com/scim/filter"
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/google/uuid"
 	"github.com/scim2/filter-parser/v2"
 )
@@ -392,7 +393,7 @@ func (t *scimTenant) indexed(params scim.ListRequestParams, user bool) (map[stri
 		return nil, false
 	}
 	out := map[string]*scimRecord{}
-	if id, ok := index[lower(v)]; ok {
+	if id, ok := index[strings.ToLower(v)]; ok {
 		out[id] = coll[id]
 	}
 	return out, true
@@ -418,7 +419,7 @@ func excludeAttributes(r *http.Request, res scim.Resource) scim.Resource {
 
 func (t *scimTenant) newRecord(attrs scim.ResourceAttributes) *scimRecord {
 	t.seq++
-	n := now()
+	n := directory.Now()
 	rec := &scimRecord{id: uuid.NewString(), created: n, modified: n, version: 1, seq: t.seq}
 	rec.setAttrs(attrs)
 	return rec
@@ -440,7 +441,7 @@ func (rec *scimRecord) setAttrs(attrs scim.ResourceAttributes) {
 }
 
 func (rec *scimRecord) touch() {
-	rec.modified = now()
+	rec.modified = directory.Now()
 	rec.version++
 }
 
@@ -451,25 +452,25 @@ type scimUserHandler struct{ t *scimTenant }
 // userNameTaken reports whether another user already has userName (compared case-insensitively, as
 // userName's caseExact is false). Callers hold t.mu.
 func (t *scimTenant) userNameTaken(userName, exceptID string) bool {
-	id, ok := t.userNames[lower(userName)]
+	id, ok := t.userNames[strings.ToLower(userName)]
 	return ok && id != exceptID
 }
 
 // putUser stores a user and keeps the userName index. Callers hold t.mu.
 func (t *scimTenant) putUser(rec *scimRecord) {
 	if old, ok := t.users[rec.id]; ok {
-		delete(t.userNames, lower(fmt.Sprint(old.attrs["userName"])))
+		delete(t.userNames, strings.ToLower(fmt.Sprint(old.attrs["userName"])))
 	}
 	t.users[rec.id] = rec
-	t.userNames[lower(fmt.Sprint(rec.attrs["userName"]))] = rec.id
+	t.userNames[strings.ToLower(fmt.Sprint(rec.attrs["userName"]))] = rec.id
 }
 
 func (t *scimTenant) putGroup(rec *scimRecord) {
 	if old, ok := t.groups[rec.id]; ok {
-		delete(t.groupNames, lower(fmt.Sprint(old.attrs["displayName"])))
+		delete(t.groupNames, strings.ToLower(fmt.Sprint(old.attrs["displayName"])))
 	}
 	t.groups[rec.id] = rec
-	t.groupNames[lower(fmt.Sprint(rec.attrs["displayName"]))] = rec.id
+	t.groupNames[strings.ToLower(fmt.Sprint(rec.attrs["displayName"]))] = rec.id
 }
 
 func (t *scimTenant) checkUser(rec *scimRecord) error {
@@ -542,7 +543,7 @@ func (h scimUserHandler) Delete(r *http.Request, id string) error {
 	if _, ok := t.users[id]; !ok {
 		return scimerrors.ScimErrorResourceNotFound(id)
 	}
-	delete(t.userNames, lower(fmt.Sprint(t.users[id].attrs["userName"])))
+	delete(t.userNames, strings.ToLower(fmt.Sprint(t.users[id].attrs["userName"])))
 	delete(t.users, id)
 	for _, g := range t.groups {
 		if slices.Contains(memberIDs(g.attrs), id) {
@@ -586,7 +587,7 @@ func (t *scimTenant) checkGroup(rec *scimRecord) error {
 	if strings.TrimSpace(name) == "" {
 		return scimBadValue("displayName is required.")
 	}
-	if id, ok := t.groupNames[lower(name)]; ok && id != rec.id {
+	if id, ok := t.groupNames[strings.ToLower(name)]; ok && id != rec.id {
 		return scimUniqueness(fmt.Sprintf("A group with displayName %q already exists.", name))
 	}
 	raw, ok := rec.attrs["members"]
@@ -673,7 +674,7 @@ func (h scimGroupHandler) Delete(r *http.Request, id string) error {
 	if _, ok := t.groups[id]; !ok {
 		return scimerrors.ScimErrorResourceNotFound(id)
 	}
-	delete(t.groupNames, lower(fmt.Sprint(t.groups[id].attrs["displayName"])))
+	delete(t.groupNames, strings.ToLower(fmt.Sprint(t.groups[id].attrs["displayName"])))
 	delete(t.groups, id)
 	return nil
 }

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/provisioning"
 )
 
 // provApp is a Netskope User Authentication app set up for provisioning through Graph, the way the
@@ -99,10 +102,10 @@ func provStart(t *testing.T, s *Server, app *provApp) {
 	provPoll(t, "the first cycle after start", func() bool { return provLastExecution(s, app) != nil })
 }
 
-func provLastExecution(s *Server, app *provApp) *SyncExecution {
-	s.store.mu.RLock()
-	defer s.store.mu.RUnlock()
-	j := s.store.sps[app.spID].Sync.Jobs[app.jobID]
+func provLastExecution(s *Server, app *provApp) *directory.SyncExecution {
+	s.store.Mu.RLock()
+	defer s.store.Mu.RUnlock()
+	j := s.store.SPs[app.spID].Sync.Jobs[app.jobID]
 	if j.Status.LastExecution == nil {
 		return nil
 	}
@@ -135,9 +138,9 @@ func provUnassign(t *testing.T, s *Server, app *provApp, principalID string) {
 
 func provUserID(t *testing.T, s *Server, upn string) string {
 	t.Helper()
-	s.store.mu.RLock()
-	defer s.store.mu.RUnlock()
-	id, ok := s.store.usersByUPN[lower(upn)]
+	s.store.Mu.RLock()
+	defer s.store.Mu.RUnlock()
+	id, ok := s.store.UsersByUPN[strings.ToLower(upn)]
 	if !ok {
 		t.Fatalf("no user %s", upn)
 	}
@@ -145,16 +148,16 @@ func provUserID(t *testing.T, s *Server, upn string) string {
 }
 
 func provUserUPN(s *Server, id string) string {
-	s.store.mu.RLock()
-	defer s.store.mu.RUnlock()
-	return s.store.users[id].UserPrincipalName
+	s.store.Mu.RLock()
+	defer s.store.Mu.RUnlock()
+	return s.store.Users[id].UserPrincipalName
 }
 
 func provGroupID(t *testing.T, s *Server, name string) string {
 	t.Helper()
-	s.store.mu.RLock()
-	defer s.store.mu.RUnlock()
-	for id, g := range s.store.groups {
+	s.store.Mu.RLock()
+	defer s.store.Mu.RUnlock()
+	for id, g := range s.store.Groups {
 		if g.DisplayName == name {
 			return id
 		}
@@ -255,7 +258,7 @@ func TestProvisioningCycleAssignedScope(t *testing.T) {
 	provAssign(t, s, app, provGroupID(t, s, SeedGroupWithNested), app.userRoleID)
 	provAssign(t, s, app, extra[0], app.userRoleID)
 	provAssign(t, s, app, extra[1], app.msiamRoleID)
-	provAssign(t, s, app, extra[2], DefaultAccessRoleID)
+	provAssign(t, s, app, extra[2], directory.DefaultAccessRoleID)
 	provStart(t, s, app)
 
 	n := provState(t, s)
@@ -363,13 +366,13 @@ func TestProvisioningSyncAllBringsEveryone(t *testing.T) {
 	app := provSetup(t, s, true)
 	provStart(t, s, app)
 	n := provState(t, s)
-	s.store.mu.RLock()
+	s.store.Mu.RLock()
 	var all []string
-	for _, u := range s.store.users {
+	for _, u := range s.store.Users {
 		all = append(all, u.UserPrincipalName)
 	}
-	groups := len(s.store.groups)
-	s.store.mu.RUnlock()
+	groups := len(s.store.Groups)
+	s.store.Mu.RUnlock()
 	provWantUsers(t, n, all, nil, nil)
 	if len(n.groups) != groups {
 		t.Fatalf("groups: %v", n.groups)
@@ -398,7 +401,7 @@ func TestProvisioningQuarantineAfterRevokedToken(t *testing.T) {
 	}
 	// A new assignment gives the cycle something to send; the revoked token makes every request fail.
 	provAssign(t, s, app, provUserID(t, s, SeedUserUPN(6)), app.userRoleID)
-	for i := int64(1); i <= QuarantineAfterFailures; i++ {
+	for i := int64(1); i <= provisioning.QuarantineAfterFailures; i++ {
 		r := provCycle(t, s, app)
 		if r.State != "Failed" || r.CountSuccessiveCompleteFailures != i {
 			t.Fatalf("cycle %d: %+v", i, r)
@@ -407,7 +410,7 @@ func TestProvisioningQuarantineAfterRevokedToken(t *testing.T) {
 			t.Fatalf("cycle %d error: %q", i, r.Error)
 		}
 		wantCode := "Active"
-		if i == QuarantineAfterFailures {
+		if i == provisioning.QuarantineAfterFailures {
 			wantCode = "Quarantine"
 		}
 		if r.StatusCode != wantCode {
@@ -421,7 +424,7 @@ func TestProvisioningQuarantineAfterRevokedToken(t *testing.T) {
 	lastErr, _ := last["error"].(map[string]any)
 	if st["code"] != "Quarantine" || q == nil || q["reason"] != "EncounteredQuarantineException" ||
 		q["currentBegan"] == "" || q["seriesBegan"] == "" || q["nextAttempt"] == "" || q["seriesCount"] != float64(0) ||
-		st["countSuccessiveCompleteFailures"] != float64(QuarantineAfterFailures) || last["state"] != "Failed" ||
+		st["countSuccessiveCompleteFailures"] != float64(provisioning.QuarantineAfterFailures) || last["state"] != "Failed" ||
 		lastErr["code"] != "SystemForCrossDomainIdentityManagementUnauthorized" {
 		t.Fatalf("quarantined status: %v", st)
 	}
@@ -436,9 +439,9 @@ func TestProvisioningQuarantineAfterRevokedToken(t *testing.T) {
 	if r := provCycle(t, s, app); r.StatusCode != "Quarantine" {
 		t.Fatalf("cycle in quarantine: %+v", r)
 	}
-	s.store.mu.RLock()
-	seriesCount := s.store.sps[app.spID].Sync.Jobs[app.jobID].Status.Quarantine.SeriesCount
-	s.store.mu.RUnlock()
+	s.store.Mu.RLock()
+	seriesCount := s.store.SPs[app.spID].Sync.Jobs[app.jobID].Status.Quarantine.SeriesCount
+	s.store.Mu.RUnlock()
 	if seriesCount != 1 {
 		t.Fatalf("seriesCount %d, want 1", seriesCount)
 	}
@@ -467,9 +470,9 @@ func TestProvisioningWithoutCredentialsFails(t *testing.T) {
 	s := startSandbox(t, Options{})
 	app := provSetup(t, s, false)
 	provStart(t, s, app)
-	s.store.mu.Lock()
-	delete(s.store.sps[app.spID].Sync.Secrets, "SecretToken")
-	s.store.mu.Unlock()
+	s.store.Mu.Lock()
+	delete(s.store.SPs[app.spID].Sync.Secrets, "SecretToken")
+	s.store.Mu.Unlock()
 	r := provCycle(t, s, app)
 	if r.State != "Failed" || r.CountSuccessiveCompleteFailures != 1 || !strings.Contains(r.Error, "SecretToken") {
 		t.Fatalf("cycle without a token: %+v", r)
@@ -600,11 +603,11 @@ func TestProvisioningTestConnection(t *testing.T) {
 	s := startSandbox(t, Options{})
 	ctx := context.Background()
 	token := s.SCIMToken("")
-	if err := s.testSCIMConnection(ctx, s.SCIMURL(""), token); err != nil {
+	if err := s.engine.TestConnection(ctx, s.SCIMURL(""), token); err != nil {
 		t.Fatalf("valid endpoint and token: %v", err)
 	}
 	// The production host name, served by the sandbox itself.
-	if err := s.testSCIMConnection(ctx, "https://acme.goskope.com/api/v2/scim", token); err != nil {
+	if err := s.engine.TestConnection(ctx, "https://acme.goskope.com/api/v2/scim", token); err != nil {
 		t.Fatalf("production host name: %v", err)
 	}
 
@@ -655,7 +658,7 @@ func TestProvisioningTestConnection(t *testing.T) {
 		{"token in the URL", s.SCIMURL("") + "/" + token + "/x", token, "not a SCIM endpoint", s},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.on.testSCIMConnection(ctx, tc.base, tc.token)
+			err := tc.on.engine.TestConnection(ctx, tc.base, tc.token)
 			if err == nil {
 				t.Fatal("the connection test passed")
 			}

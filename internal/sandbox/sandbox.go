@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/provisioning"
 	"github.com/google/uuid"
 )
 
@@ -75,7 +77,7 @@ type Server struct {
 	ownDir   bool
 
 	ca    *certAuthority
-	store *store
+	store *directory.Store
 
 	clientsMu     sync.RWMutex
 	clients       map[string]*Client // by appId
@@ -88,7 +90,7 @@ type Server struct {
 	faults *faultState
 
 	netskope *netskope
-	engine   *engine
+	engine   *provisioning.Engine
 
 	mainLn   net.Listener
 	proxyLn  net.Listener
@@ -167,21 +169,21 @@ func Start(opts Options) (*Server, error) {
 	if s.signer, err = newTokenSigner(); err != nil {
 		return nil, err
 	}
-	s.store = newStore()
 	s.stats = newStats()
 	f := DefaultFaults()
 	if opts.Faults != nil {
 		f = *opts.Faults
 	}
 	s.faults = newFaultState(f)
+	s.store = directory.New(func() time.Duration { return time.Duration(s.faults.get().ReplicationLagMS) * time.Millisecond })
 
 	if err := s.setupClients(); err != nil {
 		return nil, err
 	}
 	s.seedGallery()
-	s.seedDirectory(opts.SeedUsers)
+	s.store.Seed(opts.SeedUsers)
 	s.netskope = newNetskope(s, s.opts.NetskopeTenants)
-	s.engine = newEngine(s)
+	s.engine = provisioning.New(s.store, s.outboundClient(), s.opts.CycleInterval)
 	s.graphMux = s.newGraphRouter()
 	s.handler = http.HandlerFunc(s.dispatch)
 
@@ -206,7 +208,7 @@ func Start(opts Options) (*Server, error) {
 	s.serve(s.proxyLn, http.HandlerFunc(s.serveProxy))
 
 	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.engine.run(s.ctx) }()
+	go func() { defer s.wg.Done(); s.engine.Run(s.ctx) }()
 	return s, nil
 }
 
@@ -372,7 +374,10 @@ func shellQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", `'\''
 
 func (s *Server) logf(format string, args ...any) { s.opts.Logf(format, args...) }
 
-func now() time.Time { return time.Now().UTC() }
+// RunCycles runs one provisioning cycle now for every started job and returns when all are done.
+func (s *Server) RunCycles(ctx context.Context) ([]CycleResult, error) {
+	return s.engine.RunCycles(ctx)
+}
 
-// graphTime renders a time the way Graph does.
-func graphTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+// CycleResult is the outcome of one provisioning cycle of one job.
+type CycleResult = provisioning.CycleResult

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
@@ -61,7 +62,7 @@ func (c *accessClaims) has(role string) bool { return slices.Contains(c.Roles, r
 // (".../.default"). Roles are the client's grants at issue time, as with Entra.
 func (s *Server) issueAccessToken(c *Client, scope string) (string, time.Duration, error) {
 	aud := strings.TrimSuffix(strings.Fields(scope + " ")[0], "/.default")
-	n := now()
+	n := directory.Now()
 	s.clientsMu.RLock()
 	roles := append([]string(nil), c.Roles...)
 	s.clientsMu.RUnlock()
@@ -179,14 +180,14 @@ func (s *Server) registerClient(c *Client) error {
 	s.clientsMu.Lock()
 	s.clients[c.AppID] = c
 	s.clientsMu.Unlock()
-	s.store.mu.Lock()
-	s.store.sps[c.ServicePrincipalID] = &ServicePrincipal{
+	s.store.Mu.Lock()
+	s.store.SPs[c.ServicePrincipalID] = &directory.ServicePrincipal{
 		ID: c.ServicePrincipalID, AppID: c.AppID, AppDisplayName: c.DisplayName, DisplayName: c.DisplayName,
-		AccountEnabled: true, AppRoles: []AppRole{}, ServicePrincipalNames: []string{c.AppID},
+		AccountEnabled: true, AppRoles: []directory.AppRole{}, ServicePrincipalNames: []string{c.AppID},
 		ServicePrincipalType: "Application", Tags: []string{},
 	}
-	s.store.spsByAppID[c.AppID] = c.ServicePrincipalID
-	s.store.mu.Unlock()
+	s.store.SPsByAppID[c.AppID] = c.ServicePrincipalID
+	s.store.Mu.Unlock()
 	return nil
 }
 

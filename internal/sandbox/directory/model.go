@@ -1,56 +1,12 @@
-package sandbox
+package directory
 
 import (
 	"encoding/json"
-	"strings"
-	"sync"
 	"time"
 )
 
-// The directory the sandbox serves. Every Graph handler, the provisioning engine and the admin API
-// read and write it under store.mu. Fields carry Graph's JSON names so handlers can render them
-// directly; fields Graph never returns are tagged `json:"-"`.
-
 // DefaultAccessRoleID is the app role id Entra uses for "Default Access".
 const DefaultAccessRoleID = "00000000-0000-0000-0000-000000000000"
-
-type store struct {
-	mu sync.RWMutex
-
-	users       map[string]*User // by object id
-	usersByUPN  map[string]string
-	groups      map[string]*Group
-	apps        map[string]*Application      // by object id
-	appsByAppID map[string]string            // appId -> object id
-	sps         map[string]*ServicePrincipal // by object id
-	spsByAppID  map[string]string            // appId -> service principal object id
-	deleted     map[string]*Application      // directory/deletedItems (applications)
-	assignments map[string]*AppRoleAssignment
-	templates   []*ApplicationTemplate
-
-	// created records when an object was created, for the replication-lag fault.
-	created map[string]time.Time
-
-	// dir holds the sorted and per-principal/per-resource indexes that keep directory paging O(page)
-	// (graph_directory.go).
-	dir *dirIndex
-}
-
-func newStore() *store {
-	return &store{
-		users:       map[string]*User{},
-		usersByUPN:  map[string]string{},
-		groups:      map[string]*Group{},
-		apps:        map[string]*Application{},
-		appsByAppID: map[string]string{},
-		sps:         map[string]*ServicePrincipal{},
-		spsByAppID:  map[string]string{},
-		deleted:     map[string]*Application{},
-		assignments: map[string]*AppRoleAssignment{},
-		created:     map[string]time.Time{},
-		dir:         &dirIndex{},
-	}
-}
 
 type User struct {
 	ID                string  `json:"id"`
@@ -255,30 +211,4 @@ type AppRoleAssignment struct {
 	PrincipalType        string `json:"principalType"` // User | Group | ServicePrincipal
 	ResourceDisplayName  string `json:"resourceDisplayName"`
 	ResourceID           string `json:"resourceId"`
-}
-
-// markCreated records an object's creation for the replication-lag fault. Callers hold store.mu.
-func (s *Server) markCreated(id string) { s.store.created[id] = time.Now() }
-
-// lagging reports whether a new object is still invisible to reads because of the replication-lag
-// fault (reads of it answer 404 as Graph does). Callers hold store.mu (read or write).
-func (s *Server) lagging(id string) bool {
-	lag := s.faults.get().ReplicationLagMS
-	if lag <= 0 {
-		return false
-	}
-	t, ok := s.store.created[id]
-	return ok && time.Since(t) < time.Duration(lag)*time.Millisecond
-}
-
-func lower(s string) string { return strings.ToLower(s) }
-
-func nickname(displayName string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(displayName) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
