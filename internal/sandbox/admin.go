@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -53,7 +54,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"jobs": res})
 	case (p == "directory/users" || p == "directory/groups") && r.Method == http.MethodPost:
-		n, err := strconv.Atoi(firstNonEmpty(r.URL.Query().Get("count"), "1"))
+		n, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("count"), "1"))
 		if err != nil || n < 1 || n > 100000 {
 			adminError(w, http.StatusBadRequest, "count must be a whole number from 1 to 100000")
 			return

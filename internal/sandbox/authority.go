@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/graphapi"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
@@ -48,7 +49,7 @@ func (s *Server) serveAuthority(w http.ResponseWriter, r *http.Request) {
 	if slices.Contains(graphHosts, host) {
 		// Graph's own hosts have no authority endpoints; Graph answers any unversioned path this way.
 		seg, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "Invalid version: "+seg)
+		graphapi.WriteError(w, r, http.StatusBadRequest, "BadRequest", "Invalid version: "+seg)
 		return
 	}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")

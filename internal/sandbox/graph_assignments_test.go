@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/odata"
 	"github.com/google/uuid"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -232,7 +233,7 @@ func TestGraphAssignmentsPagingSDK(t *testing.T) {
 	main := s.MainClient().AppID
 	path := "/servicePrincipals/" + sp.ID + "/appRoleAssignedTo"
 	st, _, body := graphCall(t, s, main, http.MethodGet, path, nil)
-	if st != http.StatusOK || len(dirValues(t, body)) != defaultPageSize || body["@odata.nextLink"] == nil {
+	if st != http.StatusOK || len(dirValues(t, body)) != odata.Users.DefaultTop || body["@odata.nextLink"] == nil {
 		t.Fatalf("default page: %d, %d items", st, len(dirValues(t, body)))
 	}
 	f := func(filter string) string { return path + "?$filter=" + url.QueryEscape(filter) }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/graphapi"
 	"github.com/google/uuid"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -123,9 +124,9 @@ func TestGraphBatchValidation(t *testing.T) {
 	main := s.MainClient().AppID
 	user := "/users/" + SeedUserUPN(1)
 
-	st, _, body := graphCall(t, s, main, http.MethodPost, "/$batch", map[string]any{"requests": batchItems(MaxBatchRequests+1, user)})
+	st, _, body := graphCall(t, s, main, http.MethodPost, "/$batch", map[string]any{"requests": batchItems(graphapi.MaxBatchRequests+1, user)})
 	dirWantError(t, st, body, http.StatusBadRequest, "BadRequest", "maximum of 20")
-	if st, _, body := graphCall(t, s, main, http.MethodPost, "/$batch", map[string]any{"requests": batchItems(MaxBatchRequests, user)}); st != http.StatusOK || len(batchResponses(t, body)) != 20 {
+	if st, _, body := graphCall(t, s, main, http.MethodPost, "/$batch", map[string]any{"requests": batchItems(graphapi.MaxBatchRequests, user)}); st != http.StatusOK || len(batchResponses(t, body)) != 20 {
 		t.Fatalf("20 requests: %d %v", st, body)
 	}
 	dup := batchItems(2, user)

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/graphapi"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/odata"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -380,7 +382,7 @@ func TestGraphDirectoryUserSelect(t *testing.T) {
 		t.Fatalf("%d %v", st, body)
 	}
 	u := dirValues(t, body)[0]
-	for _, p := range userType.defaults {
+	for _, p := range odata.Users.Defaults {
 		if _, ok := u[p]; !ok {
 			t.Fatalf("default property %s missing from %v", p, u)
 		}
@@ -434,7 +436,7 @@ func TestGraphDirectoryUserPagingSDK(t *testing.T) {
 	// The default page is 100, and a filter pages as well.
 	main := s.MainClient().AppID
 	st, _, body := graphCall(t, s, main, http.MethodGet, "/users", nil)
-	if st != http.StatusOK || len(dirValues(t, body)) != defaultPageSize || body["@odata.nextLink"] == nil {
+	if st != http.StatusOK || len(dirValues(t, body)) != odata.Users.DefaultTop || body["@odata.nextLink"] == nil {
 		t.Fatalf("default page: %d, %d users, nextLink %v", st, len(dirValues(t, body)), body["@odata.nextLink"])
 	}
 	filter := "/users?$filter=" + url.QueryEscape("startsWith(userPrincipalName,'seed01')") + "&$top=400"
@@ -734,7 +736,7 @@ func TestGraphDirectoryObjects(t *testing.T) {
 	if st != http.StatusOK || len(dirValues(t, body)) != 1 || dirValues(t, body)[0]["@odata.type"] != "#microsoft.graph.group" {
 		t.Fatalf("getByIds types=group: %d %v", st, body)
 	}
-	many := make([]string, maxGetByIDs+1)
+	many := make([]string, graphapi.MaxGetByIDs+1)
 	for i := range many {
 		many[i] = uid
 	}
@@ -820,7 +822,7 @@ func BenchmarkGraphDirectoryListUsersPage(b *testing.B) {
 	ids := s.store.UserIDs()
 	after := ids[len(ids)/2]
 	s.store.Mu.RUnlock()
-	u := s.GraphURL() + "/users?$top=999&$skiptoken=" + skipTokenFor(after)
+	u := s.GraphURL() + "/users?$top=999&$skiptoken=" + odata.SkipToken(after)
 	hc := s.HTTPClient()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

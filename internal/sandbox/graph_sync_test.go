@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/graphapi"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
@@ -101,7 +102,7 @@ func TestGraphSyncJobLifecycle(t *testing.T) {
 	}
 	sched := raw["schedule"].(map[string]any)
 	st := raw["status"].(map[string]any)
-	if sched["interval"] != maxTimeSpanInterval || sched["expiration"] != nil {
+	if sched["interval"] != graphapi.MaxTimeSpanInterval || sched["expiration"] != nil {
 		t.Errorf("new job schedule %v", sched)
 	}
 	if st["steadyStateFirstAchievedTime"] != "0001-01-01T00:00:00Z" || st["quarantine"] != nil || st["lastExecution"] != nil {
@@ -379,7 +380,7 @@ func TestGraphSyncSchema(t *testing.T) {
 		t.Fatalf("get schema: %v", err)
 	}
 	rules := schema.GetSynchronizationRules()
-	if len(rules) == 0 || rules[0].GetId() == nil || *rules[0].GetId() != SyncRuleID("netskope") {
+	if len(rules) == 0 || rules[0].GetId() == nil || *rules[0].GetId() != graphapi.SyncRuleID("netskope") {
 		t.Fatalf("schema rules: %v", rules)
 	}
 	var sources []string

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/graphapi"
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/provisioning"
 	"github.com/google/uuid"
 )
@@ -86,18 +87,16 @@ type Server struct {
 
 	signer *tokenSigner
 
-	stats  *stats
-	faults *faultState
+	graph *graphapi.API
 
 	netskope *netskope
 	engine   *provisioning.Engine
 
-	mainLn   net.Listener
-	proxyLn  net.Listener
-	scimLns  map[string]net.Listener // Netskope tenant -> listener (direct mode)
-	servers  []*http.Server
-	handler  http.Handler // dispatches by Host, then path
-	graphMux *graphRouter
+	mainLn  net.Listener
+	proxyLn net.Listener
+	scimLns map[string]net.Listener // Netskope tenant -> listener (direct mode)
+	servers []*http.Server
+	handler http.Handler // dispatches by Host, then path
 
 	closeOnce sync.Once
 	ctx       context.Context
@@ -169,22 +168,23 @@ func Start(opts Options) (*Server, error) {
 	if s.signer, err = newTokenSigner(); err != nil {
 		return nil, err
 	}
-	s.stats = newStats()
 	f := DefaultFaults()
 	if opts.Faults != nil {
 		f = *opts.Faults
 	}
-	s.faults = newFaultState(f)
-	s.store = directory.New(func() time.Duration { return time.Duration(s.faults.get().ReplicationLagMS) * time.Millisecond })
+	// The directory reads the lag fault from the Graph API, which is built on the directory.
+	s.store = directory.New(func() time.Duration { return s.graph.ReplicationLag() })
 
+	s.engine = provisioning.New(s.store, s.outboundClient(), s.opts.CycleInterval)
+	s.graph = graphapi.New(graphapi.Config{
+		Store: s.store, Engine: s.engine, Verify: s.verifyCaller, TenantID: s.tenantID,
+		CycleInterval: s.opts.CycleInterval, Faults: f, Logf: s.opts.Logf,
+	})
 	if err := s.setupClients(); err != nil {
 		return nil, err
 	}
-	s.seedGallery()
 	s.store.Seed(opts.SeedUsers)
 	s.netskope = newNetskope(s, s.opts.NetskopeTenants)
-	s.engine = provisioning.New(s.store, s.outboundClient(), s.opts.CycleInterval)
-	s.graphMux = s.newGraphRouter()
 	s.handler = http.HandlerFunc(s.dispatch)
 
 	tlsCfg := &tls.Config{GetCertificate: s.ca.getCertificate, MinVersion: tls.VersionTLS12}
@@ -260,7 +260,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/_sandbox/"):
 		s.serveAdmin(w, r)
 	case strings.HasPrefix(p, "/v1.0/") || p == "/v1.0":
-		s.serveGraph(w, r)
+		s.graph.ServeHTTP(w, r)
 	default:
 		s.serveAuthority(w, r)
 	}
@@ -381,3 +381,51 @@ func (s *Server) RunCycles(ctx context.Context) ([]CycleResult, error) {
 
 // CycleResult is the outcome of one provisioning cycle of one job.
 type CycleResult = provisioning.CycleResult
+
+// Faults are the sandbox's realism settings (latency, throttling, errors, replication lag, ...).
+type Faults = graphapi.Faults
+
+// Throttle models Graph's identity service limits per app and tenant.
+type Throttle = graphapi.Throttle
+
+// Stats counts Graph traffic, as GET /_sandbox/stats shows it.
+type Stats = graphapi.Stats
+
+// DefaultFaults is a service with no latency, no errors, no lag, and Graph's small-tenant limits.
+func DefaultFaults() Faults { return graphapi.DefaultFaults() }
+
+// DefaultThrottle is Graph's limit for a small tenant.
+func DefaultThrottle() Throttle { return graphapi.DefaultThrottle() }
+
+// Stats returns the Graph request statistics.
+func (s *Server) Stats() Stats { return s.graph.Stats() }
+
+// ResetStats zeroes the Graph request statistics.
+func (s *Server) ResetStats() { s.graph.ResetStats() }
+
+// Faults returns the faults in force.
+func (s *Server) Faults() Faults { return s.graph.Faults() }
+
+// SetFaults replaces the faults in force.
+func (s *Server) SetFaults(f Faults) { s.graph.SetFaults(f) }
+
+// verifyCaller is the Graph API's view of the authority's access tokens.
+func (s *Server) verifyCaller(authz string) (*graphapi.Caller, error) {
+	c, err := s.verifyAccessToken(authz)
+	if err != nil {
+		return nil, err
+	}
+	return &graphapi.Caller{TenantID: c.TenantID, AppID: c.AppID, Roles: c.Roles}, nil
+}
+
+// The gallery apps tests look up by name.
+const (
+	NetskopeUserAuthTemplateName = graphapi.NetskopeUserAuthTemplateName
+	NetskopeAdminConsoleName     = graphapi.NetskopeAdminConsoleName
+)
+
+// AssignRole grants an app role on a resource service principal to a user, group or service
+// principal without going through Graph, for tests and seeding at scale. It applies Graph's checks.
+func (s *Server) AssignRole(resourceSPID, principalID, appRoleID string) (string, error) {
+	return s.graph.AssignRole(resourceSPID, principalID, appRoleID)
+}

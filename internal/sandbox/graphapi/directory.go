@@ -1,4 +1,4 @@
-package sandbox
+package graphapi
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/odata"
 	"github.com/google/uuid"
 )
 
@@ -37,48 +38,12 @@ var (
 	spReadRoles    = []string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 )
 
-// maxPageSize is Graph's largest $top on directory collections; defaultPageSize its page without one.
 const (
-	maxPageSize     = 999
-	defaultPageSize = 100
-	// maxGetByIDs is the most ids POST /directoryObjects/getByIds takes.
-	maxGetByIDs = 1000
+	// MaxGetByIDs is the most ids POST /directoryObjects/getByIds takes.
+	MaxGetByIDs = 1000
 	// maxMembersBind is the most members@odata.bind a group create accepts.
 	maxMembersBind = 20
 )
-
-var userType = newEntityType("Microsoft.DirectoryServices.User", "User", map[string]propType{
-	"id": propString, "displayName": propString, "userPrincipalName": propString, "mail": propString,
-	"mailNickname": propString, "givenName": propString, "surname": propString, "accountEnabled": propBool,
-	"createdDateTime": propString, "businessPhones": propString, "jobTitle": propString, "mobilePhone": propString,
-	"officeLocation": propString, "preferredLanguage": propString, "deletedDateTime": propString,
-}, []string{"id", "userPrincipalName", "mail", "displayName", "accountEnabled", "givenName", "surname", "mailNickname"},
-	[]string{"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone", "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"})
-
-var groupType = newEntityType("Microsoft.DirectoryServices.Group", "Group", map[string]propType{
-	"id": propString, "displayName": propString, "description": propString, "mailNickname": propString,
-	"mailEnabled": propBool, "securityEnabled": propBool, "groupTypes": propString, "createdDateTime": propString,
-	"mail": propString, "deletedDateTime": propString, "classification": propString, "isAssignableToRole": propBool,
-	"membershipRule": propString, "membershipRuleProcessingState": propString, "proxyAddresses": propString,
-	"renewedDateTime": propString, "securityIdentifier": propString, "visibility": propString,
-}, []string{"id", "displayName", "mailNickname", "mail", "description", "mailEnabled", "securityEnabled"},
-	[]string{"id", "deletedDateTime", "classification", "createdDateTime", "description", "displayName", "groupTypes",
-		"isAssignableToRole", "mail", "mailEnabled", "mailNickname", "membershipRule", "membershipRuleProcessingState",
-		"proxyAddresses", "renewedDateTime", "securityEnabled", "securityIdentifier", "visibility"})
-
-// memberType is what $select may name on a collection of mixed directory objects (members).
-var memberType = func() *entityType {
-	props := map[string]propType{}
-	for _, et := range []*entityType{userType, groupType} {
-		for p, t := range et.props {
-			props[p] = t
-		}
-	}
-	for _, p := range []string{"appId", "appDisplayName", "servicePrincipalType", "appRoles", "servicePrincipalNames", "tags", "appRoleAssignmentRequired"} {
-		props[p] = propString
-	}
-	return newEntityType("Microsoft.DirectoryServices.DirectoryObject", "DirectoryObject", props, []string{"id"}, nil)
-}()
 
 // ---- indexes ----
 
@@ -209,14 +174,14 @@ func (c *gctx) objectJSON(o directory.Object, sel []string) map[string]any {
 	switch {
 	case o.User != nil:
 		if !hasAny(userReadRoles) {
-			return projectLimited(limitedJSON("#microsoft.graph.user", o.User.ID, userType.defaults), sel)
+			return projectLimited(limitedJSON("#microsoft.graph.user", o.User.ID, odata.Users.Defaults), sel)
 		}
-		full, defaults = userJSON(o.User), userType.defaults
+		full, defaults = userJSON(o.User), odata.Users.Defaults
 	case o.Group != nil:
 		if !hasAny(groupReadRoles) {
-			return projectLimited(limitedJSON("#microsoft.graph.group", o.Group.ID, groupType.defaults), sel)
+			return projectLimited(limitedJSON("#microsoft.graph.group", o.Group.ID, odata.Groups.Defaults), sel)
 		}
-		full, defaults = groupJSON(o.Group), groupType.defaults
+		full, defaults = groupJSON(o.Group), odata.Groups.Defaults
 	case o.SP != nil:
 		if !hasAny(spReadRoles) {
 			return projectLimited(limitedJSON("#microsoft.graph.servicePrincipal", o.SP.ID, nil), sel)
@@ -252,7 +217,7 @@ func limitedJSON(odataType, id string, props []string) map[string]any {
 
 // ---- routes ----
 
-func (s *Server) registerDirectoryRoutes(g *graphRouter) {
+func (s *API) registerDirectoryRoutes(g *graphRouter) {
 	g.handle(http.MethodGet, "/users/$count", userReadAccess, s.countUsers)
 	g.handle(http.MethodGet, "/users", userReadAccess, s.listUsers)
 	g.handle(http.MethodPost, "/users", userWriteAccess, s.createUser)
@@ -288,8 +253,8 @@ func (s *Server) registerDirectoryRoutes(g *graphRouter) {
 
 // ---- users ----
 
-func (s *Server) listUsers(c *gctx) {
-	q, ok := c.parseListQuery(userType, defaultPageSize, maxPageSize)
+func (s *API) listUsers(c *gctx) {
+	q, ok := c.parseList(odata.Users)
 	if !ok {
 		return
 	}
@@ -297,9 +262,9 @@ func (s *Server) listUsers(c *gctx) {
 	defer s.store.Mu.RUnlock()
 	lagging := s.store.LagCheck()
 	keys := s.store.UserIDs()
-	if upns, ok := q.equalityValues("userPrincipalName"); ok {
+	if upns, ok := q.Pinned("userPrincipalName"); ok {
 		keys = indexedKeys(upns, func(v string) (string, bool) { id, ok := s.store.UsersByUPN[strings.ToLower(v)]; return id, ok })
-	} else if ids, ok := q.equalityValues("id"); ok {
+	} else if ids, ok := q.Pinned("id"); ok {
 		keys = indexedKeys(ids, func(v string) (string, bool) {
 			_, ok := s.store.Users[strings.ToLower(v)]
 			return strings.ToLower(v), ok
@@ -307,18 +272,18 @@ func (s *Server) listUsers(c *gctx) {
 	}
 	keep := func(id string) bool {
 		u, ok := s.store.Users[id]
-		return ok && !lagging(id) && q.matches(func(p string) any { return userProp(u, p) })
+		return ok && !lagging(id) && q.Match(func(p string) any { return userProp(u, p) })
 	}
-	page, more := pageSorted(keys, q.after, q.top, keep)
+	page, more := odata.PageSorted(keys, q.Cursor(), q.Top(), keep)
 	items := make([]map[string]any, 0, len(page))
 	for _, id := range page {
-		items = append(items, q.project(userJSON(s.store.Users[id])))
+		items = append(items, q.Project(userJSON(s.store.Users[id])))
 	}
 	count := 0
-	if q.count {
+	if q.Count() {
 		count = countKeys(keys, keep)
 	}
-	c.writeCollection("users", withoutType(items), lastOf(page), more, count, q)
+	c.writeCollection("users", q, withoutType(items), lastOf(page), more, count)
 }
 
 // withoutType drops @odata.type from items of a typed collection (/users), where Graph omits it.
@@ -358,21 +323,21 @@ func lastOf(page []string) string {
 }
 
 // countUsers answers GET /users/$count, an advanced query: without ConsistencyLevel it fails.
-func (s *Server) countUsers(c *gctx) {
+func (s *API) countUsers(c *gctx) {
 	s.countObjects(c, func() int {
 		lagging := s.store.LagCheck()
 		return countKeys(s.store.UserIDs(), func(id string) bool { return !lagging(id) })
 	})
 }
 
-func (s *Server) countGroups(c *gctx) {
+func (s *API) countGroups(c *gctx) {
 	s.countObjects(c, func() int {
 		lagging := s.store.LagCheck()
 		return countKeys(s.store.GroupIDs(), func(id string) bool { return !lagging(id) })
 	})
 }
 
-func (s *Server) countObjects(c *gctx, count func() int) {
+func (s *API) countObjects(c *gctx, count func() int) {
 	if !strings.EqualFold(c.r.Header.Get("ConsistencyLevel"), "eventual") {
 		c.badRequest("$count is not currently supported.")
 		return
@@ -389,25 +354,7 @@ func (s *Server) countObjects(c *gctx, count func() int) {
 	_, _ = c.w.Write([]byte(strconv.Itoa(n)))
 }
 
-// selectOne applies $select to a single object (no other options are allowed on an entity GET).
-func (c *gctx) selectOne(et *entityType, full map[string]any) (map[string]any, bool) {
-	for k := range c.query {
-		if !strings.EqualFold(k, "$select") {
-			c.badRequest(fmt.Sprintf("Query option '%s' is not allowed on a single %s.", k, et.resource))
-			return nil, false
-		}
-	}
-	q, err := parseListQueryValues(c.query, c.r.Header, et, 1, 1)
-	if err != nil {
-		c.error(err.status, err.code, err.message)
-		return nil, false
-	}
-	out := q.project(full)
-	delete(out, "@odata.type")
-	return out, true
-}
-
-func (s *Server) getUser(c *gctx) {
+func (s *API) getUser(c *gctx) {
 	s.store.Mu.RLock()
 	u, ok := s.store.UserLocked(c.param("id"), s.store.LagCheck())
 	var full map[string]any
@@ -419,7 +366,7 @@ func (s *Server) getUser(c *gctx) {
 		c.notFound(c.param("id"))
 		return
 	}
-	out, ok := c.selectOne(userType, full)
+	out, ok := c.selectOne(odata.Users, full)
 	if !ok {
 		return
 	}
@@ -586,7 +533,7 @@ func (c *gctx) checkPasswordProfile(raw json.RawMessage, required bool) bool {
 
 var userWritableProps = []string{"accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile", "givenName", "surname", "mail"}
 
-func (s *Server) createUser(c *gctx) {
+func (s *API) createUser(c *gctx) {
 	m, ok := c.bodyFields(userWritableProps...)
 	if !ok {
 		return
@@ -649,13 +596,13 @@ func (s *Server) createUser(c *gctx) {
 	s.store.UsersByUPN[strings.ToLower(u.UserPrincipalName)] = u.ID
 	s.store.UserAdded(u.ID)
 	s.store.MarkCreated(u.ID)
-	out := projectProps(userJSON(u), nil, userType.defaults)
+	out := projectProps(userJSON(u), nil, odata.Users.Defaults)
 	s.store.Mu.Unlock()
 	out["@odata.context"] = c.baseURL() + "/$metadata#users/$entity"
 	c.json(http.StatusCreated, out)
 }
 
-func (s *Server) patchUser(c *gctx) {
+func (s *API) patchUser(c *gctx) {
 	m, ok := c.bodyFields(userWritableProps...)
 	if !ok {
 		return
@@ -747,7 +694,7 @@ func (s *Server) patchUser(c *gctx) {
 	c.noContent()
 }
 
-func (s *Server) deleteUser(c *gctx) {
+func (s *API) deleteUser(c *gctx) {
 	s.store.Mu.Lock()
 	defer s.store.Mu.Unlock()
 	u, ok := s.store.UserLocked(c.param("id"), s.store.LagCheck())
@@ -765,7 +712,7 @@ func (s *Server) deleteUser(c *gctx) {
 // ---- groups ----
 
 // groupByIDLocked finds a visible group; a path id that is not a GUID answers 400 as Graph does.
-func (s *Server) groupByIDLocked(c *gctx, id string, lagging func(string) bool) (*directory.Group, bool) {
+func (s *API) groupByIDLocked(c *gctx, id string, lagging func(string) bool) (*directory.Group, bool) {
 	if !isGUIDLiteral(id) {
 		c.badRequest(fmt.Sprintf("Invalid object identifier '%s'.", id))
 		return nil, false
@@ -778,8 +725,8 @@ func (s *Server) groupByIDLocked(c *gctx, id string, lagging func(string) bool) 
 	return g, true
 }
 
-func (s *Server) listGroups(c *gctx) {
-	q, ok := c.parseListQuery(groupType, defaultPageSize, maxPageSize)
+func (s *API) listGroups(c *gctx) {
+	q, ok := c.parseList(odata.Groups)
 	if !ok {
 		return
 	}
@@ -787,7 +734,7 @@ func (s *Server) listGroups(c *gctx) {
 	defer s.store.Mu.RUnlock()
 	lagging := s.store.LagCheck()
 	keys := s.store.GroupIDs()
-	if ids, ok := q.equalityValues("id"); ok {
+	if ids, ok := q.Pinned("id"); ok {
 		keys = indexedKeys(ids, func(v string) (string, bool) {
 			_, ok := s.store.Groups[strings.ToLower(v)]
 			return strings.ToLower(v), ok
@@ -795,21 +742,21 @@ func (s *Server) listGroups(c *gctx) {
 	}
 	keep := func(id string) bool {
 		g, ok := s.store.Groups[id]
-		return ok && !lagging(id) && q.matches(func(p string) any { return groupProp(g, p) })
+		return ok && !lagging(id) && q.Match(func(p string) any { return groupProp(g, p) })
 	}
-	page, more := pageSorted(keys, q.after, q.top, keep)
+	page, more := odata.PageSorted(keys, q.Cursor(), q.Top(), keep)
 	items := make([]map[string]any, 0, len(page))
 	for _, id := range page {
-		items = append(items, q.project(groupJSON(s.store.Groups[id])))
+		items = append(items, q.Project(groupJSON(s.store.Groups[id])))
 	}
 	count := 0
-	if q.count {
+	if q.Count() {
 		count = countKeys(keys, keep)
 	}
-	c.writeCollection("groups", withoutType(items), lastOf(page), more, count, q)
+	c.writeCollection("groups", q, withoutType(items), lastOf(page), more, count)
 }
 
-func (s *Server) getGroup(c *gctx) {
+func (s *API) getGroup(c *gctx) {
 	s.store.Mu.RLock()
 	g, ok := s.groupByIDLocked(c, c.param("id"), s.store.LagCheck())
 	var full map[string]any
@@ -820,7 +767,7 @@ func (s *Server) getGroup(c *gctx) {
 	if !ok {
 		return
 	}
-	out, ok := c.selectOne(groupType, full)
+	out, ok := c.selectOne(odata.Groups, full)
 	if !ok {
 		return
 	}
@@ -856,7 +803,7 @@ func parseRef(ref string) (string, bool) {
 
 var groupWritableProps = []string{"displayName", "description", "mailEnabled", "mailNickname", "securityEnabled", "groupTypes", "members@odata.bind"}
 
-func (s *Server) createGroup(c *gctx) {
+func (s *API) createGroup(c *gctx) {
 	m, ok := c.bodyFields(groupWritableProps...)
 	if !ok {
 		return
@@ -945,7 +892,7 @@ func (s *Server) createGroup(c *gctx) {
 	c.json(http.StatusCreated, out)
 }
 
-func (s *Server) patchGroup(c *gctx) {
+func (s *API) patchGroup(c *gctx) {
 	m, ok := c.bodyFields("displayName", "description", "mailNickname", "mailEnabled", "securityEnabled")
 	if !ok {
 		return
@@ -1003,7 +950,7 @@ func (s *Server) patchGroup(c *gctx) {
 	c.noContent()
 }
 
-func (s *Server) deleteGroup(c *gctx) {
+func (s *API) deleteGroup(c *gctx) {
 	s.store.Mu.Lock()
 	defer s.store.Mu.Unlock()
 	g, ok := s.groupByIDLocked(c, c.param("id"), s.store.LagCheck())
@@ -1020,20 +967,20 @@ func (s *Server) deleteGroup(c *gctx) {
 
 // listMembers serves members and transitiveMembers, optionally cast to one type (user, group,
 // servicePrincipal).
-func (s *Server) listMembers(transitive bool, cast string) func(c *gctx) {
+func (s *API) listMembers(transitive bool, cast string) func(c *gctx) {
 	return func(c *gctx) {
 		if _, has := queryOption(c.query, "$filter"); has {
 			c.error(http.StatusBadRequest, "Request_UnsupportedQuery", "$filter on group members is not supported by the sandbox.")
 			return
 		}
-		et := memberType
+		et := odata.DirectoryObjects
 		switch cast {
 		case "user":
-			et = userType
+			et = odata.Users
 		case "group":
-			et = groupType
+			et = odata.Groups
 		}
-		q, ok := c.parseListQuery(et, defaultPageSize, maxPageSize)
+		q, ok := c.parseList(et)
 		if !ok {
 			return
 		}
@@ -1057,27 +1004,27 @@ func (s *Server) listMembers(transitive bool, cast string) func(c *gctx) {
 			objects[id] = o
 			return true
 		}
-		page, next, more := pageOffset(keys, q.after, q.top, keep)
+		page, next, more := odata.PageOffset(keys, q.Cursor(), q.Top(), keep)
 		items := make([]map[string]any, 0, len(page))
 		for _, id := range page {
-			items = append(items, c.objectJSON(objects[id], q.sel))
+			items = append(items, c.objectJSON(objects[id], q.Select()))
 		}
 		if cast != "" {
 			withoutType(items)
 		}
 		count := 0
-		if q.count {
+		if q.Count() {
 			count = countKeys(keys, keep)
 		}
 		ctx := "directoryObjects"
 		if cast != "" {
 			ctx = cast + "s"
 		}
-		c.writeCollection(ctx, items, next, more, count, q)
+		c.writeCollection(ctx, q, items, next, more, count)
 	}
 }
 
-func (s *Server) addMember(c *gctx) {
+func (s *API) addMember(c *gctx) {
 	m, ok := c.bodyFields("@odata.id")
 	if !ok {
 		return
@@ -1112,10 +1059,10 @@ func (s *Server) addMember(c *gctx) {
 	c.noContent()
 }
 
-func (s *Server) removeMember(c *gctx) { s.removeMemberID(c, c.param("memberId")) }
+func (s *API) removeMember(c *gctx) { s.removeMemberID(c, c.param("memberId")) }
 
 // removeMemberByQuery serves DELETE /groups/{id}/members/$ref?$id=<url>, the form the SDK also builds.
-func (s *Server) removeMemberByQuery(c *gctx) {
+func (s *API) removeMemberByQuery(c *gctx) {
 	ref, ok := queryOption(c.query, "$id")
 	if !ok {
 		ref, ok = queryOption(c.query, "@id")
@@ -1132,7 +1079,7 @@ func (s *Server) removeMemberByQuery(c *gctx) {
 	s.removeMemberID(c, id)
 }
 
-func (s *Server) removeMemberID(c *gctx, memberID string) {
+func (s *API) removeMemberID(c *gctx, memberID string) {
 	s.store.Mu.Lock()
 	defer s.store.Mu.Unlock()
 	g, ok := s.groupByIDLocked(c, c.param("id"), s.store.LagCheck())
@@ -1150,7 +1097,7 @@ func (s *Server) removeMemberID(c *gctx, memberID string) {
 
 // ---- directory objects ----
 
-func (s *Server) getDirectoryObject(c *gctx) {
+func (s *API) getDirectoryObject(c *gctx) {
 	id := c.param("id")
 	if !isGUIDLiteral(id) {
 		c.badRequest(fmt.Sprintf("Invalid object identifier '%s'.", id))
@@ -1165,12 +1112,12 @@ func (s *Server) getDirectoryObject(c *gctx) {
 	}
 	var sel []string
 	if raw, has := queryOption(c.query, "$select"); has {
-		q, err := parseListQueryValues(url.Values{"$select": {raw}}, c.r.Header, memberType, 1, 1)
+		q, err := odata.ParseEntity(url.Values{"$select": {raw}}, odata.DirectoryObjects)
 		if err != nil {
-			c.error(err.status, err.code, err.message)
+			c.error(err.Status, err.Code, err.Message)
 			return
 		}
-		sel = q.sel
+		sel = q.Select()
 	}
 	s.store.Mu.RLock()
 	full := c.objectJSON(o, sel)
@@ -1181,7 +1128,7 @@ func (s *Server) getDirectoryObject(c *gctx) {
 
 var getByIDsTypes = map[string]string{"user": "user", "group": "group", "serviceprincipal": "servicePrincipal", "application": "application", "device": "device", "orgcontact": "orgContact", "directoryrole": "directoryRole"}
 
-func (s *Server) getByIDs(c *gctx) {
+func (s *API) getByIDs(c *gctx) {
 	m, ok := c.bodyFields("ids", "types")
 	if !ok {
 		return
@@ -1191,8 +1138,8 @@ func (s *Server) getByIDs(c *gctx) {
 		c.badRequest("Invalid value specified for property 'ids': a non-empty collection of object ids is required.")
 		return
 	}
-	if len(ids) > maxGetByIDs {
-		c.badRequest(fmt.Sprintf("Too many ids specified: %d. Max allowed: %d.", len(ids), maxGetByIDs))
+	if len(ids) > MaxGetByIDs {
+		c.badRequest(fmt.Sprintf("Too many ids specified: %d. Max allowed: %d.", len(ids), MaxGetByIDs))
 		return
 	}
 	if raw, has := m["types"]; has && !isJSONNull(raw) && json.Unmarshal(raw, &types) != nil {

@@ -1,4 +1,4 @@
-package sandbox
+package graphapi
 
 import (
 	"encoding/json"
@@ -44,7 +44,7 @@ var maskedSecretKeys = []string{
 // restartScopes are the flags of synchronizationJobRestartScope.
 var restartScopes = []string{"None", "ConnectorDataStore", "Escrows", "Watermark", "QuarantineState", "Full", "ForceDeletes"}
 
-func (s *Server) registerSyncRoutes(g *graphRouter) {
+func (s *API) registerSyncRoutes(g *graphRouter) {
 	const base = "/servicePrincipals/{id}/synchronization"
 	g.handle(http.MethodGet, base+"/templates", syncReadAccess, s.listSyncTemplates)
 	g.handle(http.MethodGet, base+"/templates/{templateId}", syncReadAccess, s.getSyncTemplate)
@@ -148,7 +148,7 @@ func syncSchemaJSON(factoryTag string) json.RawMessage {
 
 // syncSP finds the service principal of a synchronization call (404 when absent or not yet
 // replicated). Callers hold store.mu.
-func (s *Server) syncSP(c *gctx) (*directory.ServicePrincipal, bool) {
+func (s *API) syncSP(c *gctx) (*directory.ServicePrincipal, bool) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return nil, false
@@ -162,7 +162,7 @@ func (s *Server) syncSP(c *gctx) (*directory.ServicePrincipal, bool) {
 }
 
 // syncJob finds the job of a synchronization call. Callers hold store.mu.
-func (s *Server) syncJob(c *gctx) (*directory.ServicePrincipal, *directory.SyncJob, bool) {
+func (s *API) syncJob(c *gctx) (*directory.ServicePrincipal, *directory.SyncJob, bool) {
 	sp, ok := s.syncSP(c)
 	if !ok {
 		return nil, nil, false
@@ -184,7 +184,7 @@ func (c *gctx) noProvisioning(sp *directory.ServicePrincipal) {
 	c.error(http.StatusBadRequest, "BadRequest", fmt.Sprintf("The application '%s' does not support provisioning: it has no synchronization template.", sp.DisplayName))
 }
 
-func (s *Server) listSyncTemplates(c *gctx) {
+func (s *API) listSyncTemplates(c *gctx) {
 	s.store.Mu.RLock()
 	sp, ok := s.syncSP(c)
 	if !ok {
@@ -201,7 +201,7 @@ func (s *Server) listSyncTemplates(c *gctx) {
 	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/templates", "value": items})
 }
 
-func (s *Server) getSyncTemplate(c *gctx) {
+func (s *API) getSyncTemplate(c *gctx) {
 	s.store.Mu.RLock()
 	sp, ok := s.syncSP(c)
 	if !ok {
@@ -243,7 +243,7 @@ func syncJobJSON(j *directory.SyncJob) map[string]any {
 	return m
 }
 
-func (s *Server) listSyncJobs(c *gctx) {
+func (s *API) listSyncJobs(c *gctx) {
 	s.store.Mu.RLock()
 	sp, ok := s.syncSP(c)
 	if !ok {
@@ -262,7 +262,7 @@ func (s *Server) listSyncJobs(c *gctx) {
 	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/jobs", "value": items})
 }
 
-func (s *Server) getSyncJob(c *gctx) {
+func (s *API) getSyncJob(c *gctx) {
 	s.store.Mu.RLock()
 	_, j, ok := s.syncJob(c)
 	var m map[string]any
@@ -279,7 +279,7 @@ func (s *Server) getSyncJob(c *gctx) {
 
 // createSyncJob creates a job from one of the service principal's templates, in the state Graph
 // gives a new job: never run, schedule disabled with TimeSpan.MaxValue as its interval.
-func (s *Server) createSyncJob(c *gctx) {
+func (s *API) createSyncJob(c *gctx) {
 	var body map[string]json.RawMessage
 	if !c.decode(&body) {
 		return
@@ -316,7 +316,7 @@ func (s *Server) createSyncJob(c *gctx) {
 	j := &directory.SyncJob{
 		ID:         templateID + "." + strings.ReplaceAll(s.tenantID, "-", "") + "." + uuid.NewString(),
 		TemplateID: templateID,
-		Schedule:   directory.SyncSchedule{Interval: maxTimeSpanInterval, State: "Disabled"},
+		Schedule:   directory.SyncSchedule{Interval: MaxTimeSpanInterval, State: "Disabled"},
 		Status: directory.SyncStatus{
 			Code: "NotConfigured", Progress: []any{}, SynchronizedEntryCountByType: []directory.KeyValueInt{},
 			SteadyStateFirstAchievedTime: "0001-01-01T00:00:00Z", SteadyStateLastAchievedTime: "0001-01-01T00:00:00Z",
@@ -357,7 +357,7 @@ func credentialsSaved(secrets map[string]string) bool {
 	return secrets["BaseAddress"] != "" && secrets["SecretToken"] != ""
 }
 
-func (s *Server) deleteSyncJob(c *gctx) {
+func (s *API) deleteSyncJob(c *gctx) {
 	s.store.Mu.Lock()
 	sp, j, ok := s.syncJob(c)
 	if ok {
@@ -392,13 +392,13 @@ func isoInterval(d time.Duration) string {
 
 // startLocked turns a job's schedule on. Entra will not run a job it has no credentials for, so a
 // job without a saved BaseAddress and SecretToken cannot start. Callers hold store.mu for writing.
-func (s *Server) startLocked(c *gctx, sp *directory.ServicePrincipal, j *directory.SyncJob) bool {
+func (s *API) startLocked(c *gctx, sp *directory.ServicePrincipal, j *directory.SyncJob) bool {
 	if !credentialsSaved(sp.Sync.Secrets) {
 		c.error(http.StatusBadRequest, "BadRequest", "The job cannot start: the credentials of the target system (BaseAddress and SecretToken) are not saved. Save them with PUT .../synchronization/secrets, then start the job.")
 		return false
 	}
 	j.Schedule.State = "Active"
-	j.Schedule.Interval = isoInterval(s.opts.CycleInterval)
+	j.Schedule.Interval = isoInterval(s.cycleInterval)
 	if j.Status.Code != "Quarantine" {
 		j.Status.Code = "Active"
 	}
@@ -406,7 +406,7 @@ func (s *Server) startLocked(c *gctx, sp *directory.ServicePrincipal, j *directo
 	return true
 }
 
-func (s *Server) startSyncJob(c *gctx) {
+func (s *API) startSyncJob(c *gctx) {
 	s.store.Mu.Lock()
 	sp, j, ok := s.syncJob(c)
 	if ok {
@@ -420,7 +420,7 @@ func (s *Server) startSyncJob(c *gctx) {
 	c.noContent()
 }
 
-func (s *Server) pauseSyncJob(c *gctx) {
+func (s *API) pauseSyncJob(c *gctx) {
 	s.store.Mu.Lock()
 	_, j, ok := s.syncJob(c)
 	if ok {
@@ -448,7 +448,7 @@ func parseRestartScope(v string) ([]string, error) {
 }
 
 // restartSyncJob resets what the criteria name, then starts the job.
-func (s *Server) restartSyncJob(c *gctx) {
+func (s *API) restartSyncJob(c *gctx) {
 	var body struct {
 		Criteria *struct {
 			ResetScope *string `json:"resetScope"`
@@ -504,7 +504,7 @@ func (s *Server) restartSyncJob(c *gctx) {
 
 // validateCredentials is Entra's "Test Connection": it really calls the SCIM endpoint and saves
 // nothing. With useSavedCredentials the saved credentials are tested and credentials are ignored.
-func (s *Server) validateCredentials(c *gctx) {
+func (s *API) validateCredentials(c *gctx) {
 	var body struct {
 		UseSavedCredentials   bool                 `json:"useSavedCredentials"`
 		Credentials           []directory.KeyValue `json:"credentials"`
@@ -594,7 +594,7 @@ func (s *Server) validateCredentials(c *gctx) {
 	c.noContent()
 }
 
-func (s *Server) getSyncSchema(c *gctx) {
+func (s *API) getSyncSchema(c *gctx) {
 	s.store.Mu.RLock()
 	_, j, ok := s.syncJob(c)
 	var m map[string]any
@@ -614,7 +614,7 @@ func (s *Server) getSyncSchema(c *gctx) {
 
 // putSyncSchema replaces the whole schema (attribute mappings). The shape is checked enough that a
 // client sending a partial schema, as a PATCH would, is told so.
-func (s *Server) putSyncSchema(c *gctx) {
+func (s *API) putSyncSchema(c *gctx) {
 	var m map[string]json.RawMessage
 	if !c.decode(&m) {
 		return
@@ -656,7 +656,7 @@ func (s *Server) putSyncSchema(c *gctx) {
 	}
 }
 
-func (s *Server) getSyncSecrets(c *gctx) {
+func (s *API) getSyncSecrets(c *gctx) {
 	s.store.Mu.RLock()
 	sp, ok := s.syncSP(c)
 	if !ok {
@@ -679,7 +679,7 @@ func (s *Server) getSyncSecrets(c *gctx) {
 
 // putSyncSecrets saves credentials and settings. Keys not named keep their values; a key set to ""
 // is cleared. Saving does not test the credentials (validateCredentials does).
-func (s *Server) putSyncSecrets(c *gctx) {
+func (s *API) putSyncSecrets(c *gctx) {
 	var body struct {
 		Value *[]struct {
 			Key   string  `json:"key"`

@@ -1,17 +1,14 @@
-package sandbox
+package graphapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/odata"
 	"github.com/google/uuid"
 )
 
@@ -27,12 +24,12 @@ const (
 	galleryFabrikamHRID       = "c2e95f13-8d4a-47b6-a1f0-93b7e6d25c81"
 	galleryWoodgroveWikiID    = "0f6b3d8e-2a17-4c59-b8e4-71d9a5c3f026"
 
-	// maxTimeSpanInterval is .NET's TimeSpan.MaxValue, the interval Graph reports for a job that
+	// MaxTimeSpanInterval is .NET's TimeSpan.MaxValue, the interval Graph reports for a job that
 	// was never started.
-	maxTimeSpanInterval = "P10675199DT2H48M5.4775807S"
+	MaxTimeSpanInterval = "P10675199DT2H48M5.4775807S"
 )
 
-func (s *Server) seedGallery() {
+func (s *API) seedGallery() {
 	s.store.Mu.Lock()
 	defer s.store.Mu.Unlock()
 	s.store.Templates = []*directory.ApplicationTemplate{
@@ -90,7 +87,7 @@ var (
 	broadAppReadRoles = []string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 )
 
-func (s *Server) registerAppRoutes(g *graphRouter) {
+func (s *API) registerAppRoutes(g *graphRouter) {
 	g.handle(http.MethodGet, "/applicationTemplates", anyToken, s.listApplicationTemplates)
 	g.handle(http.MethodGet, "/applicationTemplates/{id}", anyToken, s.getApplicationTemplate)
 	g.handle(http.MethodPost, "/applicationTemplates/{id}/instantiate", appCreate, s.instantiateTemplate)
@@ -123,22 +120,17 @@ func (s *Server) registerAppRoutes(g *graphRouter) {
 
 // ---- application templates ----
 
-var templateFilter = appFilterSchema{resource: "applicationTemplate", fields: map[string][]string{
-	"displayName": {"eq", "startswith", "contains"},
-	"categories":  {"any"},
-}}
-
-func (s *Server) listApplicationTemplates(c *gctx) {
+func (s *API) listApplicationTemplates(c *gctx) {
 	s.store.Mu.RLock()
 	items := make([]map[string]any, 0, len(s.store.Templates))
 	for _, t := range s.store.Templates {
 		items = append(items, appJSONMap(t))
 	}
 	s.store.Mu.RUnlock()
-	c.appList(items, appListSpec{filter: templateFilter, entity: "microsoft.graph.applicationTemplate", context: "applicationTemplates", allowSkip: true})
+	c.appList(items, odata.ApplicationTemplates, "applicationTemplates")
 }
 
-func (s *Server) getApplicationTemplate(c *gctx) {
+func (s *API) getApplicationTemplate(c *gctx) {
 	id := c.param("id")
 	s.store.Mu.RLock()
 	var t map[string]any
@@ -152,13 +144,13 @@ func (s *Server) getApplicationTemplate(c *gctx) {
 		c.notFound(id)
 		return
 	}
-	c.appEntity(t, "microsoft.graph.applicationTemplate", "applicationTemplates/$entity")
+	c.appEntity(t, odata.ApplicationTemplates, "applicationTemplates/$entity")
 }
 
 // instantiateTemplate adds a gallery application to the tenant: an application and its service
 // principal, owned by the caller, with app role ids of their own and, for apps that can provision,
 // the synchronization template the provisioning API offers.
-func (s *Server) instantiateTemplate(c *gctx) {
+func (s *API) instantiateTemplate(c *gctx) {
 	var body map[string]json.RawMessage
 	if !c.decode(&body) {
 		return
@@ -213,7 +205,7 @@ func (s *Server) instantiateTemplate(c *gctx) {
 }
 
 // instantiateLocked creates the objects of a gallery app. Callers hold store.mu for writing.
-func (s *Server) instantiateLocked(tpl *directory.ApplicationTemplate, displayName, ownerAppID string) (*directory.Application, *directory.ServicePrincipal) {
+func (s *API) instantiateLocked(tpl *directory.ApplicationTemplate, displayName, ownerAppID string) (*directory.Application, *directory.ServicePrincipal) {
 	created := directory.GraphTime(directory.Now())
 	tplID := tpl.ID
 	roles := make([]directory.AppRole, 0, len(tpl.RoleNames))
@@ -257,27 +249,6 @@ func (s *Server) instantiateLocked(tpl *directory.ApplicationTemplate, displayNa
 
 // ---- applications ----
 
-var applicationFilter = appFilterSchema{resource: "Application", fields: map[string][]string{
-	"id":                    {"eq", "in"},
-	"appId":                 {"eq", "in"},
-	"displayName":           {"eq", "in", "startswith"},
-	"applicationTemplateId": {"eq"},
-	"signInAudience":        {"eq"},
-}}
-
-var servicePrincipalFilter = appFilterSchema{resource: "ServicePrincipal", fields: map[string][]string{
-	"id":                        {"eq", "in"},
-	"appId":                     {"eq", "in"},
-	"displayName":               {"eq", "in", "startswith"},
-	"appDisplayName":            {"eq", "startswith"},
-	"applicationTemplateId":     {"eq"},
-	"servicePrincipalType":      {"eq"},
-	"accountEnabled":            {"eq"},
-	"appRoleAssignmentRequired": {"eq"},
-	"tags":                      {"any"},
-	"servicePrincipalNames":     {"any"},
-}}
-
 // appSeesAll reports whether the caller may read every application and service principal, rather than
 // only those it owns.
 func appSeesAll(c *gctx) bool {
@@ -289,7 +260,7 @@ func appSeesAll(c *gctx) bool {
 	return false
 }
 
-func (s *Server) listApplications(c *gctx) {
+func (s *API) listApplications(c *gctx) {
 	all := appSeesAll(c)
 	s.store.Mu.RLock()
 	items := make([]map[string]any, 0, len(s.store.Apps))
@@ -300,7 +271,7 @@ func (s *Server) listApplications(c *gctx) {
 		items = append(items, appJSONMap(a))
 	}
 	s.store.Mu.RUnlock()
-	c.appList(items, appListSpec{filter: applicationFilter, entity: "microsoft.graph.application", context: "applications"})
+	c.appList(items, odata.Applications, "applications")
 }
 
 // appObjectID answers 400 as Graph does for a directory object id that is not a GUID.
@@ -312,7 +283,7 @@ func (c *gctx) appObjectID(id string) bool {
 	return true
 }
 
-func (s *Server) getApplication(c *gctx) {
+func (s *API) getApplication(c *gctx) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
@@ -328,21 +299,21 @@ func (s *Server) getApplication(c *gctx) {
 		c.notFound(id)
 		return
 	}
-	c.appEntity(m, "microsoft.graph.application", "applications/$entity")
+	c.appEntity(m, odata.Applications, "applications/$entity")
 }
 
-func (s *Server) getApplicationByAppID(c *gctx) {
+func (s *API) getApplicationByAppID(c *gctx) {
 	s.getByAppID(c, func(appID string) (map[string]any, []string) {
 		if id, ok := s.store.AppsByAppID[appID]; ok && !s.store.Lagging(id) {
 			return appJSONMap(s.store.Apps[id]), s.store.Apps[id].Owners
 		}
 		return nil, nil
-	}, "microsoft.graph.application", "applications/$entity")
+	}, odata.Applications, "applications/$entity")
 }
 
 // getByAppID answers GET <collection>(appId='...'): lookup runs under the store's read lock and
 // returns the object's JSON and owners, or nil when it is absent (or still replicating).
-func (s *Server) getByAppID(c *gctx, lookup func(appID string) (map[string]any, []string), odataType, context string) {
+func (s *API) getByAppID(c *gctx, lookup func(appID string) (map[string]any, []string), schema *odata.Schema, context string) {
 	appID := c.param("appId")
 	if !c.appObjectID(appID) {
 		return
@@ -358,7 +329,7 @@ func (s *Server) getByAppID(c *gctx, lookup func(appID string) (map[string]any, 
 		c.appForbidden()
 		return
 	}
-	c.appEntity(m, odataType, context)
+	c.appEntity(m, schema, context)
 }
 
 func (c *gctx) appForbidden() {
@@ -387,7 +358,7 @@ func (c *gctx) appPatchBody(entity string, writable, readOnly []string) (map[str
 	return body, true
 }
 
-func (s *Server) patchApplication(c *gctx) {
+func (s *API) patchApplication(c *gctx) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
@@ -446,7 +417,7 @@ func (c *gctx) appString(prop, resource string, raw json.RawMessage, out **strin
 // deleteApplication soft-deletes the application into directory/deletedItems. As in Entra, its
 // service principal goes with it, and with the service principal its provisioning jobs and the
 // app role assignments granted on it.
-func (s *Server) deleteApplication(c *gctx) {
+func (s *API) deleteApplication(c *gctx) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
@@ -472,7 +443,7 @@ func (s *Server) deleteApplication(c *gctx) {
 
 // ---- service principals ----
 
-func (s *Server) listServicePrincipals(c *gctx) {
+func (s *API) listServicePrincipals(c *gctx) {
 	all := appSeesAll(c)
 	s.store.Mu.RLock()
 	items := make([]map[string]any, 0, len(s.store.SPs))
@@ -483,10 +454,10 @@ func (s *Server) listServicePrincipals(c *gctx) {
 		items = append(items, appJSONMap(sp))
 	}
 	s.store.Mu.RUnlock()
-	c.appList(items, appListSpec{filter: servicePrincipalFilter, entity: "microsoft.graph.servicePrincipal", context: "servicePrincipals"})
+	c.appList(items, odata.ServicePrincipals, "servicePrincipals")
 }
 
-func (s *Server) getServicePrincipal(c *gctx) {
+func (s *API) getServicePrincipal(c *gctx) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
@@ -501,19 +472,19 @@ func (s *Server) getServicePrincipal(c *gctx) {
 		c.notFound(id)
 		return
 	}
-	c.appEntity(m, "microsoft.graph.servicePrincipal", "servicePrincipals/$entity")
+	c.appEntity(m, odata.ServicePrincipals, "servicePrincipals/$entity")
 }
 
-func (s *Server) getServicePrincipalByAppID(c *gctx) {
+func (s *API) getServicePrincipalByAppID(c *gctx) {
 	s.getByAppID(c, func(appID string) (map[string]any, []string) {
 		if id, ok := s.store.SPsByAppID[appID]; ok && !s.store.Lagging(id) {
 			return appJSONMap(s.store.SPs[id]), s.store.SPs[id].Owners
 		}
 		return nil, nil
-	}, "microsoft.graph.servicePrincipal", "servicePrincipals/$entity")
+	}, odata.ServicePrincipals, "servicePrincipals/$entity")
 }
 
-func (s *Server) patchServicePrincipal(c *gctx) {
+func (s *API) patchServicePrincipal(c *gctx) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
@@ -572,7 +543,7 @@ func (s *Server) patchServicePrincipal(c *gctx) {
 	c.noContent()
 }
 
-func (s *Server) deleteServicePrincipal(c *gctx) {
+func (s *API) deleteServicePrincipal(c *gctx) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
@@ -596,7 +567,7 @@ func deletedAppJSON(a *directory.Application) map[string]any {
 	return m
 }
 
-func (s *Server) listDeletedApplications(c *gctx) {
+func (s *API) listDeletedApplications(c *gctx) {
 	all := appSeesAll(c)
 	s.store.Mu.RLock()
 	items := make([]map[string]any, 0, len(s.store.Deleted))
@@ -607,10 +578,10 @@ func (s *Server) listDeletedApplications(c *gctx) {
 		items = append(items, deletedAppJSON(a))
 	}
 	s.store.Mu.RUnlock()
-	c.appList(items, appListSpec{filter: applicationFilter, entity: "microsoft.graph.application", context: "directory/deletedItems/microsoft.graph.application"})
+	c.appList(items, odata.Applications, "directory/deletedItems/microsoft.graph.application")
 }
 
-func (s *Server) getDeletedItem(c *gctx) {
+func (s *API) getDeletedItem(c *gctx) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
@@ -625,10 +596,10 @@ func (s *Server) getDeletedItem(c *gctx) {
 		c.notFound(id)
 		return
 	}
-	c.appEntity(m, "microsoft.graph.application", "directory/deletedItems/$entity")
+	c.appEntity(m, odata.Applications, "directory/deletedItems/$entity")
 }
 
-func (s *Server) purgeDeletedItem(c *gctx) {
+func (s *API) purgeDeletedItem(c *gctx) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
@@ -646,7 +617,7 @@ func (s *Server) purgeDeletedItem(c *gctx) {
 
 // restoreDeletedItem brings an application back. As Entra documents, its service principal is not
 // restored with it (here it cannot be: it was removed for good).
-func (s *Server) restoreDeletedItem(c *gctx) {
+func (s *API) restoreDeletedItem(c *gctx) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
@@ -673,8 +644,6 @@ func (s *Server) restoreDeletedItem(c *gctx) {
 	c.json(http.StatusOK, m)
 }
 
-// ---- OData query options: $filter, $select, $top, $skip, paging ----
-
 // appJSONMap renders a stored object as Graph's JSON object.
 func appJSONMap(v any) map[string]any {
 	b, err := json.Marshal(v)
@@ -686,542 +655,4 @@ func appJSONMap(v any) map[string]any {
 		panic(err)
 	}
 	return m
-}
-
-// entity answers one object, honouring $select.
-func (c *gctx) appEntity(m map[string]any, entity, context string) {
-	if !c.appRejectOptions(false) {
-		return
-	}
-	out, ok := c.appSelect(m, entity)
-	if !ok {
-		return
-	}
-	if _, has := out["@odata.context"]; !has {
-		out["@odata.context"] = c.baseURL() + "/$metadata#" + context
-	}
-	c.json(http.StatusOK, out)
-}
-
-// appRejectOptions answers 400 for query options the sandbox does not implement, so a client
-// never mistakes an ignored option for an honoured one.
-func (c *gctx) appRejectOptions(list bool) bool {
-	for k := range c.query {
-		lk := strings.ToLower(k)
-		switch lk {
-		case "$select":
-			continue
-		case "$filter", "$top", "$skiptoken", "$skip":
-			if list {
-				continue
-			}
-		}
-		if strings.HasPrefix(lk, "$") {
-			c.error(http.StatusBadRequest, "Request_UnsupportedQuery", fmt.Sprintf("The query option '%s' is not supported by the sandbox on this resource.", k))
-			return false
-		}
-	}
-	return true
-}
-
-// appSelect applies $select: only the named properties (and id) are kept; unknown names are 400.
-func (c *gctx) appSelect(m map[string]any, entity string) (map[string]any, bool) {
-	sel := c.query.Get("$select")
-	if sel == "" {
-		return m, true
-	}
-	out := map[string]any{}
-	for _, f := range strings.Split(sel, ",") {
-		f = strings.TrimSpace(f)
-		key, ok := appLookupKey(m, f)
-		if !ok {
-			c.badRequest(fmt.Sprintf("Could not find a property named '%s' on type '%s'.", f, entity))
-			return nil, false
-		}
-		out[key] = m[key]
-	}
-	if id, ok := m["id"]; ok {
-		out["id"] = id
-	}
-	if t, ok := m["@odata.type"]; ok {
-		out["@odata.type"] = t
-	}
-	return out, true
-}
-
-func appLookupKey(m map[string]any, name string) (string, bool) {
-	if _, ok := m[name]; ok {
-		return name, true
-	}
-	for k := range m {
-		if strings.EqualFold(k, name) {
-			return k, true
-		}
-	}
-	return "", false
-}
-
-type appListSpec struct {
-	filter    appFilterSchema
-	entity    string
-	context   string
-	allowSkip bool
-}
-
-// Graph's default and maximum page sizes for directory collections.
-const (
-	appDefaultPageSize = 100
-	appMaxPageSize     = 999
-)
-
-// list answers a collection with $filter, $select, $top and server-driven paging
-// (@odata.nextLink carrying a $skiptoken). Items are ordered by id so pages are stable.
-func (c *gctx) appList(items []map[string]any, spec appListSpec) {
-	if !c.appRejectOptions(true) {
-		return
-	}
-	if !spec.allowSkip && c.query.Has("$skip") {
-		c.error(http.StatusBadRequest, "Request_BadRequest", "'$skip' is not supported by this resource.")
-		return
-	}
-	if f := c.query.Get("$filter"); f != "" {
-		pred, status, code, msg := parseAppFilter(f, spec.filter)
-		if pred == nil {
-			c.error(status, code, msg)
-			return
-		}
-		kept := items[:0]
-		for _, it := range items {
-			if pred(it) {
-				kept = append(kept, it)
-			}
-		}
-		items = kept
-	}
-	sort.Slice(items, func(i, j int) bool { return fmt.Sprint(items[i]["id"]) < fmt.Sprint(items[j]["id"]) })
-	top := appDefaultPageSize
-	if v := c.query.Get("$top"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > appMaxPageSize {
-			c.error(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", v, appMaxPageSize))
-			return
-		}
-		top = n
-	}
-	offset := 0
-	if v := c.query.Get("$skip"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			c.badRequest(fmt.Sprintf("Invalid value '%s' for $skip.", v))
-			return
-		}
-		offset = n
-	}
-	if tok := c.query.Get("$skiptoken"); tok != "" {
-		n, ok := decodeAppSkipToken(tok)
-		if !ok {
-			c.error(http.StatusBadRequest, "Request_BadRequest", "Specified skip token is invalid or has expired.")
-			return
-		}
-		offset = n
-	}
-	if offset > len(items) {
-		offset = len(items)
-	}
-	end := min(offset+top, len(items))
-	page := make([]map[string]any, 0, end-offset)
-	for _, it := range items[offset:end] {
-		out, ok := c.appSelect(it, spec.entity)
-		if !ok {
-			return
-		}
-		page = append(page, out)
-	}
-	resp := map[string]any{"@odata.context": c.baseURL() + "/$metadata#" + spec.context, "value": page}
-	if end < len(items) {
-		q := url.Values{}
-		for k, v := range c.query {
-			if !strings.EqualFold(k, "$skiptoken") && !strings.EqualFold(k, "$skip") {
-				q[k] = v
-			}
-		}
-		q.Set("$skiptoken", encodeAppSkipToken(end))
-		resp["@odata.nextLink"] = c.baseURL() + strings.TrimPrefix(c.r.URL.Path, "/v1.0") + "?" + q.Encode()
-	}
-	c.json(http.StatusOK, resp)
-}
-
-// Skip tokens look opaque, as Graph's do; they carry the offset of the next page.
-const appSkipTokenPrefix = "RFNwdAIAAQAAAD"
-
-func encodeAppSkipToken(offset int) string {
-	return appSkipTokenPrefix + base64.RawURLEncoding.EncodeToString([]byte("sandbox-offset:"+strconv.Itoa(offset)))
-}
-
-func decodeAppSkipToken(tok string) (int, bool) {
-	rest, ok := strings.CutPrefix(tok, appSkipTokenPrefix)
-	if !ok {
-		return 0, false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil {
-		return 0, false
-	}
-	v, ok := strings.CutPrefix(string(b), "sandbox-offset:")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.Atoi(v)
-	return n, err == nil && n >= 0
-}
-
-// appFilterSchema says which properties of a resource a $filter may use, and with which operators
-// ("eq", "ne", "in", "startswith", "contains", "any").
-type appFilterSchema struct {
-	resource string
-	fields   map[string][]string
-}
-
-type appFilterPred func(map[string]any) bool
-
-// parseAppFilter compiles the subset of OData $filter that Graph offers on these resources. On error
-// it returns a nil predicate and Graph's status, code and message: a syntax error is BadRequest, a
-// property or operator the resource does not support is Request_UnsupportedQuery.
-func parseAppFilter(expr string, schema appFilterSchema) (appFilterPred, int, string, string) {
-	toks, err := lexAppFilter(expr)
-	if err != nil {
-		return nil, http.StatusBadRequest, "BadRequest", "Invalid filter clause: " + err.Error()
-	}
-	p := &appFilterParser{toks: toks, schema: schema}
-	pred := p.parseOr()
-	if p.err == nil && p.pos < len(p.toks) {
-		p.syntax("unexpected '%s'", p.toks[p.pos].text)
-	}
-	if p.err != nil {
-		if p.unsupported {
-			return nil, http.StatusBadRequest, "Request_UnsupportedQuery", p.err.Error()
-		}
-		return nil, http.StatusBadRequest, "BadRequest", "Invalid filter clause: " + p.err.Error()
-	}
-	return pred, 0, "", ""
-}
-
-type appFilterTok struct {
-	kind string // "ident", "str", "punct"
-	text string
-}
-
-func lexAppFilter(s string) ([]appFilterTok, error) {
-	var toks []appFilterTok
-	for i := 0; i < len(s); {
-		ch := s[i]
-		switch {
-		case ch == ' ' || ch == '\t':
-			i++
-		case strings.ContainsRune("(),:/", rune(ch)):
-			toks = append(toks, appFilterTok{"punct", string(ch)})
-			i++
-		case ch == '\'':
-			var b strings.Builder
-			i++
-			closed := false
-			for i < len(s) {
-				if s[i] == '\'' {
-					if i+1 < len(s) && s[i+1] == '\'' {
-						b.WriteByte('\'')
-						i += 2
-						continue
-					}
-					i++
-					closed = true
-					break
-				}
-				b.WriteByte(s[i])
-				i++
-			}
-			if !closed {
-				return nil, fmt.Errorf("unterminated string literal")
-			}
-			toks = append(toks, appFilterTok{"str", b.String()})
-		default:
-			j := i
-			for j < len(s) && (isAppFilterIdent(s[j])) {
-				j++
-			}
-			if j == i {
-				return nil, fmt.Errorf("syntax error at position %d in '%s'", i, s)
-			}
-			toks = append(toks, appFilterTok{"ident", s[i:j]})
-			i = j
-		}
-	}
-	return toks, nil
-}
-
-func isAppFilterIdent(b byte) bool {
-	return b == '_' || b == '.' || b == '-' || b == '$' || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')
-}
-
-type appFilterParser struct {
-	toks        []appFilterTok
-	pos         int
-	schema      appFilterSchema
-	err         error
-	unsupported bool
-}
-
-func (p *appFilterParser) syntax(format string, args ...any) {
-	if p.err == nil {
-		p.err = fmt.Errorf(format, args...)
-	}
-}
-
-func (p *appFilterParser) unsupportedProp(prop string) {
-	if p.err == nil {
-		p.err = fmt.Errorf("Unsupported or invalid query filter clause specified for property '%s' of resource '%s'.", prop, p.schema.resource)
-		p.unsupported = true
-	}
-}
-
-func (p *appFilterParser) peek() appFilterTok {
-	if p.pos < len(p.toks) {
-		return p.toks[p.pos]
-	}
-	return appFilterTok{}
-}
-
-func (p *appFilterParser) next() appFilterTok {
-	t := p.peek()
-	if p.pos < len(p.toks) {
-		p.pos++
-	} else {
-		p.syntax("unexpected end of expression")
-	}
-	return t
-}
-
-func (p *appFilterParser) expect(text string) {
-	if t := p.next(); !strings.EqualFold(t.text, text) || t.kind == "str" {
-		p.syntax("expected '%s'", text)
-	}
-}
-
-func (p *appFilterParser) isKeyword(word string) bool {
-	t := p.peek()
-	return t.kind == "ident" && strings.EqualFold(t.text, word)
-}
-
-func (p *appFilterParser) parseOr() appFilterPred {
-	left := p.parseAnd()
-	for p.err == nil && p.isKeyword("or") {
-		p.next()
-		l, r := left, p.parseAnd()
-		left = func(m map[string]any) bool { return l(m) || r(m) }
-	}
-	return left
-}
-
-func (p *appFilterParser) parseAnd() appFilterPred {
-	left := p.parsePrimary()
-	for p.err == nil && p.isKeyword("and") {
-		p.next()
-		l, r := left, p.parsePrimary()
-		left = func(m map[string]any) bool { return l(m) && r(m) }
-	}
-	return left
-}
-
-// field resolves a property name (case-insensitively, as Graph does) and checks the operator.
-func (p *appFilterParser) field(name, op string) string {
-	for canon, ops := range p.schema.fields {
-		if strings.EqualFold(canon, name) {
-			if !slices.Contains(ops, op) {
-				p.unsupportedProp(canon)
-				return ""
-			}
-			return canon
-		}
-	}
-	p.unsupportedProp(name)
-	return ""
-}
-
-func (p *appFilterParser) literal() any {
-	t := p.next()
-	switch {
-	case t.kind == "str":
-		return t.text
-	case t.kind == "ident" && strings.EqualFold(t.text, "true"):
-		return true
-	case t.kind == "ident" && strings.EqualFold(t.text, "false"):
-		return false
-	case t.kind == "ident" && strings.EqualFold(t.text, "null"):
-		return nil
-	}
-	p.syntax("expected a literal, found '%s'", t.text)
-	return nil
-}
-
-func (p *appFilterParser) parsePrimary() appFilterPred {
-	never := func(map[string]any) bool { return false }
-	if p.err != nil {
-		return never
-	}
-	t := p.next()
-	if t.kind == "punct" && t.text == "(" {
-		inner := p.parseOr()
-		p.expect(")")
-		return inner
-	}
-	if t.kind != "ident" {
-		p.syntax("unexpected '%s'", t.text)
-		return never
-	}
-	lname := strings.ToLower(t.text)
-	if lname == "not" {
-		p.unsupported = true
-		p.syntax("The 'not' operator is only supported with advanced query parameters (ConsistencyLevel: eventual), which the sandbox does not offer.")
-		return never
-	}
-	if (lname == "startswith" || lname == "contains" || lname == "endswith") && p.peek().text == "(" {
-		p.next()
-		prop := p.next()
-		p.expect(",")
-		lit := p.literal()
-		p.expect(")")
-		if p.err != nil {
-			return never
-		}
-		key := p.field(prop.text, lname)
-		want, ok := lit.(string)
-		if !ok {
-			p.syntax("%s expects a string literal", lname)
-		}
-		if p.err != nil {
-			return never
-		}
-		return func(m map[string]any) bool { return appStringMatch(lname, m[key], want) }
-	}
-	if p.peek().text == "/" {
-		p.next()
-		p.expect("any")
-		p.expect("(")
-		v := p.next()
-		p.expect(":")
-		key := p.field(t.text, "any")
-		inner := p.lambdaBody(v.text)
-		p.expect(")")
-		if p.err != nil {
-			return never
-		}
-		return func(m map[string]any) bool {
-			arr, _ := m[key].([]any)
-			for _, el := range arr {
-				if inner(el) {
-					return true
-				}
-			}
-			return false
-		}
-	}
-	op := strings.ToLower(p.next().text)
-	switch op {
-	case "eq", "ne":
-		lit := p.literal()
-		key := p.field(t.text, op)
-		if p.err != nil {
-			return never
-		}
-		return func(m map[string]any) bool { return appValuesEqual(m[key], lit) == (op == "eq") }
-	case "in":
-		p.expect("(")
-		var lits []any
-		for p.err == nil {
-			lits = append(lits, p.literal())
-			if p.peek().text == "," {
-				p.next()
-				continue
-			}
-			break
-		}
-		p.expect(")")
-		key := p.field(t.text, "in")
-		if p.err == nil && len(lits) > 15 {
-			p.unsupported = true
-			p.syntax("Too many values in the 'in' operator: at most 15 are allowed.")
-		}
-		if p.err != nil {
-			return never
-		}
-		return func(m map[string]any) bool {
-			return slices.ContainsFunc(lits, func(l any) bool { return appValuesEqual(m[key], l) })
-		}
-	}
-	p.syntax("unsupported operator '%s'", op)
-	return never
-}
-
-// lambdaBody parses the body of any(v: ...): "v eq 'x'" or "startswith(v,'x')" / "contains(v,'x')".
-func (p *appFilterParser) lambdaBody(v string) func(any) bool {
-	never := func(any) bool { return false }
-	t := p.next()
-	lname := strings.ToLower(t.text)
-	if (lname == "startswith" || lname == "contains") && p.peek().text == "(" {
-		p.next()
-		if arg := p.next(); arg.text != v {
-			p.syntax("unknown range variable '%s'", arg.text)
-		}
-		p.expect(",")
-		lit := p.literal()
-		p.expect(")")
-		want, ok := lit.(string)
-		if !ok {
-			p.syntax("%s expects a string literal", lname)
-		}
-		if p.err != nil {
-			return never
-		}
-		return func(el any) bool { return appStringMatch(lname, el, want) }
-	}
-	if t.text != v {
-		p.syntax("unknown range variable '%s'", t.text)
-		return never
-	}
-	p.expect("eq")
-	lit := p.literal()
-	if p.err != nil {
-		return never
-	}
-	return func(el any) bool { return appValuesEqual(el, lit) }
-}
-
-// Directory string comparisons are case-insensitive.
-func appValuesEqual(v, lit any) bool {
-	switch l := lit.(type) {
-	case string:
-		s, ok := v.(string)
-		return ok && strings.EqualFold(s, l)
-	case bool:
-		b, ok := v.(bool)
-		return ok && b == l
-	case nil:
-		return v == nil
-	}
-	return false
-}
-
-func appStringMatch(fn string, v any, want string) bool {
-	s, ok := v.(string)
-	if !ok {
-		return false
-	}
-	s, want = strings.ToLower(s), strings.ToLower(want)
-	switch fn {
-	case "startswith":
-		return strings.HasPrefix(s, want)
-	case "endswith":
-		return strings.HasSuffix(s, want)
-	default:
-		return strings.Contains(s, want)
-	}
 }

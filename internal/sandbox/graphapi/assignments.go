@@ -1,4 +1,4 @@
-package sandbox
+package graphapi
 
 import (
 	"crypto/rand"
@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/odata"
 	"github.com/google/uuid"
 )
 
@@ -31,13 +32,6 @@ var (
 
 // assignmentListCost is what listing app role assignments costs in Graph's identity throttling.
 const assignmentListCost = 2
-
-var assignmentType = newEntityType("Microsoft.DirectoryServices.AppRoleAssignment", "AppRoleAssignment", map[string]propType{
-	"id": propString, "appRoleId": propGUID, "createdDateTime": propString, "deletedDateTime": propString,
-	"principalDisplayName": propString, "principalId": propGUID, "principalType": propString,
-	"resourceDisplayName": propString, "resourceId": propGUID,
-}, []string{"principalId", "resourceId", "appRoleId", "principalType"},
-	[]string{"id", "deletedDateTime", "appRoleId", "createdDateTime", "principalDisplayName", "principalId", "principalType", "resourceDisplayName", "resourceId"})
 
 // assignmentView says which object the URL names: the resource (appRoleAssignedTo) or the principal.
 type assignmentView int
@@ -65,7 +59,7 @@ func (v assignmentView) segment() string {
 	return "appRoleAssignments"
 }
 
-func (s *Server) registerAssignmentRoutes(g *graphRouter) {
+func (s *API) registerAssignmentRoutes(g *graphRouter) {
 	for _, v := range []assignmentView{viewResource, viewUser, viewGroup} {
 		base := "/" + v.collection() + "/{id}/" + v.segment()
 		read, write := assignedToReadAccess, assignmentWriteAccess
@@ -94,7 +88,7 @@ func newAssignmentID(principalID string) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *Server) assignmentJSON(a *directory.AppRoleAssignment) map[string]any {
+func (s *API) assignmentJSON(a *directory.AppRoleAssignment) map[string]any {
 	principalName := a.PrincipalDisplayName
 	if o, ok := s.store.FindObjectLocked(a.PrincipalID, func(string) bool { return false }); ok {
 		principalName = o.DisplayName()
@@ -125,7 +119,7 @@ func assignmentProp(a *directory.AppRoleAssignment, p string) any {
 }
 
 // viewOwnerLocked resolves the object the URL names; on failure it has answered 404.
-func (s *Server) viewOwnerLocked(c *gctx, v assignmentView, lagging func(string) bool) (string, bool) {
+func (s *API) viewOwnerLocked(c *gctx, v assignmentView, lagging func(string) bool) (string, bool) {
 	id := c.param("id")
 	switch v {
 	case viewUser:
@@ -145,9 +139,9 @@ func (s *Server) viewOwnerLocked(c *gctx, v assignmentView, lagging func(string)
 	return "", false
 }
 
-func (s *Server) listAssignments(v assignmentView) func(c *gctx) {
+func (s *API) listAssignments(v assignmentView) func(c *gctx) {
 	return func(c *gctx) {
-		q, ok := c.parseListQuery(assignmentType, defaultPageSize, maxPageSize)
+		q, ok := c.parseList(odata.AppRoleAssignments)
 		if !ok {
 			return
 		}
@@ -174,23 +168,23 @@ func (s *Server) listAssignments(v assignmentView) func(c *gctx) {
 		}
 		keep := func(id string) bool {
 			a, ok := s.store.Assignments[id]
-			return ok && q.matches(func(p string) any { return assignmentProp(a, p) })
+			return ok && q.Match(func(p string) any { return assignmentProp(a, p) })
 		}
-		page, more := pageSorted(keys, q.after, q.top, keep)
+		page, more := odata.PageSorted(keys, q.Cursor(), q.Top(), keep)
 		items := make([]map[string]any, 0, len(page))
 		for _, id := range page {
-			items = append(items, q.project(s.assignmentJSON(s.store.Assignments[id])))
+			items = append(items, q.Project(s.assignmentJSON(s.store.Assignments[id])))
 		}
 		count := 0
-		if q.count {
+		if q.Count() {
 			count = countKeys(keys, keep)
 		}
-		c.writeCollection(fmt.Sprintf("%s('%s')/%s", v.collection(), owner, v.segment()), items, lastOf(page), more, count, q)
+		c.writeCollection(fmt.Sprintf("%s('%s')/%s", v.collection(), owner, v.segment()), q, items, lastOf(page), more, count)
 	}
 }
 
 // assignmentInViewLocked finds an assignment that belongs to the object the URL names.
-func (s *Server) assignmentInViewLocked(c *gctx, v assignmentView, owner string) (*directory.AppRoleAssignment, bool) {
+func (s *API) assignmentInViewLocked(c *gctx, v assignmentView, owner string) (*directory.AppRoleAssignment, bool) {
 	aid := c.param("assignmentId")
 	a, ok := s.store.Assignments[aid]
 	if ok {
@@ -208,7 +202,7 @@ func (s *Server) assignmentInViewLocked(c *gctx, v assignmentView, owner string)
 	return a, true
 }
 
-func (s *Server) getAssignment(v assignmentView) func(c *gctx) {
+func (s *API) getAssignment(v assignmentView) func(c *gctx) {
 	return func(c *gctx) {
 		s.store.Mu.RLock()
 		owner, ok := s.viewOwnerLocked(c, v, s.store.LagCheck())
@@ -225,7 +219,7 @@ func (s *Server) getAssignment(v assignmentView) func(c *gctx) {
 		if !ok {
 			return
 		}
-		out, ok := c.selectOne(assignmentType, full)
+		out, ok := c.selectOne(odata.AppRoleAssignments, full)
 		if !ok {
 			return
 		}
@@ -234,7 +228,7 @@ func (s *Server) getAssignment(v assignmentView) func(c *gctx) {
 	}
 }
 
-func (s *Server) deleteAssignment(v assignmentView) func(c *gctx) {
+func (s *API) deleteAssignment(v assignmentView) func(c *gctx) {
 	return func(c *gctx) {
 		s.store.Mu.Lock()
 		defer s.store.Mu.Unlock()
@@ -266,7 +260,7 @@ func (c *gctx) guidProp(m map[string]json.RawMessage, prop string) (string, bool
 	return strings.ToLower(v), true
 }
 
-func (s *Server) createAssignment(v assignmentView) func(c *gctx) {
+func (s *API) createAssignment(v assignmentView) func(c *gctx) {
 	return func(c *gctx) {
 		m, ok := c.bodyFields("principalId", "resourceId", "appRoleId",
 			// Read-only properties a client may echo back; Graph ignores them.
@@ -361,7 +355,7 @@ func (s *Server) createAssignment(v assignmentView) func(c *gctx) {
 
 // AssignRole grants an app role on a resource service principal to a user, group or service
 // principal without going through Graph, for tests and seeding at scale. It applies Graph's checks.
-func (s *Server) AssignRole(resourceSPID, principalID, appRoleID string) (string, error) {
+func (s *API) AssignRole(resourceSPID, principalID, appRoleID string) (string, error) {
 	s.store.Mu.Lock()
 	defer s.store.Mu.Unlock()
 	sp, ok := s.store.SPs[resourceSPID]

@@ -1,4 +1,4 @@
-package sandbox
+package graphapi
 
 import (
 	"fmt"
@@ -19,14 +19,14 @@ type onDemandRequest struct {
 	} `json:"parameters"`
 }
 
-func (s *Server) registerProvisioningRoutes(g *graphRouter) {
+func (s *API) registerProvisioningRoutes(g *graphRouter) {
 	g.handle(http.MethodPost, "/servicePrincipals/{id}/synchronization/jobs/{jobId}/provisionOnDemand",
 		anyRole("Synchronization.ReadWrite.All", "Application.ReadWrite.All").orOwner("id"), s.provisionOnDemand)
 }
 
 // provisionOnDemand provisions one user (or one group with its members) now, through the same code
 // as a cycle, and answers with Entra's report: key is {"result","details"}, value the steps.
-func (s *Server) provisionOnDemand(c *gctx) {
+func (s *API) provisionOnDemand(c *gctx) {
 	var body onDemandRequest
 	if !c.decode(&body) {
 		return

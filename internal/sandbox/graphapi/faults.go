@@ -1,4 +1,4 @@
-package sandbox
+package graphapi
 
 import (
 	"math"
@@ -214,16 +214,16 @@ func (st *stats) reset() {
 }
 
 // Stats returns the Graph request statistics.
-func (s *Server) Stats() Stats { return s.stats.snapshot() }
+func (s *API) Stats() Stats { return s.stats.snapshot() }
 
 // ResetStats zeroes the Graph request statistics.
-func (s *Server) ResetStats() { s.stats.reset() }
+func (s *API) ResetStats() { s.stats.reset() }
 
 // Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.faults.get() }
+func (s *API) Faults() Faults { return s.faults.get() }
 
 // SetFaults replaces the faults in force.
-func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
+func (s *API) SetFaults(f Faults) { s.faults.set(f) }
 
 // sortedKeys is used where output order must be stable.
 func sortedKeys[V any](m map[string]V) []string {

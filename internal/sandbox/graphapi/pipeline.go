@@ -1,4 +1,4 @@
-package sandbox
+package graphapi
 
 import (
 	"bytes"
@@ -63,7 +63,7 @@ type graphRoute struct {
 func (r *graphRoute) key() string { return r.method + " " + r.template }
 
 type graphRouter struct {
-	s      *Server
+	s      *API
 	routes []*graphRoute
 }
 
@@ -128,12 +128,12 @@ func matchSegs(tmpl, segs []string) (map[string]string, bool) {
 
 // gctx is one Graph request being served.
 type gctx struct {
-	s      *Server
+	s      *API
 	w      http.ResponseWriter
 	r      *http.Request
 	params map[string]string
 	query  url.Values
-	claims *accessClaims
+	claims *Caller
 	route  *graphRoute
 	body   []byte
 }
@@ -151,7 +151,7 @@ func (c *gctx) noContent() { c.w.WriteHeader(http.StatusNoContent) }
 
 // error writes Graph's error envelope: always code, message and innerError with request-id.
 func (c *gctx) error(status int, code, message string) {
-	writeGraphError(c.w, c.r, status, code, message)
+	WriteError(c.w, c.r, status, code, message)
 }
 
 // notFound answers 404 Request_ResourceNotFound for id, as Graph does.
@@ -183,7 +183,7 @@ func (c *gctx) baseURL() string {
 	return scheme + "://" + c.r.Host + "/v1.0"
 }
 
-func writeGraphError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+func WriteError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
 	reqID := w.Header().Get("request-id")
 	if reqID == "" {
 		reqID = uuid.NewString()
@@ -207,7 +207,7 @@ func writeGraphError(w http.ResponseWriter, r *http.Request, status int, code, m
 }
 
 // serveGraph is the entry point for Graph requests on any listener.
-func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
+func (s *API) serveGraph(w http.ResponseWriter, r *http.Request) {
 	f := s.faults.get()
 	if f.LatencyMS > 0 {
 		time.Sleep(time.Duration(f.LatencyMS) * time.Millisecond)
@@ -218,11 +218,11 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("client-request-id", firstNonEmpty(r.Header.Get("client-request-id"), reqID))
 	body, err := readBody(r)
 	if err != nil {
-		writeGraphError(rw, r, http.StatusBadRequest, "BadRequest", "Could not read the request body: "+err.Error())
+		WriteError(rw, r, http.StatusBadRequest, "BadRequest", "Could not read the request body: "+err.Error())
 		s.stats.record("", "", rw.status, true)
 		return
 	}
-	claims, authErr := s.verifyAccessToken(r.Header.Get("Authorization"))
+	claims, authErr := s.verify(r.Header.Get("Authorization"))
 	appID := ""
 	if claims != nil {
 		appID = claims.AppID
@@ -230,7 +230,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/v1.0")
 	if r.Method == http.MethodPost && strings.EqualFold(strings.Trim(path, "/"), "$batch") {
 		if authErr != nil {
-			writeGraphError(rw, r, http.StatusUnauthorized, "InvalidAuthenticationToken", authErr.Error())
+			WriteError(rw, r, http.StatusUnauthorized, "InvalidAuthenticationToken", authErr.Error())
 		} else {
 			s.serveBatch(rw, r, claims, body)
 		}
@@ -243,23 +243,23 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 
 // serveGraphRequest runs one request (top level or batch item) through the pipeline and returns the
 // route key it matched ("" when none).
-func (s *Server) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *accessClaims, authErr error, path string, body []byte) string {
+func (s *API) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *Caller, authErr error, path string, body []byte) string {
 	if authErr != nil {
-		writeGraphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", authErr.Error())
+		WriteError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", authErr.Error())
 		return ""
 	}
 	rt, params, pathMatched := s.graphMux.match(r.Method, path)
 	if rt == nil {
 		if pathMatched {
 			// Graph's answer for a method a resource does not support (e.g. PATCH on a schema).
-			writeGraphError(w, r, http.StatusNotFound, "UnknownError", "No HTTP resource was found that matches the request URI '"+r.URL.String()+"'.")
+			WriteError(w, r, http.StatusNotFound, "UnknownError", "No HTTP resource was found that matches the request URI '"+r.URL.String()+"'.")
 			return ""
 		}
 		seg := path
 		if segs := splitPath(path); len(segs) > 0 {
 			seg = segs[len(segs)-1]
 		}
-		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg))
+		WriteError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg))
 		return ""
 	}
 	c := &gctx{s: s, w: w, r: r, params: params, query: r.URL.Query(), claims: claims, route: rt, body: body}
@@ -289,7 +289,7 @@ func (s *Server) serveGraphRequest(w http.ResponseWriter, r *http.Request, claim
 	return rt.key()
 }
 
-func (s *Server) allowed(c *gctx) bool {
+func (s *API) allowed(c *gctx) bool {
 	a := c.route.access
 	if a.anyToken {
 		return true
@@ -313,7 +313,7 @@ func (s *Server) allowed(c *gctx) bool {
 }
 
 // owns reports whether the client appID owns the application or service principal with object id id.
-func (s *Server) owns(appID, id string) bool {
+func (s *API) owns(appID, id string) bool {
 	s.store.Mu.RLock()
 	defer s.store.Mu.RUnlock()
 	if a, ok := s.store.Apps[id]; ok {
@@ -395,35 +395,35 @@ type batchResponse struct {
 
 // serveBatch runs a JSON $batch: at most 20 requests, unique ids, relative urls; items run in
 // dependency order, and an item whose dependency failed answers 424.
-func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, claims *accessClaims, body []byte) {
+func (s *API) serveBatch(w http.ResponseWriter, r *http.Request, claims *Caller, body []byte) {
 	var req struct {
 		Requests []batchItem `json:"requests"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "Invalid batch payload format.")
+		WriteError(w, r, http.StatusBadRequest, "BadRequest", "Invalid batch payload format.")
 		return
 	}
 	if len(req.Requests) == 0 {
-		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "Invalid batch payload format.")
+		WriteError(w, r, http.StatusBadRequest, "BadRequest", "Invalid batch payload format.")
 		return
 	}
 	if len(req.Requests) > MaxBatchRequests {
-		writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Number of batch request steps exceeds the maximum of %d.", MaxBatchRequests))
+		WriteError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Number of batch request steps exceeds the maximum of %d.", MaxBatchRequests))
 		return
 	}
 	byID := map[string]*batchItem{}
 	for i := range req.Requests {
 		it := &req.Requests[i]
 		if it.ID == "" || it.Method == "" || it.URL == "" {
-			writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "Batch request step is missing id, method or url.")
+			WriteError(w, r, http.StatusBadRequest, "BadRequest", "Batch request step is missing id, method or url.")
 			return
 		}
 		if _, dup := byID[it.ID]; dup {
-			writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request contains duplicate id '%s'.", it.ID))
+			WriteError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request contains duplicate id '%s'.", it.ID))
 			return
 		}
 		if strings.HasPrefix(it.URL, "http://") || strings.HasPrefix(it.URL, "https://") {
-			writeGraphError(w, r, http.StatusBadRequest, "BadRequest", "Batch request step url must be relative: "+it.URL)
+			WriteError(w, r, http.StatusBadRequest, "BadRequest", "Batch request step url must be relative: "+it.URL)
 			return
 		}
 		byID[it.ID] = it
@@ -431,7 +431,7 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, claims *acce
 	for _, it := range req.Requests {
 		for _, d := range it.DependsOn {
 			if _, ok := byID[d]; !ok {
-				writeGraphError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request step '%s' depends on unknown id '%s'.", it.ID, d))
+				WriteError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request step '%s' depends on unknown id '%s'.", it.ID, d))
 				return
 			}
 		}
@@ -483,7 +483,7 @@ func errorBody(code, message string) map[string]any {
 		"innerError": map[string]any{"date": directory.GraphTime(directory.Now()), "request-id": uuid.NewString(), "client-request-id": uuid.NewString()}}}
 }
 
-func (s *Server) runBatchItem(outer *http.Request, claims *accessClaims, it *batchItem) *batchResponse {
+func (s *API) runBatchItem(outer *http.Request, claims *Caller, it *batchItem) *batchResponse {
 	u := it.URL
 	if !strings.HasPrefix(u, "/") {
 		u = "/" + u
@@ -519,7 +519,7 @@ func (s *Server) runBatchItem(outer *http.Request, claims *accessClaims, it *bat
 	return res
 }
 
-func (s *Server) newGraphRouter() *graphRouter {
+func (s *API) newGraphRouter() *graphRouter {
 	g := &graphRouter{s: s}
 	s.registerAppRoutes(g)
 	s.registerDirectoryRoutes(g)

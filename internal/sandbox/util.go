@@ -1,0 +1,13 @@
+package sandbox
+
+import "sort"
+
+// sortedKeys is used where output order must be stable.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
