@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/netskope"
 )
 
 // Options configure a sandbox. The zero value is a usable sandbox with Entra's defaults.
@@ -87,7 +89,7 @@ type Server struct {
 	stats  *stats
 	faults *faultState
 
-	netskope *netskope
+	netskope *netskope.Service
 	engine   *engine
 
 	mainLn   net.Listener
@@ -180,7 +182,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.seedGallery()
 	s.seedDirectory(opts.SeedUsers)
-	s.netskope = newNetskope(s, s.opts.NetskopeTenants)
+	s.netskope = netskope.New(s.opts.NetskopeTenants)
 	s.engine = newEngine(s)
 	s.graphMux = s.newGraphRouter()
 	s.handler = http.HandlerFunc(s.dispatch)
@@ -197,7 +199,7 @@ func Start(opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.scimLns[t] = ln
-		s.serve(tls.NewListener(ln, tlsCfg), s.netskope.tenantHandler(t))
+		s.serve(tls.NewListener(ln, tlsCfg), s.netskope.Handler(t))
 	}
 	if s.proxyLn, err = net.Listen("tcp", net.JoinHostPort(s.opts.Addr, "0")); err != nil {
 		s.Close()
@@ -250,7 +252,7 @@ func (s *Server) Close() {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	host := hostOnly(r.Host)
 	if tenant, ok := netskopeTenantForHost(host); ok {
-		s.netskope.tenantHandler(tenant).ServeHTTP(w, r)
+		s.netskope.Handler(tenant).ServeHTTP(w, r)
 		return
 	}
 	p := r.URL.Path
@@ -269,18 +271,6 @@ func hostOnly(hostport string) string {
 		return strings.ToLower(h)
 	}
 	return strings.ToLower(hostport)
-}
-
-// netskopeTenantForHost maps <tenant>[.<region>].goskope.com to the tenant name.
-func netskopeTenantForHost(host string) (string, bool) {
-	if !strings.HasSuffix(host, ".goskope.com") {
-		return "", false
-	}
-	labels := strings.Split(strings.TrimSuffix(host, ".goskope.com"), ".")
-	if len(labels) == 0 || labels[0] == "" || len(labels) > 2 {
-		return "", false
-	}
-	return labels[0], true
 }
 
 func (s *Server) mainURL() string { return "https://" + s.mainLn.Addr().String() }
@@ -329,7 +319,7 @@ func (s *Server) SCIMToken(tenant string) string {
 	if tenant == "" {
 		tenant = s.opts.NetskopeTenants[0]
 	}
-	return s.netskope.token(tenant)
+	return s.netskope.Token(tenant)
 }
 
 // Env is what the env file exports, for direct mode.
