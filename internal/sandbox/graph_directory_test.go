@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -372,7 +373,7 @@ func TestGraphDirectoryUserSelect(t *testing.T) {
 		t.Fatalf("%d %v", st, body)
 	}
 	for _, u := range dirValues(t, body) {
-		keys := sortedKeys(u)
+		keys := slices.Sorted(maps.Keys(u))
 		if !slices.Equal(keys, []string{"accountEnabled", "id", "userPrincipalName"}) {
 			t.Fatalf("$select returned %v", keys)
 		}
@@ -634,7 +635,7 @@ func TestGraphDirectoryMembersAndTransitive(t *testing.T) {
 		t.Fatalf("transitive users: %d %v", st, body)
 	}
 	for _, m := range dirValues(t, body) {
-		if keys := sortedKeys(m); !slices.Equal(keys, []string{"displayName", "id"}) {
+		if keys := slices.Sorted(maps.Keys(m)); !slices.Equal(keys, []string{"displayName", "id"}) {
 			t.Fatalf("cast with $select returned %v", keys)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/netskope"
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/provisioning"
 )
 
@@ -283,7 +284,7 @@ func TestProvisioningCycleAssignedScope(t *testing.T) {
 	name, _ := first["name"].(map[string]any)
 	schemas, _ := first["schemas"].([]any)
 	if first["externalId"] != provUserID(t, s, u(1)) || len(emails) != 1 || name["formatted"] != "Seed User 1" ||
-		!slices.Contains(schemas, any(scimEnterpriseSchema)) {
+		!slices.Contains(schemas, any(netskope.EnterpriseSchema)) {
 		t.Fatalf("user as provisioned: %v", first)
 	}
 	if e := emails[0].(map[string]any); e["type"] != "work" || e["value"] != u(1) || e["primary"] != true {
@@ -309,7 +310,7 @@ func TestProvisioningCycleAssignedScope(t *testing.T) {
 	for _, kv := range st["synchronizedEntryCountByType"].([]any) {
 		counts[kv.(map[string]any)["key"].(string)] = kv.(map[string]any)["value"].(float64)
 	}
-	if counts["user to "+scimEnterpriseSchema] != 6 || counts["group to "+scimGroupSchema] != 2 {
+	if counts["user to "+netskope.EnterpriseSchema] != 6 || counts["group to "+netskope.GroupSchema] != 2 {
 		t.Fatalf("synchronizedEntryCountByType: %v", counts)
 	}
 	steady := st["steadyStateFirstAchievedTime"]
@@ -651,7 +652,7 @@ func TestProvisioningTestConnection(t *testing.T) {
 		{"revoked token", revoked.SCIMURL(""), revokedToken, "401", revoked},
 		{"wrong token", s.SCIMURL(""), "not-the-token", "invalid, expired or revoked", s},
 		{"404", notFound + "/api/v2/scim", token, "not a SCIM endpoint", s},
-		{"wrong path on Netskope", strings.TrimSuffix(s.SCIMURL(""), scimBasePath) + "/scim/v2", token, "not a SCIM endpoint", s},
+		{"wrong path on Netskope", strings.TrimSuffix(s.SCIMURL(""), netskope.BasePath) + "/scim/v2", token, "not a SCIM endpoint", s},
 		{"not a ListResponse", notSCIM + "/api/v2/scim", token, "not a SCIM endpoint", s},
 		{"untrusted certificate", foreign.URL + "/api/v2/scim", token, "TLS", s},
 		{"plain http", "http://" + strings.TrimPrefix(s.SCIMURL(""), "https://"), token, "https", s},
@@ -679,7 +680,7 @@ func TestProvisioningMatchesExistingAndRecreatesDeleted(t *testing.T) {
 	pre["active"] = false
 	_, _, existing := scimCall(t, s, "", tok, http.MethodPost, "/Users", pre)
 	_, _, existingGroup := scimCall(t, s, "", tok, http.MethodPost, "/Groups",
-		map[string]any{"schemas": []any{scimGroupSchema}, "displayName": SeedGroupDirect})
+		map[string]any{"schemas": []any{netskope.GroupSchema}, "displayName": SeedGroupDirect})
 
 	app := provSetup(t, s, false)
 	provAssign(t, s, app, provGroupID(t, s, SeedGroupDirect), app.userRoleID)

@@ -21,6 +21,8 @@ import (
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/graphapi"
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/provisioning"
 	"github.com/google/uuid"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/netskope"
 )
 
 // Options configure a sandbox. The zero value is a usable sandbox with Entra's defaults.
@@ -89,7 +91,7 @@ type Server struct {
 
 	graph *graphapi.API
 
-	netskope *netskope
+	netskope *netskope.Service
 	engine   *provisioning.Engine
 
 	mainLn  net.Listener
@@ -184,7 +186,7 @@ func Start(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.store.Seed(opts.SeedUsers)
-	s.netskope = newNetskope(s, s.opts.NetskopeTenants)
+	s.netskope = netskope.New(s.opts.NetskopeTenants)
 	s.handler = http.HandlerFunc(s.dispatch)
 
 	tlsCfg := &tls.Config{GetCertificate: s.ca.getCertificate, MinVersion: tls.VersionTLS12}
@@ -199,7 +201,7 @@ func Start(opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.scimLns[t] = ln
-		s.serve(tls.NewListener(ln, tlsCfg), s.netskope.tenantHandler(t))
+		s.serve(tls.NewListener(ln, tlsCfg), s.netskope.Handler(t))
 	}
 	if s.proxyLn, err = net.Listen("tcp", net.JoinHostPort(s.opts.Addr, "0")); err != nil {
 		s.Close()
@@ -252,7 +254,7 @@ func (s *Server) Close() {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	host := hostOnly(r.Host)
 	if tenant, ok := netskopeTenantForHost(host); ok {
-		s.netskope.tenantHandler(tenant).ServeHTTP(w, r)
+		s.netskope.Handler(tenant).ServeHTTP(w, r)
 		return
 	}
 	p := r.URL.Path
@@ -271,18 +273,6 @@ func hostOnly(hostport string) string {
 		return strings.ToLower(h)
 	}
 	return strings.ToLower(hostport)
-}
-
-// netskopeTenantForHost maps <tenant>[.<region>].goskope.com to the tenant name.
-func netskopeTenantForHost(host string) (string, bool) {
-	if !strings.HasSuffix(host, ".goskope.com") {
-		return "", false
-	}
-	labels := strings.Split(strings.TrimSuffix(host, ".goskope.com"), ".")
-	if len(labels) == 0 || labels[0] == "" || len(labels) > 2 {
-		return "", false
-	}
-	return labels[0], true
 }
 
 func (s *Server) mainURL() string { return "https://" + s.mainLn.Addr().String() }
@@ -331,7 +321,7 @@ func (s *Server) SCIMToken(tenant string) string {
 	if tenant == "" {
 		tenant = s.opts.NetskopeTenants[0]
 	}
-	return s.netskope.token(tenant)
+	return s.netskope.Token(tenant)
 }
 
 // Env is what the env file exports, for direct mode.
