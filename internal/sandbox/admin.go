@@ -106,7 +106,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case strings.HasPrefix(p, "oidc/"):
-		s.serveOIDC(w, r)
+		s.authority.ServeIDToken(w, r)
 	default:
 		adminError(w, http.StatusNotFound, fmt.Sprintf("no admin route %s %s", r.Method, r.URL.Path))
 	}

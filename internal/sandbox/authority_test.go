@@ -26,6 +26,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/entra"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
@@ -52,7 +53,7 @@ func checkCredential(t *testing.T, s *Server, cred azcore.TokenCredential, want 
 	if err != nil {
 		t.Fatalf("GetToken: %v", err)
 	}
-	claims, err := s.verifyAccessToken("Bearer " + tok.Token)
+	claims, err := s.authority.VerifyAccessToken("Bearer " + tok.Token)
 	if err != nil {
 		t.Fatalf("Graph rejects the token: %v", err)
 	}
@@ -384,13 +385,13 @@ func TestAuthority_clientAssertionsRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	federated := func(change func(jwt.MapClaims), signer func(jwt.MapClaims) string) string {
-		m := jwt.MapClaims{"iss": s.oidcIssuer(), "sub": DefaultFederatedSubject, "aud": FederatedAudience,
+		m := jwt.MapClaims{"iss": entra.OIDCIssuer, "sub": DefaultFederatedSubject, "aud": FederatedAudience,
 			"iat": n.Unix(), "nbf": n.Unix(), "exp": n.Add(5 * time.Minute).Unix()}
 		change(m)
 		return signer(m)
 	}
 	bySandbox := func(m jwt.MapClaims) string {
-		raw, err := s.signer.sign(m)
+		raw, err := s.authority.Sign(m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -437,7 +438,7 @@ func TestAuthority_clientAssertionsRejected(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := tokenRequest(t, s, s.TenantID(), url.Values{
 				"grant_type": {"client_credentials"}, "client_id": {c.AppID}, "scope": {"https://graph.microsoft.com/.default"},
-				"client_assertion_type": {jwtBearerAssertionType}, "client_assertion": {tc.assertion},
+				"client_assertion_type": {entra.JWTBearerAssertionType}, "client_assertion": {tc.assertion},
 			})
 			if tc.status == http.StatusOK {
 				if status != http.StatusOK || body["access_token"] == nil {
@@ -485,20 +486,20 @@ func TestAuthority_actionsIDTokenEndpoint(t *testing.T) {
 	if status != http.StatusOK || value == "" || body["count"] != float64(len(value)) {
 		t.Fatalf("ID token: %d %v", status, body)
 	}
-	claims, err := s.signer.parse(value)
+	claims, err := s.authority.Parse(value)
 	if err != nil {
 		t.Fatal(err)
 	}
 	iat, _ := claims.GetIssuedAt()
 	exp, _ := claims.GetExpirationTime()
-	if claims["iss"] != s.oidcIssuer() || claims["sub"] != DefaultFederatedSubject || claims["aud"] != "api://custom" ||
-		iat == nil || exp == nil || exp.Sub(iat.Time) != actionsTokenLifetime {
+	if claims["iss"] != entra.OIDCIssuer || claims["sub"] != DefaultFederatedSubject || claims["aud"] != "api://custom" ||
+		iat == nil || exp == nil || exp.Sub(iat.Time) != entra.ActionsTokenLifetime {
 		t.Errorf("ID token claims: %v", claims)
 	}
 	if _, ok := claims["tid"]; ok {
 		t.Error("an ID token of the external issuer carries a tenant claim, so Graph could take it for an access token")
 	}
-	if _, err := s.verifyAccessToken("Bearer " + value); err == nil {
+	if _, err := s.authority.VerifyAccessToken("Bearer " + value); err == nil {
 		t.Error("Graph accepts an ID token of the external issuer as an access token")
 	}
 }

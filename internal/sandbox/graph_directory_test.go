@@ -784,8 +784,8 @@ func BenchmarkGraphDirectoryGetUser(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	c, _ := s.client(s.MainClient().AppID)
-	tok, _, err := s.issueAccessToken(c, "https://graph.microsoft.com/.default")
+	c, _ := s.authority.Client(s.MainClient().AppID)
+	tok, _, err := s.authority.IssueAccessToken(c, "https://graph.microsoft.com/.default")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -814,8 +814,8 @@ func BenchmarkGraphDirectoryListUsersPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	c, _ := s.client(s.MainClient().AppID)
-	tok, _, err := s.issueAccessToken(c, "https://graph.microsoft.com/.default")
+	c, _ := s.authority.Client(s.MainClient().AppID)
+	tok, _, err := s.authority.IssueAccessToken(c, "https://graph.microsoft.com/.default")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func signedToken(t *testing.T, s *Server, change func(jwt.MapClaims)) string {
 		"appid": s.AdminClient().AppID, "tid": s.TenantID(), "roles": AdminRoles,
 	}
 	change(claims)
-	tok, err := s.signer.sign(claims)
+	tok, err := s.authority.Sign(claims)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,11 +43,11 @@ func (c staticCredential) GetToken(context.Context, policy.TokenRequestOptions) 
 // testToken mints an access token for the client appID, as the authority would.
 func testToken(t *testing.T, s *Server, appID string) string {
 	t.Helper()
-	c, ok := s.client(appID)
+	c, ok := s.authority.Client(appID)
 	if !ok {
 		t.Fatalf("no client %s", appID)
 	}
-	tok, _, err := s.issueAccessToken(c, "https://graph.microsoft.com/.default")
+	tok, _, err := s.authority.IssueAccessToken(c, "https://graph.microsoft.com/.default")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/entra"
 )
 
 // outboundClient is what the sandbox's Entra uses to reach a SCIM endpoint (connection tests and
@@ -40,9 +42,9 @@ func (s *Server) outboundClient() *http.Client {
 
 // servesHost reports whether host is a production host name the sandbox answers for.
 func (s *Server) servesHost(host string) bool {
-	host = hostOnly(host)
+	host = entra.HostOnly(host)
 	if _, ok := netskopeTenantForHost(host); ok {
 		return true
 	}
-	return slices.Contains(graphHosts, host) || slices.Contains(authorityHosts, host)
+	return slices.Contains(entra.GraphHosts, host) || slices.Contains(entra.AuthorityHosts, host)
 }

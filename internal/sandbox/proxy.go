@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/entra"
 )
 
 // serveProxy is an HTTP CONNECT proxy that stands in for the internet: a tunnel to port 443 of a host
@@ -98,8 +100,8 @@ func (s *Server) serveTunnel(conn net.Conn, host string) {
 // which no production host has.
 func tunnelHandler(host string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if hostOnly(r.Host) != host {
-			http.Error(w, fmt.Sprintf("this connection serves %s, not %s", host, hostOnly(r.Host)), http.StatusMisdirectedRequest)
+		if entra.HostOnly(r.Host) != host {
+			http.Error(w, fmt.Sprintf("this connection serves %s, not %s", host, entra.HostOnly(r.Host)), http.StatusMisdirectedRequest)
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/_sandbox/") {

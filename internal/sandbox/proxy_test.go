@@ -57,7 +57,7 @@ func TestProxy_productionDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetToken through the proxy: %v", err)
 	}
-	claims, err := s.verifyAccessToken("Bearer " + tok.Token)
+	claims, err := s.authority.VerifyAccessToken("Bearer " + tok.Token)
 	if err != nil || claims.AppID != c.AppID || !sameSet(claims.Roles, c.Roles) || claims.Audience != "https://graph.microsoft.com" {
 		t.Fatalf("token from login.microsoftonline.com: claims %+v, err %v", claims, err)
 	}

@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/entra"
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/graphapi"
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/provisioning"
 	"github.com/google/uuid"
@@ -82,12 +84,9 @@ type Server struct {
 	ca    *certAuthority
 	store *directory.Store
 
-	clientsMu     sync.RWMutex
-	clients       map[string]*Client // by appId
+	authority     *entra.Authority
 	mainClientID  string
 	adminClientID string
-
-	signer *tokenSigner
 
 	graph *graphapi.API
 
@@ -106,32 +105,9 @@ type Server struct {
 	wg        sync.WaitGroup
 }
 
-// Client is an app registration that can sign in to the sandbox's authority.
-type Client struct {
-	AppID       string
-	DisplayName string
-	Secret      string
-	// CertificatePEM is the registered certificate (PEM); CertificateKeyPEM is kept so tests can
-	// write a credential file. Either may be empty.
-	CertificatePEM    []byte
-	CertificateKeyPEM []byte
-	// Federated are the federated identity credentials (issuer, subject, audience) the client trusts.
-	Federated []FederatedCredential
-	Roles     []string
-	// ServicePrincipalID is the client's own service principal in the tenant.
-	ServicePrincipalID string
-}
-
-// FederatedCredential is a workload identity federation trust.
-type FederatedCredential struct {
-	Issuer   string
-	Subject  string
-	Audience string
-}
-
 // Start starts a sandbox and returns once every listener is serving.
 func Start(opts Options) (*Server, error) {
-	s := &Server{opts: opts, clients: map[string]*Client{}, scimLns: map[string]net.Listener{}}
+	s := &Server{opts: opts, scimLns: map[string]net.Listener{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.tenantID = opts.TenantID
 	if s.tenantID == "" {
@@ -167,7 +143,11 @@ func Start(opts Options) (*Server, error) {
 	if err := os.WriteFile(s.CAFile(), s.ca.certPEM, 0o644); err != nil {
 		return nil, err
 	}
-	if s.signer, err = newTokenSigner(); err != nil {
+	s.authority, err = entra.New(entra.Config{
+		TenantID: s.tenantID, Dir: s.dir, BaseURL: s.mainURL,
+		IssueCertificate: s.ca.clientCertificate, Registered: s.addClientToDirectory,
+	})
+	if err != nil {
 		return nil, err
 	}
 	f := DefaultFaults()
@@ -252,7 +232,7 @@ func (s *Server) Close() {
 
 // dispatch routes a request by host (Netskope tenants on *.goskope.com), then by path.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	host := hostOnly(r.Host)
+	host := entra.HostOnly(r.Host)
 	if tenant, ok := netskopeTenantForHost(host); ok {
 		s.netskope.Handler(tenant).ServeHTTP(w, r)
 		return
@@ -263,16 +243,13 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 	case strings.HasPrefix(p, "/v1.0/") || p == "/v1.0":
 		s.graph.ServeHTTP(w, r)
+	case slices.Contains(entra.GraphHosts, host):
+		// Graph's own hosts have no authority endpoints; Graph answers any unversioned path this way.
+		seg, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		graphapi.WriteError(w, r, http.StatusBadRequest, "BadRequest", "Invalid version: "+seg)
 	default:
-		s.serveAuthority(w, r)
+		s.authority.ServeHTTP(w, r)
 	}
-}
-
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return strings.ToLower(h)
-	}
-	return strings.ToLower(hostport)
 }
 
 func (s *Server) mainURL() string { return "https://" + s.mainLn.Addr().String() }
@@ -401,7 +378,7 @@ func (s *Server) SetFaults(f Faults) { s.graph.SetFaults(f) }
 
 // verifyCaller is the Graph API's view of the authority's access tokens.
 func (s *Server) verifyCaller(authz string) (*graphapi.Caller, error) {
-	c, err := s.verifyAccessToken(authz)
+	c, err := s.authority.VerifyAccessToken(authz)
 	if err != nil {
 		return nil, err
 	}

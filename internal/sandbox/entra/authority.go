@@ -1,4 +1,4 @@
-package sandbox
+package entra
 
 import (
 	"crypto/hmac"
@@ -16,14 +16,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
-	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/graphapi"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
@@ -36,22 +33,16 @@ import (
 // assertionClockSkew is the leeway Entra grants a client assertion's nbf and exp.
 const assertionClockSkew = 5 * time.Minute
 
-// actionsTokenLifetime is how long an ID token of the GitHub-Actions-like issuer stays valid.
-const actionsTokenLifetime = 5 * time.Minute
+// ActionsTokenLifetime is how long an ID token of the GitHub-Actions-like issuer stays valid.
+const ActionsTokenLifetime = 5 * time.Minute
 
-const jwtBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+// JWTBearerAssertionType is the client_assertion_type of a client assertion (RFC 7523).
+const JWTBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // graphAppID is Microsoft Graph's application id, which Entra also accepts as its resource name.
 const graphAppID = "00000003-0000-0000-c000-000000000000"
 
-func (s *Server) serveAuthority(w http.ResponseWriter, r *http.Request) {
-	host := hostOnly(r.Host)
-	if slices.Contains(graphHosts, host) {
-		// Graph's own hosts have no authority endpoints; Graph answers any unversioned path this way.
-		seg, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		graphapi.WriteError(w, r, http.StatusBadRequest, "BadRequest", "Invalid version: "+seg)
-		return
-	}
+func (s *Authority) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	is := func(parts ...string) bool {
 		if len(segs) != len(parts)+1 {
@@ -113,7 +104,7 @@ func writeEntraError(w http.ResponseWriter, r *http.Request, e *entraError) {
 		"timestamp":         ts,
 		"trace_id":          traceID,
 		"correlation_id":    corrID,
-		"error_uri":         fmt.Sprintf("https://%s/error?code=%d", hostOnly(r.Host), e.code),
+		"error_uri":         fmt.Sprintf("https://%s/error?code=%d", HostOnly(r.Host), e.code),
 	})
 }
 
@@ -125,7 +116,7 @@ func writeAuthorityJSON(w http.ResponseWriter, status int, v any) {
 
 // tenantFor resolves the tenant segment of an authority path. Only the sandbox's tenant id exists;
 // a malformed segment and an unknown tenant get Entra's distinct errors.
-func (s *Server) tenantFor(seg string) *entraError {
+func (s *Authority) tenantFor(seg string) *entraError {
 	if strings.EqualFold(seg, s.tenantID) {
 		return nil
 	}
@@ -150,26 +141,26 @@ func isTenantAlias(seg string) bool {
 // (a loopback host) stands for every cloud at once, and also for a custom Graph endpoint on loopback.
 type authorityCloud struct {
 	instanceName string
-	graphHosts   []string
+	GraphHosts   []string
 	direct       bool
 }
 
 func cloudForAuthority(host string) authorityCloud {
 	switch host {
 	case "login.microsoftonline.com":
-		return authorityCloud{instanceName: "microsoftonline.com", graphHosts: []string{"graph.microsoft.com"}}
+		return authorityCloud{instanceName: "microsoftonline.com", GraphHosts: []string{"graph.microsoft.com"}}
 	case "login.microsoftonline.us":
-		return authorityCloud{instanceName: "microsoftonline.us", graphHosts: []string{"graph.microsoft.us", "dod-graph.microsoft.us"}}
+		return authorityCloud{instanceName: "microsoftonline.us", GraphHosts: []string{"graph.microsoft.us", "dod-graph.microsoft.us"}}
 	case "login.chinacloudapi.cn":
-		return authorityCloud{instanceName: "partner.microsoftonline.cn", graphHosts: []string{"microsoftgraph.chinacloudapi.cn"}}
+		return authorityCloud{instanceName: "partner.microsoftonline.cn", GraphHosts: []string{"microsoftgraph.chinacloudapi.cn"}}
 	}
-	return authorityCloud{instanceName: "microsoftonline.com", graphHosts: graphHosts, direct: true}
+	return authorityCloud{instanceName: "microsoftonline.com", GraphHosts: GraphHosts, direct: true}
 }
 
 // serveOpenIDConfiguration answers the v2.0 discovery document MSAL reads before its first token
 // request. MSAL checks the issuer's host against the authority's, so every URL is built from the
 // host the client asked for.
-func (s *Server) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Request, tenant string) {
+func (s *Authority) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Request, tenant string) {
 	if r.Method != http.MethodGet {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -186,7 +177,7 @@ func (s *Server) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Request
 		issuerTenant = "{tenantid}"
 	}
 	origin := "https://" + strings.ToLower(r.Host)
-	cloud := cloudForAuthority(hostOnly(r.Host))
+	cloud := cloudForAuthority(HostOnly(r.Host))
 	base := origin + "/" + tenant
 	writeAuthorityJSON(w, http.StatusOK, map[string]any{
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
@@ -199,7 +190,7 @@ func (s *Server) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Request
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
 		"issuer":                                origin + "/" + issuerTenant + "/v2.0",
 		"request_uri_parameter_supported":       false,
-		"userinfo_endpoint":                     "https://" + cloud.graphHosts[0] + "/oidc/userinfo",
+		"userinfo_endpoint":                     "https://" + cloud.GraphHosts[0] + "/oidc/userinfo",
 		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
 		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
 		"http_logout_supported":                 true,
@@ -212,7 +203,7 @@ func (s *Server) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Request
 		"tenant_region_scope":   "EU",
 		"cloud_instance_name":   cloud.instanceName,
 		"cloud_graph_host_name": "graph.windows.net",
-		"msgraph_host":          cloud.graphHosts[0],
+		"msgraph_host":          cloud.GraphHosts[0],
 		"rbac_url":              "https://pas.windows.net",
 	})
 }
@@ -231,7 +222,7 @@ var instanceAliases = []map[string]any{
 // serveInstanceDiscovery answers MSAL's instance discovery (GET .../discovery/instance?api-version=1.1
 // &authorization_endpoint=...). It validates the authority in the query against the hosts Entra
 // knows, plus the sandbox's own direct host.
-func (s *Server) serveInstanceDiscovery(w http.ResponseWriter, r *http.Request) {
+func (s *Authority) serveInstanceDiscovery(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -266,7 +257,7 @@ func (s *Server) serveInstanceDiscovery(w http.ResponseWriter, r *http.Request) 
 	}
 	tenant, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
 	metadata := slices.Clone(instanceAliases)
-	if aeHost == strings.ToLower(r.Host) && cloudForAuthority(hostOnly(aeHost)).direct {
+	if aeHost == strings.ToLower(r.Host) && cloudForAuthority(HostOnly(aeHost)).direct {
 		metadata = append(metadata, map[string]any{"preferred_network": aeHost, "preferred_cache": aeHost, "aliases": []string{aeHost}})
 	}
 	writeAuthorityJSON(w, http.StatusOK, map[string]any{
@@ -277,7 +268,7 @@ func (s *Server) serveInstanceDiscovery(w http.ResponseWriter, r *http.Request) 
 }
 
 // serveKeys publishes the public key that signs the sandbox's access tokens.
-func (s *Server) serveKeys(w http.ResponseWriter, r *http.Request, tenant string) {
+func (s *Authority) serveKeys(w http.ResponseWriter, r *http.Request, tenant string) {
 	if r.Method != http.MethodGet {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -301,7 +292,7 @@ func (s *Server) serveKeys(w http.ResponseWriter, r *http.Request, tenant string
 
 // serveToken is the v2.0 token endpoint, client credentials grant only: the provider signs in as an
 // application, never as a user.
-func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenant string) {
+func (s *Authority) serveToken(w http.ResponseWriter, r *http.Request, tenant string) {
 	if r.Method != http.MethodPost {
 		writeEntraError(w, r, newEntraError(http.StatusMethodNotAllowed, "invalid_request", 900561,
 			"The endpoint only accepts POST, OPTIONS requests. Received a %s request.", r.Method))
@@ -312,7 +303,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenant strin
 		writeEntraError(w, r, e)
 		return
 	}
-	tok, lifetime, err := s.issueAccessToken(c, resource+"/.default")
+	tok, lifetime, err := s.IssueAccessToken(c, resource+"/.default")
 	if err != nil {
 		writeEntraError(w, r, newEntraError(http.StatusInternalServerError, "temporarily_unavailable", 90033,
 			"A transient error has occurred. Please try again."))
@@ -331,7 +322,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenant strin
 
 // authenticateTokenRequest checks a token request the way Entra does, in its order: tenant, request
 // shape, client, credential, then the resource asked for. It returns the client and the resource.
-func (s *Server) authenticateTokenRequest(r *http.Request, tenant string) (*Client, string, *entraError) {
+func (s *Authority) authenticateTokenRequest(r *http.Request, tenant string) (*Client, string, *entraError) {
 	if isTenantAlias(tenant) {
 		return nil, "", newEntraError(http.StatusBadRequest, "invalid_request", 50194,
 			"Application is not configured as a multi-tenant application. Usage of the /%s endpoint is not supported for "+
@@ -370,9 +361,9 @@ func (s *Server) authenticateTokenRequest(r *http.Request, tenant string) (*Clie
 	if strings.TrimSpace(scope) == "" {
 		return nil, "", missing("scope")
 	}
-	c, ok := s.client(appID)
+	c, ok := s.Client(appID)
 	if !ok {
-		c, ok = s.client(strings.ToLower(appID))
+		c, ok = s.Client(strings.ToLower(appID))
 	}
 	if !ok {
 		return nil, "", newEntraError(http.StatusBadRequest, "unauthorized_client", 700016,
@@ -391,7 +382,7 @@ func (s *Server) authenticateTokenRequest(r *http.Request, tenant string) (*Clie
 				"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the "+
 					"client secret ID, for a secret added to app '%s'.", c.AppID)
 		}
-	case hasAssertion && form.Get("client_assertion_type") == jwtBearerAssertionType:
+	case hasAssertion && form.Get("client_assertion_type") == JWTBearerAssertionType:
 		if e := s.checkClientAssertion(r, tenant, c, assertion[0]); e != nil {
 			return nil, "", e
 		}
@@ -399,7 +390,7 @@ func (s *Server) authenticateTokenRequest(r *http.Request, tenant string) (*Clie
 		return nil, "", newEntraError(http.StatusUnauthorized, "invalid_client", 7000216,
 			"'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 	}
-	resource, e := resourceForScope(scope, hostOnly(r.Host), s.tenantID)
+	resource, e := resourceForScope(scope, HostOnly(r.Host), s.tenantID)
 	if e != nil {
 		return nil, "", e
 	}
@@ -453,7 +444,7 @@ func isGraphResource(resource string, cloud authorityCloud) bool {
 		return false
 	}
 	host := strings.ToLower(u.Hostname())
-	if u.Port() == "" && slices.Contains(cloud.graphHosts, host) {
+	if u.Port() == "" && slices.Contains(cloud.GraphHosts, host) {
 		return true
 	}
 	if !cloud.direct {
@@ -466,7 +457,7 @@ func isGraphResource(resource string, cloud authorityCloud) bool {
 // checkClientAssertion authenticates a jwt-bearer client assertion. A self-issued assertion
 // (iss = client id) is a certificate credential; any other issuer is a federated assertion that
 // must match one of the client's federated identity credentials.
-func (s *Server) checkClientAssertion(r *http.Request, tenant string, c *Client, raw string) *entraError {
+func (s *Authority) checkClientAssertion(r *http.Request, tenant string, c *Client, raw string) *entraError {
 	malformed := newEntraError(http.StatusBadRequest, "invalid_request", 50027,
 		"JWT token is invalid or malformed.")
 	unverified := jwt.MapClaims{}
@@ -484,7 +475,7 @@ func (s *Server) checkClientAssertion(r *http.Request, tenant string, c *Client,
 	return s.checkFederatedAssertion(c, raw, unverified)
 }
 
-func (s *Server) checkCertificateAssertion(r *http.Request, tenant string, c *Client, raw string, tok *jwt.Token) *entraError {
+func (s *Authority) checkCertificateAssertion(r *http.Request, tenant string, c *Client, raw string, tok *jwt.Token) *entraError {
 	cert, err := parseCertificatePEM(c.CertificatePEM)
 	thumbprint, tpErr := assertionThumbprint(tok.Header, cert)
 	if err != nil || tpErr != nil {
@@ -604,7 +595,7 @@ func checkAssertionTimes(claims jwt.MapClaims) *entraError {
 // checkFederatedAssertion checks a workload identity federation assertion. The sandbox holds keys for
 // one external issuer only, its own GitHub-Actions-like one; a credential naming another issuer can
 // never verify.
-func (s *Server) checkFederatedAssertion(c *Client, raw string, unverified jwt.MapClaims) *entraError {
+func (s *Authority) checkFederatedAssertion(c *Client, raw string, unverified jwt.MapClaims) *entraError {
 	iss, _ := unverified["iss"].(string)
 	sub, _ := unverified["sub"].(string)
 	auds, _ := unverified.GetAudience()
@@ -618,7 +609,7 @@ func (s *Server) checkFederatedAssertion(c *Client, raw string, unverified jwt.M
 	if !slices.ContainsFunc(feds, func(f FederatedCredential) bool { return f.Issuer == iss }) {
 		return noMatch
 	}
-	if iss != s.oidcIssuer() {
+	if iss != OIDCIssuer {
 		return newEntraError(http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation.")
 	}
 	claims := jwt.MapClaims{}
@@ -644,24 +635,24 @@ func (s *Server) checkFederatedAssertion(c *Client, raw string, unverified jwt.M
 
 // serveOIDC is the sandbox's stand-in for GitHub's ID-token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL):
 // GET with the runner's request token as bearer, ?api-version=2.0 and an optional audience.
-func (s *Server) serveOIDC(w http.ResponseWriter, r *http.Request) {
+func (s *Authority) ServeIDToken(w http.ResponseWriter, r *http.Request) {
 	if strings.TrimPrefix(r.URL.Path, "/_sandbox/oidc/") != "token" {
-		adminError(w, http.StatusNotFound, fmt.Sprintf("no admin route %s %s", r.Method, r.URL.Path))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no admin route %s %s", r.Method, r.URL.Path))
 		return
 	}
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		adminError(w, http.StatusMethodNotAllowed, "the ID-token endpoint only answers GET")
+		writeError(w, http.StatusMethodNotAllowed, "the ID-token endpoint only answers GET")
 		return
 	}
 	got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if subtle.ConstantTimeCompare([]byte(got), []byte(s.ActionsRequestToken())) != 1 {
-		adminError(w, http.StatusUnauthorized, "a valid ACTIONS_ID_TOKEN_REQUEST_TOKEN is required as the bearer token")
+		writeError(w, http.StatusUnauthorized, "a valid ACTIONS_ID_TOKEN_REQUEST_TOKEN is required as the bearer token")
 		return
 	}
 	q := r.URL.Query()
 	if q.Get("api-version") != "2.0" {
-		adminError(w, http.StatusBadRequest, "api-version=2.0 is required")
+		writeError(w, http.StatusBadRequest, "api-version=2.0 is required")
 		return
 	}
 	repo, ref := federatedRepoAndRef(DefaultFederatedSubject)
@@ -674,12 +665,12 @@ func (s *Server) serveOIDC(w http.ResponseWriter, r *http.Request) {
 	n := directory.Now()
 	tok, err := s.signer.sign(jwt.MapClaims{
 		"jti":                   uuid.NewString(),
-		"iss":                   s.oidcIssuer(),
+		"iss":                   OIDCIssuer,
 		"sub":                   DefaultFederatedSubject,
 		"aud":                   aud,
 		"iat":                   n.Unix(),
 		"nbf":                   n.Unix(),
-		"exp":                   n.Add(actionsTokenLifetime).Unix(),
+		"exp":                   n.Add(ActionsTokenLifetime).Unix(),
 		"ref":                   ref,
 		"ref_type":              "branch",
 		"repository":            repo,
@@ -691,10 +682,10 @@ func (s *Server) serveOIDC(w http.ResponseWriter, r *http.Request) {
 		"repository_visibility": "private",
 	})
 	if err != nil {
-		adminError(w, http.StatusInternalServerError, "signing the ID token failed")
+		writeError(w, http.StatusInternalServerError, "signing the ID token failed")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(tok), "value": tok})
+	writeAuthorityJSON(w, http.StatusOK, map[string]any{"count": len(tok), "value": tok})
 }
 
 // federatedRepoAndRef splits a GitHub subject "repo:<owner>/<repo>:ref:<ref>".
@@ -705,34 +696,27 @@ func federatedRepoAndRef(subject string) (repo, ref string) {
 }
 
 // ActionsRequestURL is ACTIONS_ID_TOKEN_REQUEST_URL: clients append "&audience=...".
-func (s *Server) ActionsRequestURL() string {
-	return s.mainURL() + "/_sandbox/oidc/token?api-version=2.0"
+func (s *Authority) ActionsRequestURL() string {
+	return s.baseURL() + "/_sandbox/oidc/token?api-version=2.0"
 }
 
 // ActionsRequestToken is ACTIONS_ID_TOKEN_REQUEST_TOKEN. It is derived from the token-signing key, so
 // it is as secret as that key, differs for every sandbox, and needs no state of its own.
-func (s *Server) ActionsRequestToken() string {
+func (s *Authority) ActionsRequestToken() string {
 	mac := hmac.New(sha256.New, s.signer.key.D.Bytes())
 	mac.Write([]byte("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// ClientCertificateFile writes a client's certificate and private key (PEM, the form
-// ARM_CLIENT_CERTIFICATE_PATH and azidentity.ParseCertificates take) into Dir and returns its path.
-func (s *Server) ClientCertificateFile(appID string) (string, error) {
-	c, ok := s.client(appID)
-	if !ok {
-		return "", fmt.Errorf("no client %s", appID)
+// writeError answers the ID-token endpoint's errors the way the sandbox's admin API does.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeAuthorityJSON(w, status, map[string]string{"error": msg})
+}
+
+// HostOnly is a request's host name without its port, lower-cased.
+func HostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return strings.ToLower(h)
 	}
-	s.clientsMu.RLock()
-	data := append(append([]byte(nil), c.CertificatePEM...), c.CertificateKeyPEM...)
-	s.clientsMu.RUnlock()
-	if len(c.CertificatePEM) == 0 || len(c.CertificateKeyPEM) == 0 {
-		return "", fmt.Errorf("client %s has no certificate credential", appID)
-	}
-	path := filepath.Join(s.dir, "client-"+appID+".pem")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", err
-	}
-	return path, nil
+	return strings.ToLower(hostport)
 }
