@@ -358,11 +358,7 @@ func TestGraphSyncValidateCredentials(t *testing.T) {
 	}
 	status, _, body = graphCall(t, s, mainID, http.MethodPost, "/servicePrincipals/"+spID+"/synchronization/jobs/validateCredentials",
 		map[string]any{"templateId": "netskope", "credentials": []any{map[string]any{"key": "Tenant", "value": "x"}}})
-	if status != http.StatusBadRequest {
-		t.Errorf("validateCredentials with an unknown key: %d %v", status, body)
-	} else {
-		errorCode(t, body)
-	}
+	wantGraphError(t, http.StatusBadRequest, status, body, "validateCredentials with an unknown key")
 }
 
 func TestGraphSyncSchema(t *testing.T) {
@@ -429,11 +425,7 @@ func TestGraphSyncSchema(t *testing.T) {
 		t.Error("PUT schema did not keep the new attribute mapping")
 	}
 	status, _, body = graphCall(t, s, mainID, http.MethodPut, path, map[string]any{"synchronizationRules": raw["synchronizationRules"]})
-	if status != http.StatusBadRequest {
-		t.Errorf("PUT of a partial schema: %d %v, want 400", status, body)
-	} else {
-		errorCode(t, body)
-	}
+	wantGraphError(t, http.StatusBadRequest, status, body, "PUT of a partial schema")
 }
 
 func TestGraphSyncAdminConsoleCannotProvision(t *testing.T) {

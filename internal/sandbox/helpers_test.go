@@ -87,6 +87,13 @@ func graphCall(t *testing.T, s *Server, appID, method, path string, body any) (i
 
 func graphCallWithToken(t *testing.T, s *Server, token, method, path string, body any) (int, http.Header, map[string]any) {
 	t.Helper()
+	return jsonCall(t, s, method, s.GraphURL()+"/"+strings.TrimPrefix(path, "/"), "", token, "application/json", body)
+}
+
+// jsonCall sends one request with a JSON body (when body is not nil) through the sandbox's TLS and
+// decodes a JSON answer; host, when set, overrides the Host header.
+func jsonCall(t *testing.T, s *Server, method, u, host, token, contentType string, body any) (int, http.Header, map[string]any) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -95,26 +102,29 @@ func graphCallWithToken(t *testing.T, s *Server, token, method, path string, bod
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, s.GraphURL()+"/"+strings.TrimPrefix(path, "/"), rd)
+	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := s.HTTPClient().Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, u, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	var out map[string]any
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: answer is not JSON: %q", method, path, raw)
+			t.Fatalf("%s %s: answer is not JSON: %q", method, u, raw)
 		}
 	}
 	return resp.StatusCode, resp.Header, out
@@ -133,4 +143,14 @@ func errorCode(t *testing.T, body map[string]any) string {
 	}
 	code, _ := e["code"].(string)
 	return code
+}
+
+// wantGraphError checks an answer is the status wanted with a complete Graph error envelope.
+func wantGraphError(t *testing.T, want, status int, body map[string]any, what string) {
+	t.Helper()
+	if status != want {
+		t.Errorf("%s: %d %v, want %d", what, status, body, want)
+		return
+	}
+	errorCode(t, body)
 }

@@ -1,9 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 
@@ -21,40 +18,7 @@ func scimCall(t *testing.T, s *Server, tenant, token, method, path string, body 
 
 func scimCallURL(t *testing.T, s *Server, u, host, token, method string, body any) (int, http.Header, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, u, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if host != "" {
-		req.Host = host
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/scim+json")
-	}
-	resp, err := s.HTTPClient().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(bytes.TrimSpace(raw)) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: answer is not JSON: %q", method, u, raw)
-		}
-	}
-	return resp.StatusCode, resp.Header, out
+	return jsonCall(t, s, method, u, host, token, "application/scim+json", body)
 }
 
 func scimNewUser(userName, externalID, email string) map[string]any {

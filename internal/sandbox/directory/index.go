@@ -186,48 +186,30 @@ type Object struct {
 	App   *Application
 }
 
-func (o Object) ID() string {
+// describe is the object's id, Graph's type name without namespace (user, group, servicePrincipal,
+// application) and display name.
+func (o Object) describe() (id, kind, name string) {
 	switch {
 	case o.User != nil:
-		return o.User.ID
+		return o.User.ID, "user", o.User.DisplayName
 	case o.Group != nil:
-		return o.Group.ID
+		return o.Group.ID, "group", o.Group.DisplayName
 	case o.SP != nil:
-		return o.SP.ID
+		return o.SP.ID, "servicePrincipal", o.SP.DisplayName
 	case o.App != nil:
-		return o.App.ID
+		return o.App.ID, "application", o.App.DisplayName
 	}
-	return ""
+	return "", "", ""
 }
 
-// kind is Graph's type name without namespace: user, group, servicePrincipal, application.
-func (o Object) Kind() string {
-	switch {
-	case o.User != nil:
-		return "user"
-	case o.Group != nil:
-		return "group"
-	case o.SP != nil:
-		return "servicePrincipal"
-	case o.App != nil:
-		return "application"
-	}
-	return ""
-}
+// ID is the object's id.
+func (o Object) ID() string { id, _, _ := o.describe(); return id }
 
-func (o Object) DisplayName() string {
-	switch {
-	case o.User != nil:
-		return o.User.DisplayName
-	case o.Group != nil:
-		return o.Group.DisplayName
-	case o.SP != nil:
-		return o.SP.DisplayName
-	case o.App != nil:
-		return o.App.DisplayName
-	}
-	return ""
-}
+// Kind is Graph's type name without namespace: user, group, servicePrincipal, application.
+func (o Object) Kind() string { _, kind, _ := o.describe(); return kind }
+
+// DisplayName is the object's display name.
+func (o Object) DisplayName() string { _, _, name := o.describe(); return name }
 
 // findObjectLocked looks an object up by id across the directory, hiding objects still lagging.
 func (s *Store) FindObjectLocked(id string, lagging func(string) bool) (Object, bool) {

@@ -261,17 +261,28 @@ func appSeesAll(c *gctx) bool {
 }
 
 func (s *API) listApplications(c *gctx) {
+	s.listAppObjects(c, func(visible func(id string, owners []string) bool) []map[string]any {
+		items := make([]map[string]any, 0, len(s.store.Apps))
+		for _, a := range s.store.Apps {
+			if visible(a.ID, a.Owners) {
+				items = append(items, appJSONMap(a))
+			}
+		}
+		return items
+	}, odata.Applications, "applications")
+}
+
+// listAppObjects answers a list of applications or service principals: collect runs under the
+// store's read lock and renders the objects visible to the caller (no longer replicating, and owned
+// by it unless it may read them all).
+func (s *API) listAppObjects(c *gctx, collect func(visible func(id string, owners []string) bool) []map[string]any, schema *odata.Schema, context string) {
 	all := appSeesAll(c)
 	s.store.Mu.RLock()
-	items := make([]map[string]any, 0, len(s.store.Apps))
-	for _, a := range s.store.Apps {
-		if s.store.Lagging(a.ID) || (!all && !slices.Contains(a.Owners, c.claims.AppID)) {
-			continue
-		}
-		items = append(items, appJSONMap(a))
-	}
+	items := collect(func(id string, owners []string) bool {
+		return !s.store.Lagging(id) && (all || slices.Contains(owners, c.claims.AppID))
+	})
 	s.store.Mu.RUnlock()
-	c.appList(items, odata.Applications, "applications")
+	c.appList(items, schema, context)
 }
 
 // appObjectID answers 400 as Graph does for a directory object id that is not a GUID.
@@ -284,22 +295,46 @@ func (c *gctx) appObjectID(id string) bool {
 }
 
 func (s *API) getApplication(c *gctx) {
+	s.getAppObject(c, func(id string) map[string]any {
+		if a, ok := s.store.Apps[id]; ok {
+			return appJSONMap(a)
+		}
+		return nil
+	}, odata.Applications, "applications/$entity")
+}
+
+// getAppObject answers GET /applications/{id} or /servicePrincipals/{id}: render runs under the
+// store's read lock and returns nil when there is no such object.
+func (s *API) getAppObject(c *gctx, render func(id string) map[string]any, schema *odata.Schema, context string) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
 	}
 	s.store.Mu.RLock()
-	a, ok := s.store.Apps[id]
 	var m map[string]any
-	if ok && !s.store.Lagging(id) {
-		m = appJSONMap(a)
+	if !s.store.Lagging(id) {
+		m = render(id)
 	}
 	s.store.Mu.RUnlock()
 	if m == nil {
 		c.notFound(id)
 		return
 	}
-	c.appEntity(m, odata.Applications, "applications/$entity")
+	c.appEntity(m, schema, context)
+}
+
+// changeVisible runs change under the store's write lock when the object exists and is no longer
+// replicating, then answers 204; otherwise it answers 404.
+func (s *API) changeVisible(c *gctx, id string, exists func() bool, change func()) {
+	s.store.Mu.Lock()
+	if !exists() || s.store.Lagging(id) {
+		s.store.Mu.Unlock()
+		c.notFound(id)
+		return
+	}
+	change()
+	s.store.Mu.Unlock()
+	c.noContent()
 }
 
 func (s *API) getApplicationByAppID(c *gctx) {
@@ -383,25 +418,19 @@ func (s *API) patchApplication(c *gctx) {
 			return
 		}
 	}
-	s.store.Mu.Lock()
-	a, found := s.store.Apps[id]
-	if !found || s.store.Lagging(id) {
-		s.store.Mu.Unlock()
-		c.notFound(id)
-		return
-	}
-	if displayName != nil {
-		a.DisplayName = *displayName
-		// A service principal reports its application's current name as appDisplayName.
-		if spID, ok := s.store.SPsByAppID[a.AppID]; ok {
-			s.store.SPs[spID].AppDisplayName = *displayName
+	a := (*directory.Application)(nil)
+	s.changeVisible(c, id, func() bool { a = s.store.Apps[id]; return a != nil }, func() {
+		if displayName != nil {
+			a.DisplayName = *displayName
+			// A service principal reports its application's current name as appDisplayName.
+			if spID, ok := s.store.SPsByAppID[a.AppID]; ok {
+				s.store.SPs[spID].AppDisplayName = *displayName
+			}
 		}
-	}
-	if audience != nil {
-		a.SignInAudience = *audience
-	}
-	s.store.Mu.Unlock()
-	c.noContent()
+		if audience != nil {
+			a.SignInAudience = *audience
+		}
+	})
 }
 
 func (c *gctx) appString(prop, resource string, raw json.RawMessage, out **string) bool {
@@ -422,57 +451,40 @@ func (s *API) deleteApplication(c *gctx) {
 	if !c.appObjectID(id) {
 		return
 	}
-	s.store.Mu.Lock()
-	a, ok := s.store.Apps[id]
-	if !ok || s.store.Lagging(id) {
-		s.store.Mu.Unlock()
-		c.notFound(id)
-		return
-	}
-	deleted := directory.GraphTime(directory.Now())
-	a.DeletedDateTime = &deleted
-	delete(s.store.Apps, id)
-	delete(s.store.AppsByAppID, a.AppID)
-	s.store.Deleted[id] = a
-	if spID, ok := s.store.SPsByAppID[a.AppID]; ok {
-		s.store.RemoveServicePrincipalLocked(spID)
-	}
-	s.store.Mu.Unlock()
-	c.noContent()
+	a := (*directory.Application)(nil)
+	s.changeVisible(c, id, func() bool { a = s.store.Apps[id]; return a != nil }, func() {
+		deleted := directory.GraphTime(directory.Now())
+		a.DeletedDateTime = &deleted
+		delete(s.store.Apps, id)
+		delete(s.store.AppsByAppID, a.AppID)
+		s.store.Deleted[id] = a
+		if spID, ok := s.store.SPsByAppID[a.AppID]; ok {
+			s.store.RemoveServicePrincipalLocked(spID)
+		}
+	})
 }
 
 // ---- service principals ----
 
 func (s *API) listServicePrincipals(c *gctx) {
-	all := appSeesAll(c)
-	s.store.Mu.RLock()
-	items := make([]map[string]any, 0, len(s.store.SPs))
-	for _, sp := range s.store.SPs {
-		if s.store.Lagging(sp.ID) || (!all && !slices.Contains(sp.Owners, c.claims.AppID)) {
-			continue
+	s.listAppObjects(c, func(visible func(id string, owners []string) bool) []map[string]any {
+		items := make([]map[string]any, 0, len(s.store.SPs))
+		for _, sp := range s.store.SPs {
+			if visible(sp.ID, sp.Owners) {
+				items = append(items, appJSONMap(sp))
+			}
 		}
-		items = append(items, appJSONMap(sp))
-	}
-	s.store.Mu.RUnlock()
-	c.appList(items, odata.ServicePrincipals, "servicePrincipals")
+		return items
+	}, odata.ServicePrincipals, "servicePrincipals")
 }
 
 func (s *API) getServicePrincipal(c *gctx) {
-	id := c.param("id")
-	if !c.appObjectID(id) {
-		return
-	}
-	s.store.Mu.RLock()
-	var m map[string]any
-	if sp, ok := s.store.SPs[id]; ok && !s.store.Lagging(id) {
-		m = appJSONMap(sp)
-	}
-	s.store.Mu.RUnlock()
-	if m == nil {
-		c.notFound(id)
-		return
-	}
-	c.appEntity(m, odata.ServicePrincipals, "servicePrincipals/$entity")
+	s.getAppObject(c, func(id string) map[string]any {
+		if sp, ok := s.store.SPs[id]; ok {
+			return appJSONMap(sp)
+		}
+		return nil
+	}, odata.ServicePrincipals, "servicePrincipals/$entity")
 }
 
 func (s *API) getServicePrincipalByAppID(c *gctx) {
@@ -520,27 +532,21 @@ func (s *API) patchServicePrincipal(c *gctx) {
 			return
 		}
 	}
-	s.store.Mu.Lock()
-	sp, found := s.store.SPs[id]
-	if !found || s.store.Lagging(id) {
-		s.store.Mu.Unlock()
-		c.notFound(id)
-		return
-	}
-	if displayName != nil {
-		sp.DisplayName = *displayName
-	}
-	if required != nil {
-		sp.AppRoleAssignmentRequired = *required
-	}
-	if enabled != nil {
-		sp.AccountEnabled = *enabled
-	}
-	if tags != nil {
-		sp.Tags = tags
-	}
-	s.store.Mu.Unlock()
-	c.noContent()
+	sp := (*directory.ServicePrincipal)(nil)
+	s.changeVisible(c, id, func() bool { sp = s.store.SPs[id]; return sp != nil }, func() {
+		if displayName != nil {
+			sp.DisplayName = *displayName
+		}
+		if required != nil {
+			sp.AppRoleAssignmentRequired = *required
+		}
+		if enabled != nil {
+			sp.AccountEnabled = *enabled
+		}
+		if tags != nil {
+			sp.Tags = tags
+		}
+	})
 }
 
 func (s *API) deleteServicePrincipal(c *gctx) {
@@ -548,15 +554,7 @@ func (s *API) deleteServicePrincipal(c *gctx) {
 	if !c.appObjectID(id) {
 		return
 	}
-	s.store.Mu.Lock()
-	if _, ok := s.store.SPs[id]; !ok || s.store.Lagging(id) {
-		s.store.Mu.Unlock()
-		c.notFound(id)
-		return
-	}
-	s.store.RemoveServicePrincipalLocked(id)
-	s.store.Mu.Unlock()
-	c.noContent()
+	s.changeVisible(c, id, func() bool { return s.store.SPs[id] != nil }, func() { s.store.RemoveServicePrincipalLocked(id) })
 }
 
 // ---- deleted items ----

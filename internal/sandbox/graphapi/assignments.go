@@ -105,17 +105,11 @@ func (s *API) assignmentJSON(a *directory.AppRoleAssignment) map[string]any {
 }
 
 func assignmentProp(a *directory.AppRoleAssignment, p string) any {
-	switch p {
-	case "principalId":
-		return a.PrincipalID
-	case "resourceId":
-		return a.ResourceID
-	case "appRoleId":
-		return a.AppRoleID
-	case "principalType":
-		return a.PrincipalType
+	v, ok := map[string]string{"principalId": a.PrincipalID, "resourceId": a.ResourceID, "appRoleId": a.AppRoleID, "principalType": a.PrincipalType}[p]
+	if !ok {
+		return nil
 	}
-	return nil
+	return v
 }
 
 // viewOwnerLocked resolves the object the URL names; on failure it has answered 404.
