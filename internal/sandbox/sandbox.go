@@ -1,6 +1,17 @@
 // Package sandbox is an offline Microsoft Entra ID authority, Microsoft Graph v1.0 and Netskope SCIM
 // tenant, faithful enough that the provider, its tests and `make demo` do their real work against it.
 // Start one in-process with Start, or run cmd/sandbox.
+//
+// This package wires the services together and owns what belongs to none of them: the listeners and
+// TLS (its own CA), routing by host name, the CONNECT proxy that serves production host names, the
+// outbound client the provisioning engine dials SCIM with, the env file and the admin API. Each
+// service is a package of its own, and imports run one way (nothing imports a package above it):
+//
+//	sandbox ──> entra         the authority: clients, tokens, the GitHub-Actions-like ID-token issuer
+//	        ──> graphapi ──> provisioning ──> directory
+//	                     ──> odata            one $filter/$select/$top/$count/paging engine
+//	                     ──> directory        the tenant's users, groups, apps, jobs, assignments
+//	        ──> netskope                      Netskope's SCIM tenants
 package sandbox
 
 import (

@@ -68,7 +68,7 @@ func (s *Store) assignmentIndexLocked() (byResource, byPrincipal map[string][]st
 	return d.byResource, d.byPrincipal
 }
 
-// assignmentsOf returns the sorted assignment ids granted on resource (byResource) or to a principal.
+// AssignmentsOf returns the sorted assignment ids granted on resource (byResource) or to a principal.
 func (s *Store) AssignmentsOf(id string, onResource bool) []string {
 	d := s.index
 	d.mu.Lock()
@@ -125,7 +125,7 @@ func (s *Store) indexObjectRemoved(list *[]string, mapLen int, id string) {
 	}
 }
 
-// addAssignmentLocked stores an assignment and indexes it. Callers hold store.mu for writing.
+// AddAssignmentLocked stores an assignment and indexes it. Callers hold store.mu for writing.
 func (s *Store) AddAssignmentLocked(a *AppRoleAssignment) {
 	d := s.index
 	d.mu.Lock()
@@ -137,7 +137,7 @@ func (s *Store) AddAssignmentLocked(a *AppRoleAssignment) {
 	d.nAssign = len(s.Assignments)
 }
 
-// removeAssignmentLocked deletes one assignment. Callers hold store.mu for writing.
+// RemoveAssignmentLocked deletes one assignment. Callers hold store.mu for writing.
 func (s *Store) RemoveAssignmentLocked(id string) {
 	a, ok := s.Assignments[id]
 	if !ok {
@@ -161,7 +161,7 @@ func (s *Store) RemoveAssignmentLocked(id string) {
 	d.nAssign = len(s.Assignments)
 }
 
-// removeObjectReferencesLocked does what Entra does when a directory object is deleted: it leaves
+// RemoveObjectReferencesLocked does what Entra does when a directory object is deleted: it leaves
 // every group it was a member of, and every app role assignment granted to it or on it goes.
 // Callers hold store.mu for writing.
 func (s *Store) RemoveObjectReferencesLocked(id string) {
@@ -211,7 +211,7 @@ func (o Object) Kind() string { _, kind, _ := o.describe(); return kind }
 // DisplayName is the object's display name.
 func (o Object) DisplayName() string { _, _, name := o.describe(); return name }
 
-// findObjectLocked looks an object up by id across the directory, hiding objects still lagging.
+// FindObjectLocked looks an object up by id across the directory, hiding objects still lagging.
 func (s *Store) FindObjectLocked(id string, lagging func(string) bool) (Object, bool) {
 	id = strings.ToLower(id)
 	if lagging(id) {
@@ -232,7 +232,7 @@ func (s *Store) FindObjectLocked(id string, lagging func(string) bool) (Object, 
 	return Object{}, false
 }
 
-// userLocked finds a visible user by object id or userPrincipalName.
+// UserLocked finds a visible user by object id or userPrincipalName.
 func (s *Store) UserLocked(idOrUPN string, lagging func(string) bool) (*User, bool) {
 	key := lower(idOrUPN)
 	u, ok := s.Users[key]
@@ -247,7 +247,7 @@ func (s *Store) UserLocked(idOrUPN string, lagging func(string) bool) (*User, bo
 	return u, true
 }
 
-// transitiveMembersLocked expands nested groups breadth first; each object appears once, cycles included.
+// TransitiveMembersLocked expands nested groups breadth first; each object appears once, cycles included.
 func (s *Store) TransitiveMembersLocked(g *Group) []string {
 	seen := map[string]bool{g.ID: true}
 	var out []string
@@ -269,7 +269,7 @@ func (s *Store) TransitiveMembersLocked(g *Group) []string {
 	return out
 }
 
-// groupsOfLocked lists the groups a user is a direct member of.
+// GroupsOfLocked lists the groups a user is a direct member of.
 func (s *Store) GroupsOfLocked(userID string) []string {
 	var out []string
 	for _, g := range s.Groups {
@@ -280,7 +280,7 @@ func (s *Store) GroupsOfLocked(userID string) []string {
 	return out
 }
 
-// removeServicePrincipalLocked deletes a service principal with its synchronization state and every
+// RemoveServicePrincipalLocked deletes a service principal with its synchronization state and every
 // app role assignment granted on it or to it. Callers hold store.mu for writing.
 func (s *Store) RemoveServicePrincipalLocked(spID string) {
 	sp, ok := s.SPs[spID]

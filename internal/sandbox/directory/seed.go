@@ -47,7 +47,7 @@ func (s *Store) AddGroups(n int) []string {
 	return ids
 }
 
-// addUserLocked creates an enabled user nick@SeedDomain. Callers hold store.mu.
+// AddUserLocked creates an enabled user nick@SeedDomain. Callers hold store.mu.
 func (s *Store) AddUserLocked(nick, displayName string) *User {
 	upn := nick + "@" + SeedDomain
 	mail := upn
@@ -60,7 +60,7 @@ func (s *Store) AddUserLocked(nick, displayName string) *User {
 	return u
 }
 
-// addGroupLocked creates an empty security group. Callers hold store.mu.
+// AddGroupLocked creates an empty security group. Callers hold store.mu.
 func (s *Store) AddGroupLocked(displayName string) *Group {
 	g := &Group{
 		ID: uuid.NewString(), DisplayName: displayName, MailNickname: Nickname(displayName),

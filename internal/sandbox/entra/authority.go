@@ -1,3 +1,14 @@
+// Package entra is the Entra ID authority as the sandbox fakes it: the app registrations (clients)
+// that may sign in, with their secrets, certificates and federated credentials; the few endpoints a
+// confidential client uses (OpenID discovery, instance discovery, the signing keys and the v2.0 token
+// endpoint with the client credentials grant, by secret, certificate or federated assertion); the
+// access tokens it issues and verifies; and a GitHub-Actions-like ID-token issuer for workload
+// identity federation.
+//
+// It serves its endpoints for whatever host the request names, so it works in direct mode
+// (https://127.0.0.1:port) and behind the proxy (login.microsoftonline.com and the national clouds).
+// It knows nothing of the directory or of Graph: Config.Registered tells the sandbox of new clients,
+// and the Graph API asks VerifyAccessToken who is calling.
 package entra
 
 import (
@@ -20,15 +31,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
-
-// The authority answers the few Entra ID endpoints a confidential client uses: OpenID discovery,
-// instance discovery, the signing keys and the v2.0 token endpoint with the client credentials
-// grant. It serves them for whatever host the request names, so it works in direct mode
-// (https://127.0.0.1:port) and behind the proxy (login.microsoftonline.com and the national clouds).
 
 // assertionClockSkew is the leeway Entra grants a client assertion's nbf and exp.
 const assertionClockSkew = 5 * time.Minute
@@ -42,6 +47,7 @@ const JWTBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-
 // graphAppID is Microsoft Graph's application id, which Entra also accepts as its resource name.
 const graphAppID = "00000003-0000-0000-c000-000000000000"
 
+// ServeHTTP answers the authority endpoints under /{tenant}/... and /common/discovery/instance.
 func (s *Authority) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	is := func(parts ...string) bool {
@@ -91,7 +97,7 @@ func writeEntraError(w http.ResponseWriter, r *http.Request, e *entraError) {
 	if _, err := uuid.Parse(corrID); err != nil {
 		corrID = uuid.NewString()
 	}
-	ts := directory.Now().Format("2006-01-02 15:04:05Z")
+	ts := time.Now().UTC().Format("2006-01-02 15:04:05Z")
 	desc := fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", e.code, e.msg, traceID, corrID, ts)
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.Header().Set("Pragma", "no-cache")
@@ -575,7 +581,7 @@ func parseCertificatePEM(b []byte) (*x509.Certificate, error) {
 func checkAssertionTimes(claims jwt.MapClaims) *entraError {
 	exp, err := claims.GetExpirationTime()
 	nbf, err2 := claims.GetNotBefore()
-	n := directory.Now()
+	n := time.Now().UTC()
 	if err != nil || err2 != nil || exp == nil || exp.Add(assertionClockSkew).Before(n) || (nbf != nil && nbf.After(n.Add(assertionClockSkew))) {
 		valid, expiry := "", ""
 		if nbf != nil {
@@ -662,7 +668,7 @@ func (s *Authority) ServeIDToken(w http.ResponseWriter, r *http.Request) {
 		// GitHub's default audience is the URL of the repository owner.
 		aud = "https://github.com/" + owner
 	}
-	n := directory.Now()
+	n := time.Now().UTC()
 	tok, err := s.signer.sign(jwt.MapClaims{
 		"jti":                   uuid.NewString(),
 		"iss":                   OIDCIssuer,

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
@@ -58,11 +57,11 @@ type Claims struct {
 
 func (c *Claims) Has(role string) bool { return slices.Contains(c.Roles, role) }
 
-// issueAccessToken mints an app-only access token for client, for the resource behind scope
+// IssueAccessToken mints an app-only access token for client, for the resource behind scope
 // (".../.default"). Roles are the client's grants at issue time, as with Entra.
 func (s *Authority) IssueAccessToken(c *Client, scope string) (string, time.Duration, error) {
 	aud := strings.TrimSuffix(strings.Fields(scope + " ")[0], "/.default")
-	n := directory.Now()
+	n := time.Now().UTC()
 	s.clientsMu.RLock()
 	roles := append([]string(nil), c.Roles...)
 	s.clientsMu.RUnlock()
@@ -85,7 +84,7 @@ func (s *Authority) IssueAccessToken(c *Client, scope string) (string, time.Dura
 	return tok, AccessTokenLifetime, err
 }
 
-// verifyAccessToken checks a Graph bearer token: signature, expiry, tenant, and a Graph audience.
+// VerifyAccessToken checks a Graph bearer token: signature, expiry, tenant, and a Graph audience.
 func (s *Authority) VerifyAccessToken(authz string) (*Claims, error) {
 	raw, ok := strings.CutPrefix(authz, "Bearer ")
 	if !ok || raw == "" {

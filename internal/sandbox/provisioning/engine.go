@@ -94,7 +94,7 @@ func (e *Engine) poke() {
 	}
 }
 
-// jobStarted asks for a cycle of a job that was just started or restarted, at once.
+// JobStarted asks for a cycle of a job that was just started or restarted, at once.
 func (e *Engine) JobStarted(servicePrincipalID, jobID string) {
 	e.store.Mu.Lock()
 	if sp, ok := e.store.SPs[servicePrincipalID]; ok && sp.Sync != nil {
@@ -106,7 +106,7 @@ func (e *Engine) JobStarted(servicePrincipalID, jobID string) {
 	e.poke()
 }
 
-// run is the scheduler: it launches every due job's cycle, then sleeps until the next one is due or
+// Run is the scheduler: it launches every due job's cycle, then sleeps until the next one is due or
 // a job is started. It returns once ctx is done and the cycles it launched have finished.
 func (e *Engine) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
