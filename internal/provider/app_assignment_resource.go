@@ -143,7 +143,7 @@ func (r *appAssignmentResource) ModifyPlan(ctx context.Context, req resource.Mod
 			return
 		}
 	}
-	l := lookupsFor(r.data)
+	l := r.data.assignments
 	creating := state == nil
 	changed := false
 
@@ -239,7 +239,7 @@ func (r *appAssignmentResource) Create(ctx context.Context, req resource.CreateR
 	spID, principalID := plan.ServicePrincipalID.ValueString(), plan.PrincipalID.ValueString()
 	roleID := plan.AppRoleID.ValueString()
 	if plan.AppRoleID.IsUnknown() || roleID == "" {
-		roleID = lookupsFor(r.data).resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &resp.Diagnostics)
+		roleID = r.data.assignments.resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &resp.Diagnostics)
 	} else {
 		checkNotDefaultAccess(roleID, path.Root("app_role_id"), &resp.Diagnostics)
 	}
@@ -308,7 +308,7 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
-	list, err := r.data.assignments.list(ctx, r.data.client, spID)
+	list, err := r.data.assignments.list(ctx, spID)
 	if graph.IsNotFound(err) {
 		resp.Diagnostics.AddWarning("The enterprise app was deleted",
 			fmt.Sprintf("Service principal %s no longer exists, and its assignments went with it: assignment %s was removed from the "+
@@ -332,7 +332,7 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 	// re-creating the assignment cannot work.
 	principalID := state.PrincipalID.ValueString()
 	if principalID != "" {
-		_, found, err := lookupsFor(r.data).principal(ctx, principalID)
+		_, found, err := r.data.assignments.principal(ctx, principalID)
 		if err != nil {
 			tflog.Warn(ctx, "could not check whether the principal still exists", map[string]any{"principal_id": principalID, "error": err.Error()})
 		} else if !found {

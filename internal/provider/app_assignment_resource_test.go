@@ -193,7 +193,7 @@ func asgTestProviderData(t *testing.T, s *sandbox.Server) *providerData {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &providerData{client: client, assignments: newAssignmentCache(), lookups: newAssignmentLookups(client)}
+	return newProviderData(client, Options{})
 }
 
 // ---- configs ----
@@ -478,11 +478,9 @@ func TestAppAssignmentResource_deletedPrincipal(t *testing.T) {
 	admin := asgAdmin(t, s)
 	leaver := s.AddUsers(1)[0]
 	user1 := admin.userID(sandbox.SeedUserUPN(1))
-	oldWait := planLagWait
-	planLagWait = 2 * time.Second // the user is long replicated; don't wait for it to appear
-	t.Cleanup(func() { planLagWait = oldWait })
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testProviders(s),
+		// The user is long replicated: don't wait for it to appear.
+		ProtoV6ProviderFactories: testProviders(s, Options{PlanLagWait: 2 * time.Second}),
 		CheckDestroy:             asgNoAssignments(t, s, app.spID),
 		Steps: []resource.TestStep{
 			{

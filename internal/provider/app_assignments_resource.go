@@ -157,7 +157,7 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 		return
 	}
 	spID := plan.ServicePrincipalID.ValueString()
-	l := lookupsFor(r.pd)
+	l := r.pd.assignments
 	role := config.AppRoleID
 	switch {
 	case role.IsUnknown():
@@ -210,7 +210,7 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 // listing (read once per run anyway); only the others are looked up.
 func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID string, planned, prior []string, diags *diag.Diagnostics) {
 	known := map[string]graph.DirectoryObject{}
-	list, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	list, err := r.pd.assignments.list(ctx, spID)
 	if err != nil {
 		// An app created moments ago may not be listable yet; the apply waits for it.
 		tflog.Warn(ctx, "could not list the app's assignments to check the principals", map[string]any{"service_principal_id": spID, "error": err.Error()})
@@ -226,7 +226,7 @@ func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID strin
 		}
 	}
 	if len(unknown) > 0 {
-		found, err := r.findPrincipalsWaiting(ctx, unknown)
+		found, err := r.pd.assignments.findPrincipalsWaiting(ctx, unknown)
 		if err != nil {
 			diags.AddError("Could not look up the principals to assign", err.Error())
 			return
@@ -254,7 +254,7 @@ func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID strin
 		wg      sync.WaitGroup
 		warning diag.Diagnostics
 	)
-	l := lookupsFor(r.pd)
+	l := r.pd.assignments
 	for _, id := range planned {
 		o, ok := known[id]
 		if !ok || o.Type != "group" {
@@ -300,7 +300,7 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 	if !checkNotDefaultAccess(roleID, path.Root("app_role_id"), &resp.Diagnostics) {
 		return
 	}
-	current, err := r.listWaiting(ctx, spID)
+	current, err := r.pd.assignments.listWaiting(ctx, spID)
 	if err != nil {
 		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
 		return
@@ -331,7 +331,7 @@ func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequ
 	defer cancel()
 
 	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
-	list, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	list, err := r.pd.assignments.list(ctx, spID)
 	if graph.IsNotFound(err) {
 		// The app is gone, and its assignments with it.
 		tflog.Warn(ctx, "the enterprise app no longer exists: removing its assignments from the state", map[string]any{"service_principal_id": spID})
@@ -353,7 +353,7 @@ func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequ
 	if len(gone) > 0 {
 		// A principal deleted from the directory loses its assignments with it: that is not drift to
 		// put back (it cannot be), but a change to the configuration to make.
-		found, err := r.findPrincipals(ctx, gone)
+		found, err := r.pd.assignments.findPrincipals(ctx, gone)
 		if err != nil {
 			tflog.Warn(ctx, "could not check whether unassigned principals still exist", map[string]any{"error": err.Error()})
 		}
@@ -389,7 +389,7 @@ func (r *appAssignmentsResource) Update(ctx context.Context, req resource.Update
 	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
 	// Diff against what Graph holds now, not the refreshed state: whatever changed since the plan is
 	// put right too, and only the difference is sent.
-	current, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	current, err := r.pd.assignments.list(ctx, spID)
 	if err != nil {
 		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
 		return
@@ -416,7 +416,7 @@ func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.Delete
 	defer cancel()
 
 	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
-	current, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	current, err := r.pd.assignments.list(ctx, spID)
 	if graph.IsNotFound(err) {
 		return // the app is gone, and its assignments with it
 	}
@@ -446,7 +446,7 @@ func (r *appAssignmentsResource) ImportState(ctx context.Context, req resource.I
 	if len(parts) == 2 {
 		roleID = parts[1]
 	}
-	roleID = lookupsFor(r.pd).resolveAppRole(ctx, spID, roleID, path.Root("app_role_id"), &resp.Diagnostics)
+	roleID = r.pd.assignments.resolveAppRole(ctx, spID, roleID, path.Root("app_role_id"), &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -534,7 +534,7 @@ func (r *appAssignmentsResource) converge(ctx context.Context, spID, roleID stri
 		diags.AddWarning("Could not read back the app's assignments after failures",
 			"The state records the assignments the provider saw succeed; the next plan reads the real set and shows any difference. "+err.Error())
 	} else {
-		r.resync(spID, fresh)
+		r.pd.assignments.relisted(spID, fresh)
 		got = assignmentsOfRole(fresh, roleID)
 		for pid := range addFailed {
 			if _, ok := got[pid]; ok {
@@ -589,36 +589,6 @@ func reportAssignmentFailures(spID string, addFailed, delFailed map[string]error
 	diags.AddAttributeError(path.Root("principal_ids"), fmt.Sprintf("Could not change %d assignments", n), b.String())
 }
 
-// resync brings the run's cached listing in line with a fresh one.
-func (r *appAssignmentsResource) resync(spID string, fresh []graph.Assignment) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	cached, err := r.pd.assignments.list(ctx, r.pd.client, spID)
-	if err != nil {
-		return
-	}
-	inFresh := map[string]bool{}
-	for _, a := range fresh {
-		inFresh[a.ID] = true
-	}
-	inCache := map[string]bool{}
-	var stale []string
-	for _, a := range cached {
-		inCache[a.ID] = true
-		if !inFresh[a.ID] {
-			stale = append(stale, a.ID)
-		}
-	}
-	var added []graph.Assignment
-	for _, a := range fresh {
-		if !inCache[a.ID] {
-			added = append(added, a)
-		}
-	}
-	r.pd.assignments.removed(spID, stale...)
-	r.pd.assignments.added(spID, added...)
-}
-
 // setAssignments records the assignments that exist in the model.
 func (r *appAssignmentsResource) setAssignments(m *appAssignmentsModel, got map[string]string, diags *diag.Diagnostics) {
 	ids := make([]attr.Value, 0, len(got))
@@ -634,24 +604,10 @@ func (r *appAssignmentsResource) setAssignments(m *appAssignmentsModel, got map[
 	m.PrincipalIDs, m.AssignmentIDs = set, mp
 }
 
-// listWaiting lists the app's assignments, waiting (within ctx) for an app created moments ago.
-func (r *appAssignmentsResource) listWaiting(ctx context.Context, spID string) ([]graph.Assignment, error) {
-	var out []graph.Assignment
-	err := graph.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		list, err := r.pd.assignments.list(ctx, r.pd.client, spID)
-		if graph.IsNotFound(err) && ctx.Err() == nil {
-			return false, nil
-		}
-		out = list
-		return err == nil, err
-	})
-	return out, err
-}
-
 // resolveRoleWaiting finds the app's User role when the app was created in this apply, waiting
 // (within ctx) while Graph does not show the app yet.
 func (r *appAssignmentsResource) resolveRoleWaiting(ctx context.Context, spID string, diags *diag.Diagnostics) string {
-	l := lookupsFor(r.pd)
+	l := r.pd.assignments
 	for {
 		var d diag.Diagnostics
 		id := l.resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &d)
@@ -666,103 +622,6 @@ func (r *appAssignmentsResource) resolveRoleWaiting(ctx context.Context, spID st
 		case <-time.After(2 * time.Second):
 		}
 	}
-}
-
-// setPrincipalLookups caches, per provider run, which object ids are users or groups.
-type setPrincipalLookups struct {
-	mu    sync.Mutex
-	found map[string]graph.DirectoryObject
-	seen  map[string]bool
-}
-
-var setPrincipalLookupsByRun sync.Map // *providerData -> *setPrincipalLookups
-
-// findPrincipals resolves ids to users and groups, asking Graph only about ids not seen in this run.
-func (r *appAssignmentsResource) findPrincipals(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
-	v, _ := setPrincipalLookupsByRun.LoadOrStore(r.pd, &setPrincipalLookups{found: map[string]graph.DirectoryObject{}, seen: map[string]bool{}})
-	pl := v.(*setPrincipalLookups)
-	pl.mu.Lock()
-	var ask []string
-	for _, id := range ids {
-		if !pl.seen[id] {
-			ask = append(ask, id)
-		}
-	}
-	pl.mu.Unlock()
-	if len(ask) > 0 {
-		got, err := r.pd.client.DirectoryObjects(ctx, ask)
-		if err != nil {
-			return nil, err
-		}
-		pl.mu.Lock()
-		for _, id := range ask {
-			pl.seen[id] = true
-			if o, ok := got[id]; ok {
-				pl.found[id] = o
-			}
-		}
-		pl.mu.Unlock()
-	}
-	out := map[string]graph.DirectoryObject{}
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	for _, id := range ids {
-		if o, ok := pl.found[id]; ok {
-			out[id] = o
-		}
-	}
-	return out, nil
-}
-
-// findPrincipalsWaiting is findPrincipals, asking again for a while (planLagWait) about ids not
-// found that were not already known to be missing: a principal created moments ago is not visible
-// everywhere at once.
-func (r *appAssignmentsResource) findPrincipalsWaiting(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
-	v, _ := setPrincipalLookupsByRun.LoadOrStore(r.pd, &setPrincipalLookups{found: map[string]graph.DirectoryObject{}, seen: map[string]bool{}})
-	pl := v.(*setPrincipalLookups)
-	pl.mu.Lock()
-	var fresh []string
-	for _, id := range ids {
-		if !pl.seen[id] {
-			fresh = append(fresh, id)
-		}
-	}
-	pl.mu.Unlock()
-	found, err := r.findPrincipals(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	var missing []string
-	for _, id := range fresh {
-		if _, ok := found[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) == 0 {
-		return found, nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, planLagWait)
-	defer cancel()
-	_ = graph.WaitFor(wctx, func(ctx context.Context) (bool, error) {
-		got, err := r.pd.client.DirectoryObjects(ctx, missing)
-		if err != nil {
-			return false, err // stop asking: the ones not found so far are reported
-		}
-		pl.mu.Lock()
-		var still []string
-		for _, id := range missing {
-			if o, ok := got[id]; ok {
-				pl.found[id] = o
-				found[id] = o
-			} else {
-				still = append(still, id)
-			}
-		}
-		pl.mu.Unlock()
-		missing = still
-		return len(missing) == 0, nil
-	})
-	return found, nil
 }
 
 // assignmentsOfRole returns the assignments of roleID by principal id.

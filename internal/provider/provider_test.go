@@ -62,10 +62,16 @@ func newSandbox(t *testing.T, opts ...sandbox.Options) *sandbox.Server {
 	return s
 }
 
-// testProviders serves the provider in-process, trusting the sandbox's CA.
-func testProviders(s *sandbox.Server) map[string]func() (tfprotov6.ProviderServer, error) {
+// testProviders serves the provider in-process, trusting the sandbox's CA; opts, if given, set the
+// provider's other options.
+func testProviders(s *sandbox.Server, opts ...Options) map[string]func() (tfprotov6.ProviderServer, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Transport = s.HTTPClient().Transport
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"entranetskope": providerserver.NewProtocol6WithError(NewWithOptions("test", Options{Transport: s.HTTPClient().Transport})()),
+		"entranetskope": providerserver.NewProtocol6WithError(NewWithOptions("test", o)()),
 	}
 }
 
