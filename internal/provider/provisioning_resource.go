@@ -2,12 +2,10 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,8 +36,8 @@ var (
 
 // Scope values of the provisioning job, in the portal's words.
 const (
-	scopeAssigned = "assigned" // "Sync only assigned users and groups" (SyncAll = false)
-	scopeAll      = "all"      // "Sync all users and groups" (SyncAll = true)
+	scopeAssigned = string(graph.ScopeAssigned)
+	scopeAll      = string(graph.ScopeAll)
 )
 
 const (
@@ -297,14 +295,9 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 			". The provisioning job and its settings were removed again: fix the cause and apply again.")
 		r.cleanUp(ctx, spID, job.ID, &resp.Diagnostics)
 	}
-	secrets, err := plan.settings()
-	if err != nil {
-		fail(err)
-		return
-	}
-	secrets[graph.SecretBaseAddress] = baseURL
-	secrets[graph.SecretToken] = token
-	if err := r.client.SetSecrets(ctx, spID, secrets); err != nil {
+	settings := plan.settings()
+	settings.BaseURL, settings.Token = baseURL, token
+	if err := r.client.PutProvisioningSettings(ctx, spID, settings); err != nil {
 		fail(err)
 		return
 	}
@@ -367,7 +360,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 			return
 		}
 	}
-	secrets, err := r.client.Secrets(ctx, spID)
+	settings, err := r.client.GetProvisioningSettings(ctx, spID)
 	if graph.IsNotFound(err) {
 		resp.State.RemoveResource(ctx)
 		return
@@ -379,7 +372,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 	state.ID = types.StringValue(spID)
 	state.SyncTemplateID = types.StringValue(job.TemplateID)
 	state.setJob(job)
-	state.readSettings(ctx, secrets)
+	state.readSettings(ctx, settings)
 	state.SCIMTokenWO = types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -421,16 +414,11 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 		}
 	}
 	if credentialsChanged || settingsChanged {
-		secrets, err := plan.settings()
-		if err != nil {
-			resp.Diagnostics.AddError(summary, err.Error())
-			return
-		}
+		settings := plan.settings()
 		if credentialsChanged {
-			secrets[graph.SecretBaseAddress] = plan.SCIMBaseURL.ValueString()
-			secrets[graph.SecretToken] = token
+			settings.BaseURL, settings.Token = plan.SCIMBaseURL.ValueString(), token
 		}
-		if err := r.client.SetSecrets(ctx, spID, secrets); err != nil {
+		if err := r.client.PutProvisioningSettings(ctx, spID, settings); err != nil {
 			resp.Diagnostics.AddError(summary, redact(err.Error(), token))
 			return
 		}
@@ -482,7 +470,7 @@ func (r *provisioningResource) Delete(ctx context.Context, req resource.DeleteRe
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
 	}
-	if err := r.client.SetSecrets(ctx, spID, clearedSecrets()); err != nil && !graph.IsNotFound(err) {
+	if err := r.client.ClearProvisioningSettings(ctx, spID); err != nil && !graph.IsNotFound(err) {
 		resp.Diagnostics.AddError(summary, "The provisioning job was deleted, but its saved URL, token and settings "+
 			"could not be cleared: "+err.Error())
 	}
@@ -596,7 +584,7 @@ func (r *provisioningResource) cleanUp(ctx context.Context, spID, jobID string, 
 	if jobID != "" {
 		errs = append(errs, r.client.DeleteJob(ctx, spID, jobID))
 	}
-	if err := r.client.SetSecrets(ctx, spID, clearedSecrets()); !graph.IsNotFound(err) {
+	if err := r.client.ClearProvisioningSettings(ctx, spID); !graph.IsNotFound(err) {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -604,10 +592,6 @@ func (r *provisioningResource) cleanUp(ctx context.Context, spID, jobID string, 
 			"of service principal %s failed too: %s. Delete its provisioning configuration in the Entra admin center "+
 			"before applying again.", spID, err))
 	}
-}
-
-func clearedSecrets() map[string]string {
-	return map[string]string{graph.SecretBaseAddress: "", graph.SecretToken: "", graph.SecretSyncAll: "", graph.SecretNotification: ""}
 }
 
 // redact keeps a token out of a message, whatever produced it.
@@ -664,14 +648,6 @@ func (scimBaseURLValidator) ValidateString(_ context.Context, req validator.Stri
 	}
 }
 
-// notificationSettings is the JSON of the SyncNotificationSettings secret.
-type notificationSettings struct {
-	Enabled                bool   `json:"Enabled"`
-	Recipients             string `json:"Recipients,omitempty"`
-	DeleteThresholdEnabled bool   `json:"DeleteThresholdEnabled"`
-	DeleteThresholdValue   int64  `json:"DeleteThresholdValue,omitempty"`
-}
-
 type provisioningModel struct {
 	ID                 types.String   `tfsdk:"id"`
 	ServicePrincipalID types.String   `tfsdk:"service_principal_id"`
@@ -690,23 +666,13 @@ type provisioningModel struct {
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
-// settings are the scope and notification secrets as configured.
-func (m *provisioningModel) settings() (map[string]string, error) {
-	n := notificationSettings{}
-	if !m.NotificationEmail.IsNull() && m.NotificationEmail.ValueString() != "" {
-		n.Enabled, n.Recipients = true, m.NotificationEmail.ValueString()
+// settings are the scope and safeguards as configured, without the credentials.
+func (m *provisioningModel) settings() graph.ProvisioningSettings {
+	return graph.ProvisioningSettings{
+		Scope:             graph.ProvisioningScope(m.Scope.ValueString()),
+		NotificationEmail: m.NotificationEmail.ValueString(),
+		DeletionThreshold: m.DeletionThreshold.ValueInt64(),
 	}
-	if !m.DeletionThreshold.IsNull() {
-		n.DeleteThresholdEnabled, n.DeleteThresholdValue = true, m.DeletionThreshold.ValueInt64()
-	}
-	b, err := json.Marshal(n)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]string{
-		graph.SecretSyncAll:      strconv.FormatBool(m.Scope.ValueString() == scopeAll),
-		graph.SecretNotification: string(b),
-	}, nil
 }
 
 func (m *provisioningModel) setJob(j *graph.Job) {
@@ -717,47 +683,28 @@ func (m *provisioningModel) setJob(j *graph.Job) {
 }
 
 // readSettings puts what Entra has saved into the model, so that changes made in the portal show as
-// drift. The token reads back as "*" and cannot be compared; only its absence is visible.
-func (m *provisioningModel) readSettings(ctx context.Context, secrets map[string]string) {
-	if v := secrets[graph.SecretBaseAddress]; v != "" {
-		m.SCIMBaseURL = types.StringValue(v)
-	} else {
-		m.SCIMBaseURL = types.StringNull()
+// drift. The token cannot be compared (Graph never returns it); only its absence is visible.
+func (m *provisioningModel) readSettings(ctx context.Context, s graph.ProvisioningSettings) {
+	if s.Unreadable != "" {
+		tflog.Warn(ctx, "some saved provisioning settings are unreadable: treating them as unset", map[string]any{"error": s.Unreadable})
 	}
-	if secrets[graph.SecretToken] == "" {
+	m.SCIMBaseURL = stringOrNull(s.BaseURL)
+	if !s.TokenSaved {
 		m.SCIMToken = types.StringNull()
 		m.SCIMTokenWOVersion = types.Int64Null()
 	}
-	switch strings.ToLower(secrets[graph.SecretSyncAll]) {
-	case "true":
-		m.Scope = types.StringValue(scopeAll)
-	case "false":
-		m.Scope = types.StringValue(scopeAssigned)
-	default:
-		m.Scope = types.StringNull()
+	m.Scope = stringOrNull(string(s.Scope))
+	m.NotificationEmail = stringOrNull(s.NotificationEmail)
+	m.DeletionThreshold = types.Int64Null()
+	if s.DeletionThreshold > 0 {
+		m.DeletionThreshold = types.Int64Value(s.DeletionThreshold)
 	}
-	m.NotificationEmail, m.DeletionThreshold = types.StringNull(), types.Int64Null()
-	raw := secrets[graph.SecretNotification]
-	if raw == "" {
-		return
+}
+
+// stringOrNull is v, or null when v is empty: Graph has no other way to say unset.
+func stringOrNull(v string) types.String {
+	if v == "" {
+		return types.StringNull()
 	}
-	var n struct {
-		Enabled                bool            `json:"Enabled"`
-		Recipients             string          `json:"Recipients"`
-		DeleteThresholdEnabled bool            `json:"DeleteThresholdEnabled"`
-		DeleteThresholdValue   json.RawMessage `json:"DeleteThresholdValue"`
-	}
-	if err := json.Unmarshal([]byte(raw), &n); err != nil {
-		tflog.Warn(ctx, "the saved notification settings are not JSON: treating them as unset", map[string]any{"error": err.Error()})
-		return
-	}
-	if n.Enabled && n.Recipients != "" {
-		m.NotificationEmail = types.StringValue(n.Recipients)
-	}
-	if n.DeleteThresholdEnabled {
-		// Entra writes the number either bare or quoted.
-		if v, err := strconv.ParseInt(strings.Trim(string(n.DeleteThresholdValue), `"`), 10, 64); err == nil {
-			m.DeletionThreshold = types.Int64Value(v)
-		}
-	}
+	return types.StringValue(v)
 }
