@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -55,7 +54,7 @@ func (r *appAssignmentResource) Metadata(_ context.Context, req resource.Metadat
 }
 
 func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	objectID := stringvalidator.RegexMatches(entraIDPattern, "must be an Entra object id, a GUID such as 3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47")
+	entraObjectID := objectID("an Entra object id")
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Assigns one user or group to the Netskope enterprise app, which puts it in scope of provisioning " +
 			"to Netskope (with the scope \"sync only assigned users and groups\").\n\n" +
@@ -76,24 +75,24 @@ func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"service_principal_id": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Object id of the Netskope enterprise app's service principal (`entranetskope_enterprise_app.<name>.service_principal_id`). " +
-					"Changing it replaces the assignment.",
-				Validators:    []validator.String{objectID},
+					"Changing it replaces the assignment." + anyCaseNote,
+				Validators:    []validator.String{entraObjectID},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"principal_id": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Object id of the user or group to assign (look them up by name with the `entranetskope_users` and " +
-					"`entranetskope_groups` data sources). Changing it replaces the assignment.",
-				Validators:    []validator.String{objectID},
+					"`entranetskope_groups` data sources). Changing it replaces the assignment." + anyCaseNote,
+				Validators:    []validator.String{entraObjectID},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"app_role_id": schema.StringAttribute{
 				Optional: true, Computed: true,
 				MarkdownDescription: "The app role to assign. Defaults to the app's \"User\" role, looked up by name (its id differs " +
 					"from app to app). The Default Access role (`" + graph.DefaultAccessRoleID + "`) is refused: Netskope does not " +
-					"provision users and groups assigned with it. Changing it replaces the assignment.",
+					"provision users and groups assigned with it. Changing it replaces the assignment." + anyCaseNote,
 				Validators: []validator.String{
-					stringvalidator.RegexMatches(entraIDPattern, "must be an app role id, a GUID (see the enterprise app's app_role_ids)"),
+					objectID("an app role id (see the enterprise app's app_role_ids)"),
 					notDefaultAccess(),
 				},
 			},
@@ -407,7 +406,7 @@ func (r *appAssignmentResource) Delete(ctx context.Context, req resource.DeleteR
 
 func (r *appAssignmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	spID, id, ok := strings.Cut(req.ID, "/")
-	if !ok || !entraIDPattern.MatchString(spID) || id == "" || strings.Contains(id, "/") {
+	if !ok || !isObjectID(spID) || id == "" || strings.Contains(id, "/") {
 		resp.Diagnostics.AddError("Invalid import id",
 			fmt.Sprintf("Expected <service_principal_id>/<assignment_id>, e.g. 3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47/"+
 				"lHk7yT2gK0uQ8r2x3v4w5aBcDeFgHiJkLmNoPqRsTuV, got %q. The assignment ids of an app are listed by "+

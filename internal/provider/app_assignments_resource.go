@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -45,12 +43,6 @@ const (
 // maxAssignmentFailureDiagnostics is how many failed principals get a diagnostic of their own; beyond it one
 // diagnostic lists them all, so a mass failure stays readable.
 const maxAssignmentFailureDiagnostics = 10
-
-// principalIDPattern is an Entra object id as Graph returns it: a lower-case GUID. An upper-case id in
-// the configuration would never match what Graph reports and would show as a change forever.
-var principalIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-const principalIDMessage = "must be an object id in lower case, as Microsoft Graph returns it (e.g. 0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0)"
 
 // NewAppAssignmentsResource is the entranetskope_app_assignments resource.
 func NewAppAssignmentsResource() resource.Resource { return &appAssignmentsResource{} }
@@ -94,26 +86,26 @@ func (r *appAssignmentsResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"service_principal_id": schema.StringAttribute{
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{stringvalidator.RegexMatches(principalIDPattern, principalIDMessage)},
-				MarkdownDescription: "The object id of the enterprise app's service principal, e.g. `entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the set.",
+				Validators:          []validator.String{objectID("the object id of the enterprise app's service principal")},
+				MarkdownDescription: "The object id of the enterprise app's service principal, e.g. `entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the set." + anyCaseNote,
 			},
 			"app_role_id": schema.StringAttribute{
 				Optional: true, Computed: true,
 				Validators: []validator.String{
-					stringvalidator.RegexMatches(principalIDPattern, "must be an app role id, a GUID in lower case"),
+					objectID("an app role id"),
 					notDefaultAccess(),
 				},
 				MarkdownDescription: "The app role the principals get. Defaults to the app's `User` role, looked up by name at plan time " +
 					"(its id differs from app to app). The *Default Access* role (`" + graph.DefaultAccessRoleID + "`) is refused: Netskope " +
-					"does not provision users and groups assigned with it. Changing it replaces the set.",
+					"does not provision users and groups assigned with it. Changing it replaces the set." + anyCaseNote,
 			},
 			"principal_ids": schema.SetAttribute{
 				ElementType: types.StringType, Required: true,
-				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(principalIDPattern, principalIDMessage))},
+				Validators: []validator.Set{setvalidator.ValueStringsAre(lowerCaseObjectID())},
 				MarkdownDescription: "The object ids of the users and groups to assign; every other assignment of the role on the app is removed. " +
 					"Look them up by name with the `entranetskope_users` and `entranetskope_groups` data sources. An empty set removes everyone. " +
 					"Entra provisions only the direct members of an assigned group: a group with nested groups gets a warning at plan time. " +
-					"A principal deleted from the directory disappears from the set with a warning; remove it from the configuration.",
+					"A principal deleted from the directory disappears from the set with a warning; remove it from the configuration." + lowerCaseNote,
 			},
 			"assignment_ids": schema.MapAttribute{
 				ElementType: types.StringType, Computed: true,
@@ -157,6 +149,7 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 		return
 	}
 	spID := plan.ServicePrincipalID.ValueString()
+	graphSPID := strings.ToLower(spID)
 	l := r.pd.assignments
 	role := config.AppRoleID
 	switch {
@@ -165,13 +158,13 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 		// Already resolved when the set was created: an app's role ids never change.
 		role = state.AppRoleID
 	case role.IsNull():
-		id := l.resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &resp.Diagnostics)
+		id := l.resolveAppRole(ctx, graphSPID, "", path.Root("app_role_id"), &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}
 		role = types.StringValue(id)
 	default:
-		l.resolveAppRole(ctx, spID, role.ValueString(), path.Root("app_role_id"), &resp.Diagnostics)
+		l.resolveAppRole(ctx, graphSPID, role.ValueString(), path.Root("app_role_id"), &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}
@@ -202,7 +195,7 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 	if resp.Diagnostics.HasError() || len(planned) == 0 {
 		return
 	}
-	r.checkPrincipals(ctx, spID, planned, prior, &resp.Diagnostics)
+	r.checkPrincipals(ctx, graphSPID, planned, prior, &resp.Diagnostics)
 }
 
 // checkPrincipals fails the plan for principals being added that are no user or group, and warns
@@ -288,8 +281,7 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	spID := plan.ServicePrincipalID.ValueString()
-	roleID := plan.AppRoleID.ValueString()
+	spID, roleID := plan.graphIDs()
 	if plan.AppRoleID.IsUnknown() || plan.AppRoleID.IsNull() {
 		// The app was created in this apply: its User role is known only now.
 		roleID = r.resolveRoleWaiting(ctx, spID, &resp.Diagnostics)
@@ -310,8 +302,10 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 		tflog.Info(ctx, "the app already has assignments of the role that are not in principal_ids: removing them", map[string]any{"count": len(extra), "principal_ids": extra})
 	}
 	got := r.converge(ctx, spID, roleID, desired, current, &resp.Diagnostics)
-	plan.ID = types.StringValue(spID + "/" + roleID)
-	plan.AppRoleID = types.StringValue(roleID)
+	if plan.AppRoleID.IsUnknown() || plan.AppRoleID.IsNull() {
+		plan.AppRoleID = types.StringValue(roleID)
+	}
+	plan.ID = types.StringValue(plan.ServicePrincipalID.ValueString() + "/" + plan.AppRoleID.ValueString())
 	r.setAssignments(&plan, got, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -330,7 +324,7 @@ func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequ
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
+	spID, roleID := state.graphIDs()
 	list, err := r.pd.assignments.list(ctx, spID)
 	if graph.IsNotFound(err) {
 		// The app is gone, and its assignments with it.
@@ -386,7 +380,7 @@ func (r *appAssignmentsResource) Update(ctx context.Context, req resource.Update
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
+	spID, roleID := state.graphIDs()
 	// Diff against what Graph holds now, not the refreshed state: whatever changed since the plan is
 	// put right too, and only the difference is sent.
 	current, err := r.pd.assignments.list(ctx, spID)
@@ -415,7 +409,7 @@ func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.Delete
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
+	spID, roleID := state.graphIDs()
 	current, err := r.pd.assignments.list(ctx, spID)
 	if graph.IsNotFound(err) {
 		return // the app is gone, and its assignments with it
@@ -435,7 +429,7 @@ func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.Delete
 // ImportState takes `<service_principal_id>` (the app's User role) or `<service_principal_id>/<app_role_id>`.
 func (r *appAssignmentsResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	parts := strings.Split(strings.ToLower(strings.TrimSpace(req.ID)), "/")
-	if len(parts) > 2 || !principalIDPattern.MatchString(parts[0]) || (len(parts) == 2 && !principalIDPattern.MatchString(parts[1])) {
+	if len(parts) > 2 || !isObjectID(parts[0]) || (len(parts) == 2 && !isObjectID(parts[1])) {
 		resp.Diagnostics.AddError("Invalid import id",
 			fmt.Sprintf("%q is not an import id for entranetskope_app_assignments. Use the enterprise app's service principal object id "+
 				"(for its \"User\" role), or <service_principal_id>/<app_role_id>, e.g.\n\n"+
@@ -454,6 +448,12 @@ func (r *appAssignmentsResource) ImportState(ctx context.Context, req resource.I
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_principal_id"), spID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("app_role_id"), roleID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("principal_ids"), types.SetValueMust(types.StringType, nil))...)
+}
+
+// graphIDs are the app's and the role's ids as Graph returns them: the model keeps them as the
+// configuration wrote them.
+func (m *appAssignmentsModel) graphIDs() (spID, roleID string) {
+	return strings.ToLower(m.ServicePrincipalID.ValueString()), strings.ToLower(m.AppRoleID.ValueString())
 }
 
 // converge makes the principals holding roleID on the app exactly desired, starting from current

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -50,8 +48,6 @@ const (
 	provisioningSPLagBudget = 90 * time.Second
 )
 
-var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // NewProvisioningResource is the entranetskope_provisioning resource.
 func NewProvisioningResource() resource.Resource { return &provisioningResource{} }
 
@@ -83,16 +79,15 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"service_principal_id": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Object id of the enterprise application's service principal, e.g. " +
-					"`entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the provisioning.",
+					"`entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the provisioning." + anyCaseNote,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators: []validator.String{stringvalidator.RegexMatches(guidRE,
-					"must be the object id (a GUID) of the enterprise application's service principal")},
+				Validators:    []validator.String{objectID("the object id of the enterprise application's service principal")},
 			},
 			"scim_base_url": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "The Netskope SCIM base URL (*Tenant URL* in the portal), " +
 					"`https://<tenant>[.<region>].goskope.com/api/v2/scim`. Must be https.",
-				Validators: []validator.String{scimBaseURLValidator{}},
+				Validators: []validator.String{scimBaseURL()},
 			},
 			"scim_token": schema.StringAttribute{
 				Optional:  true,
@@ -127,8 +122,7 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Optional: true,
 				MarkdownDescription: "Where Entra sends an email when provisioning fails (for example when the job " +
 					"is quarantined). Unset: no failure emails.",
-				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$`),
-					"must be one email address, e.g. ops@example.com")},
+				Validators: []validator.String{emailAddress()},
 			},
 			"accidental_deletion_threshold": schema.Int64Attribute{
 				Optional: true,
@@ -224,14 +218,15 @@ func (r *provisioningResource) ModifyPlan(ctx context.Context, req resource.Modi
 }
 
 func (r *provisioningResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if !guidRE.MatchString(req.ID) {
+	if !isObjectID(req.ID) {
 		resp.Diagnostics.AddError("Invalid import id",
 			fmt.Sprintf("%q is not a service principal object id: import entranetskope_provisioning by the object id (a GUID) "+
 				"of the enterprise application's service principal.", req.ID))
 		return
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_principal_id"), req.ID)...)
+	spID := strings.ToLower(req.ID)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), spID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_principal_id"), spID)...)
 }
 
 func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -600,52 +595,6 @@ func redact(msg, token string) string {
 		return msg
 	}
 	return strings.ReplaceAll(msg, token, "(sensitive value)")
-}
-
-// scimBaseURLValidator accepts https URLs. Netskope's are https://<tenant>[.<region>].goskope.com/api/v2/scim,
-// but other https hosts (a test endpoint, a proxy) are allowed.
-type scimBaseURLValidator struct{}
-
-func (scimBaseURLValidator) Description(context.Context) string {
-	return "must be an https URL such as https://<tenant>[.<region>].goskope.com/api/v2/scim"
-}
-
-func (v scimBaseURLValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (scimBaseURLValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	raw := req.ConfigValue.ValueString()
-	const form = "Netskope's SCIM base URL has the form https://<tenant>[.<region>].goskope.com/api/v2/scim " +
-		"(Netskope admin console: Settings > Tools > REST API v2 / SCIM)."
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || u.Host == "" || u.Scheme == "":
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid SCIM base URL", fmt.Sprintf("%q is not an absolute URL. %s", raw, form))
-		return
-	case !strings.EqualFold(u.Scheme, "https"):
-		resp.Diagnostics.AddAttributeError(req.Path, "SCIM base URL must use https",
-			fmt.Sprintf("%q uses %s: Entra only sends users and the token over https. %s", raw, u.Scheme, form))
-		return
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid SCIM base URL",
-			fmt.Sprintf("%q has credentials, a query or a fragment: give the base URL only. %s", raw, form))
-		return
-	}
-	host := strings.ToLower(u.Hostname())
-	if strings.HasSuffix(host, ".goskope.com") {
-		switch {
-		case strings.HasPrefix(host, "addon-"):
-			resp.Diagnostics.AddAttributeWarning(req.Path, "End-of-life Netskope SCIM endpoint",
-				fmt.Sprintf("%q is the old add-on SCIM endpoint, which Netskope no longer supports. %s", raw, form))
-		case strings.TrimSuffix(u.Path, "/") != "/api/v2/scim":
-			resp.Diagnostics.AddAttributeWarning(req.Path, "Unexpected Netskope SCIM path",
-				fmt.Sprintf("%q does not end in /api/v2/scim. %s", raw, form))
-		}
-	}
 }
 
 type provisioningModel struct {
