@@ -224,16 +224,11 @@ func principalTypeName(t string) string {
 func (r *appAssignmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan appAssignmentModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Create(ctx, assignmentCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, timeout := withTimeout(ctx, plan.Timeouts.Create, assignmentCreateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID, principalID := plan.ServicePrincipalID.ValueString(), plan.PrincipalID.ValueString()
 	roleID := plan.AppRoleID.ValueString()
@@ -386,16 +381,11 @@ func (r *appAssignmentResource) Update(ctx context.Context, req resource.UpdateR
 func (r *appAssignmentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state appAssignmentModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := state.Timeouts.Delete(ctx, assignmentDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, assignmentDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
 	if err := r.data.client.DeleteAssignment(ctx, spID, id); err != nil {
 		resp.Diagnostics.AddError("Could not remove the assignment", err.Error())

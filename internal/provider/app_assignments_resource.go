@@ -270,16 +270,11 @@ func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID strin
 func (r *appAssignmentsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan appAssignmentsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := plan.Timeouts.Create(ctx, appAssignmentsCreateTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Create, appAssignmentsCreateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID, roleID := plan.graphIDs()
 	if plan.AppRoleID.IsUnknown() || plan.AppRoleID.IsNull() {
@@ -313,16 +308,11 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state appAssignmentsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := state.Timeouts.Read(ctx, appAssignmentsReadTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Read, appAssignmentsReadTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID, roleID := state.graphIDs()
 	list, err := r.pd.assignments.list(ctx, spID)
@@ -369,16 +359,11 @@ func (r *appAssignmentsResource) Update(ctx context.Context, req resource.Update
 	var plan, state appAssignmentsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := plan.Timeouts.Update(ctx, appAssignmentsUpdateTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Update, appAssignmentsUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID, roleID := state.graphIDs()
 	// Diff against what Graph holds now, not the refreshed state: whatever changed since the plan is
@@ -398,16 +383,11 @@ func (r *appAssignmentsResource) Update(ctx context.Context, req resource.Update
 func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state appAssignmentsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := state.Timeouts.Delete(ctx, appAssignmentsDeleteTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, appAssignmentsDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID, roleID := state.graphIDs()
 	current, err := r.pd.assignments.list(ctx, spID)

@@ -233,16 +233,11 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	var plan provisioningModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	token := r.configuredToken(ctx, req.Config.GetAttribute, &plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := plan.Timeouts.Create(ctx, provisioningCreateTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Create, provisioningCreateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID := plan.ServicePrincipalID.ValueString()
 	baseURL := plan.SCIMBaseURL.ValueString()
@@ -319,16 +314,11 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 func (r *provisioningResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state provisioningModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := state.Timeouts.Read(ctx, provisioningReadTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Read, provisioningReadTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID := state.ServicePrincipalID.ValueString()
 	summary := "Could not read provisioning of service principal " + spID
@@ -377,16 +367,11 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	token := r.configuredToken(ctx, req.Config.GetAttribute, &plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := plan.Timeouts.Update(ctx, provisioningUpdateTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Update, provisioningUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID := state.ServicePrincipalID.ValueString()
 	jobID := state.JobID.ValueString()
@@ -449,16 +434,11 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 func (r *provisioningResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state provisioningModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := state.Timeouts.Delete(ctx, provisioningDeleteTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, provisioningDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	spID := state.ServicePrincipalID.ValueString()
 	summary := "Could not delete provisioning of service principal " + spID
 	if err := r.client.DeleteJob(ctx, spID, state.JobID.ValueString()); err != nil {
