@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
 )
@@ -87,4 +88,17 @@ provider "entranetskope" {
   graph_endpoint = %[5]q
 }
 `, s.TenantID(), c.AppID, c.Secret, s.AuthorityHost(), s.GraphEndpoint())
+}
+
+// expectPlanRequests fails the plan unless it made exactly total Graph requests, batches of them
+// $batch requests, and lookups requests to route (inside the batches).
+func expectPlanRequests(s *sandbox.Server, what string, total, batches int64, route string, lookups int64) plancheck.PlanCheck {
+	return asgPlanCheck(func() error {
+		st := s.Stats()
+		if st.Total != total || st.Routes["POST /$batch"] != batches || st.Routes[route] != lookups {
+			return fmt.Errorf("%s took %d requests (routes %v), want %d, of them %d $batch holding %d %s",
+				what, st.Total, st.Routes, total, batches, lookups, route)
+		}
+		return nil
+	})
 }
