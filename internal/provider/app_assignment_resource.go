@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -55,7 +54,7 @@ func (r *appAssignmentResource) Metadata(_ context.Context, req resource.Metadat
 }
 
 func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	objectID := stringvalidator.RegexMatches(entraIDPattern, "must be an Entra object id, a GUID such as 3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47")
+	entraObjectID := objectID("an Entra object id")
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Assigns one user or group to the Netskope enterprise app, which puts it in scope of provisioning " +
 			"to Netskope (with the scope \"sync only assigned users and groups\").\n\n" +
@@ -76,24 +75,24 @@ func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"service_principal_id": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Object id of the Netskope enterprise app's service principal (`entranetskope_enterprise_app.<name>.service_principal_id`). " +
-					"Changing it replaces the assignment.",
-				Validators:    []validator.String{objectID},
+					"Changing it replaces the assignment." + anyCaseNote,
+				Validators:    []validator.String{entraObjectID},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"principal_id": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Object id of the user or group to assign (look them up by name with the `entranetskope_users` and " +
-					"`entranetskope_groups` data sources). Changing it replaces the assignment.",
-				Validators:    []validator.String{objectID},
+					"`entranetskope_groups` data sources). Changing it replaces the assignment." + anyCaseNote,
+				Validators:    []validator.String{entraObjectID},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"app_role_id": schema.StringAttribute{
 				Optional: true, Computed: true,
 				MarkdownDescription: "The app role to assign. Defaults to the app's \"User\" role, looked up by name (its id differs " +
 					"from app to app). The Default Access role (`" + graph.DefaultAccessRoleID + "`) is refused: Netskope does not " +
-					"provision users and groups assigned with it. Changing it replaces the assignment.",
+					"provision users and groups assigned with it. Changing it replaces the assignment." + anyCaseNote,
 				Validators: []validator.String{
-					stringvalidator.RegexMatches(entraIDPattern, "must be an app role id, a GUID (see the enterprise app's app_role_ids)"),
+					objectID("an app role id (see the enterprise app's app_role_ids)"),
 					notDefaultAccess(),
 				},
 			},
@@ -143,7 +142,7 @@ func (r *appAssignmentResource) ModifyPlan(ctx context.Context, req resource.Mod
 			return
 		}
 	}
-	l := lookupsFor(r.data)
+	l := r.data.assignments
 	creating := state == nil
 	changed := false
 
@@ -225,21 +224,16 @@ func principalTypeName(t string) string {
 func (r *appAssignmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan appAssignmentModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Create(ctx, assignmentCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, timeout := withTimeout(ctx, plan.Timeouts.Create, assignmentCreateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID, principalID := plan.ServicePrincipalID.ValueString(), plan.PrincipalID.ValueString()
 	roleID := plan.AppRoleID.ValueString()
 	if plan.AppRoleID.IsUnknown() || roleID == "" {
-		roleID = lookupsFor(r.data).resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &resp.Diagnostics)
+		roleID = r.data.assignments.resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &resp.Diagnostics)
 	} else {
 		checkNotDefaultAccess(roleID, path.Root("app_role_id"), &resp.Diagnostics)
 	}
@@ -308,7 +302,7 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
-	list, err := r.data.assignments.list(ctx, r.data.client, spID)
+	list, err := r.data.assignments.list(ctx, spID)
 	if graph.IsNotFound(err) {
 		resp.Diagnostics.AddWarning("The enterprise app was deleted",
 			fmt.Sprintf("Service principal %s no longer exists, and its assignments went with it: assignment %s was removed from the "+
@@ -332,7 +326,7 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 	// re-creating the assignment cannot work.
 	principalID := state.PrincipalID.ValueString()
 	if principalID != "" {
-		_, found, err := lookupsFor(r.data).principal(ctx, principalID)
+		_, found, err := r.data.assignments.principal(ctx, principalID)
 		if err != nil {
 			tflog.Warn(ctx, "could not check whether the principal still exists", map[string]any{"principal_id": principalID, "error": err.Error()})
 		} else if !found {
@@ -387,16 +381,11 @@ func (r *appAssignmentResource) Update(ctx context.Context, req resource.UpdateR
 func (r *appAssignmentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state appAssignmentModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := state.Timeouts.Delete(ctx, assignmentDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, assignmentDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
 	if err := r.data.client.DeleteAssignment(ctx, spID, id); err != nil {
 		resp.Diagnostics.AddError("Could not remove the assignment", err.Error())
@@ -407,7 +396,7 @@ func (r *appAssignmentResource) Delete(ctx context.Context, req resource.DeleteR
 
 func (r *appAssignmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	spID, id, ok := strings.Cut(req.ID, "/")
-	if !ok || !entraIDPattern.MatchString(spID) || id == "" || strings.Contains(id, "/") {
+	if !ok || !isObjectID(spID) || id == "" || strings.Contains(id, "/") {
 		resp.Diagnostics.AddError("Invalid import id",
 			fmt.Sprintf("Expected <service_principal_id>/<assignment_id>, e.g. 3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47/"+
 				"lHk7yT2gK0uQ8r2x3v4w5aBcDeFgHiJkLmNoPqRsTuV, got %q. The assignment ids of an app are listed by "+

@@ -193,7 +193,7 @@ func asgTestProviderData(t *testing.T, s *sandbox.Server) *providerData {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &providerData{client: client, assignments: newAssignmentCache(), lookups: newAssignmentLookups(client)}
+	return newProviderData(client, Options{})
 }
 
 // ---- configs ----
@@ -257,11 +257,18 @@ const asgAddr = "entranetskope_app_assignment.test"
 
 // ---- tests through terraform ----
 
+// asgStart starts a sandbox with the Netskope app, an administrator's Graph client and the first
+// seeded user.
+func asgStart(t *testing.T) (s *sandbox.Server, app asgApp, admin *asgGraph, user1 string) {
+	t.Helper()
+	s = newSandbox(t)
+	app = asgNetskopeApp(t, s)
+	admin = asgAdmin(t, s)
+	return s, app, admin, admin.userID(sandbox.SeedUserUPN(1))
+}
+
 func TestAppAssignmentResource_basic(t *testing.T) {
-	s := newSandbox(t)
-	app := asgNetskopeApp(t, s)
-	admin := asgAdmin(t, s)
-	user1 := admin.userID(sandbox.SeedUserUPN(1))
+	s, app, admin, user1 := asgStart(t)
 	var assignmentID string
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders(s),
@@ -434,10 +441,7 @@ func TestAppAssignmentResource_duplicate(t *testing.T) {
 }
 
 func TestAppAssignmentResource_disappears(t *testing.T) {
-	s := newSandbox(t)
-	app := asgNetskopeApp(t, s)
-	admin := asgAdmin(t, s)
-	user1 := admin.userID(sandbox.SeedUserUPN(1))
+	s, app, admin, user1 := asgStart(t)
 	var first string
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders(s),
@@ -473,16 +477,11 @@ func TestAppAssignmentResource_disappears(t *testing.T) {
 }
 
 func TestAppAssignmentResource_deletedPrincipal(t *testing.T) {
-	s := newSandbox(t)
-	app := asgNetskopeApp(t, s)
-	admin := asgAdmin(t, s)
+	s, app, admin, user1 := asgStart(t)
 	leaver := s.AddUsers(1)[0]
-	user1 := admin.userID(sandbox.SeedUserUPN(1))
-	oldWait := planLagWait
-	planLagWait = 2 * time.Second // the user is long replicated; don't wait for it to appear
-	t.Cleanup(func() { planLagWait = oldWait })
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testProviders(s),
+		// The user is long replicated: don't wait for it to appear.
+		ProtoV6ProviderFactories: testProviders(s, Options{PlanLagWait: 2 * time.Second}),
 		CheckDestroy:             asgNoAssignments(t, s, app.spID),
 		Steps: []resource.TestStep{
 			{

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -45,12 +43,6 @@ const (
 // maxAssignmentFailureDiagnostics is how many failed principals get a diagnostic of their own; beyond it one
 // diagnostic lists them all, so a mass failure stays readable.
 const maxAssignmentFailureDiagnostics = 10
-
-// principalIDPattern is an Entra object id as Graph returns it: a lower-case GUID. An upper-case id in
-// the configuration would never match what Graph reports and would show as a change forever.
-var principalIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-const principalIDMessage = "must be an object id in lower case, as Microsoft Graph returns it (e.g. 0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0)"
 
 // NewAppAssignmentsResource is the entranetskope_app_assignments resource.
 func NewAppAssignmentsResource() resource.Resource { return &appAssignmentsResource{} }
@@ -94,26 +86,26 @@ func (r *appAssignmentsResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"service_principal_id": schema.StringAttribute{
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:          []validator.String{stringvalidator.RegexMatches(principalIDPattern, principalIDMessage)},
-				MarkdownDescription: "The object id of the enterprise app's service principal, e.g. `entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the set.",
+				Validators:          []validator.String{objectID("the object id of the enterprise app's service principal")},
+				MarkdownDescription: "The object id of the enterprise app's service principal, e.g. `entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the set." + anyCaseNote,
 			},
 			"app_role_id": schema.StringAttribute{
 				Optional: true, Computed: true,
 				Validators: []validator.String{
-					stringvalidator.RegexMatches(principalIDPattern, "must be an app role id, a GUID in lower case"),
+					objectID("an app role id"),
 					notDefaultAccess(),
 				},
 				MarkdownDescription: "The app role the principals get. Defaults to the app's `User` role, looked up by name at plan time " +
 					"(its id differs from app to app). The *Default Access* role (`" + graph.DefaultAccessRoleID + "`) is refused: Netskope " +
-					"does not provision users and groups assigned with it. Changing it replaces the set.",
+					"does not provision users and groups assigned with it. Changing it replaces the set." + anyCaseNote,
 			},
 			"principal_ids": schema.SetAttribute{
 				ElementType: types.StringType, Required: true,
-				Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(principalIDPattern, principalIDMessage))},
+				Validators: []validator.Set{setvalidator.ValueStringsAre(lowerCaseObjectID())},
 				MarkdownDescription: "The object ids of the users and groups to assign; every other assignment of the role on the app is removed. " +
 					"Look them up by name with the `entranetskope_users` and `entranetskope_groups` data sources. An empty set removes everyone. " +
 					"Entra provisions only the direct members of an assigned group: a group with nested groups gets a warning at plan time. " +
-					"A principal deleted from the directory disappears from the set with a warning; remove it from the configuration.",
+					"A principal deleted from the directory disappears from the set with a warning; remove it from the configuration." + lowerCaseNote,
 			},
 			"assignment_ids": schema.MapAttribute{
 				ElementType: types.StringType, Computed: true,
@@ -157,7 +149,8 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 		return
 	}
 	spID := plan.ServicePrincipalID.ValueString()
-	l := lookupsFor(r.pd)
+	graphSPID := strings.ToLower(spID)
+	l := r.pd.assignments
 	role := config.AppRoleID
 	switch {
 	case role.IsUnknown():
@@ -165,13 +158,13 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 		// Already resolved when the set was created: an app's role ids never change.
 		role = state.AppRoleID
 	case role.IsNull():
-		id := l.resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &resp.Diagnostics)
+		id := l.resolveAppRole(ctx, graphSPID, "", path.Root("app_role_id"), &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}
 		role = types.StringValue(id)
 	default:
-		l.resolveAppRole(ctx, spID, role.ValueString(), path.Root("app_role_id"), &resp.Diagnostics)
+		l.resolveAppRole(ctx, graphSPID, role.ValueString(), path.Root("app_role_id"), &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}
@@ -202,7 +195,7 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 	if resp.Diagnostics.HasError() || len(planned) == 0 {
 		return
 	}
-	r.checkPrincipals(ctx, spID, planned, prior, &resp.Diagnostics)
+	r.checkPrincipals(ctx, graphSPID, planned, prior, &resp.Diagnostics)
 }
 
 // checkPrincipals fails the plan for principals being added that are no user or group, and warns
@@ -210,7 +203,7 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 // listing (read once per run anyway); only the others are looked up.
 func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID string, planned, prior []string, diags *diag.Diagnostics) {
 	known := map[string]graph.DirectoryObject{}
-	list, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	list, err := r.pd.assignments.list(ctx, spID)
 	if err != nil {
 		// An app created moments ago may not be listable yet; the apply waits for it.
 		tflog.Warn(ctx, "could not list the app's assignments to check the principals", map[string]any{"service_principal_id": spID, "error": err.Error()})
@@ -226,7 +219,7 @@ func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID strin
 		}
 	}
 	if len(unknown) > 0 {
-		found, err := r.findPrincipalsWaiting(ctx, unknown)
+		found, err := r.pd.assignments.findPrincipalsWaiting(ctx, unknown)
 		if err != nil {
 			diags.AddError("Could not look up the principals to assign", err.Error())
 			return
@@ -254,7 +247,7 @@ func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID strin
 		wg      sync.WaitGroup
 		warning diag.Diagnostics
 	)
-	l := lookupsFor(r.pd)
+	l := r.pd.assignments
 	for _, id := range planned {
 		o, ok := known[id]
 		if !ok || o.Type != "group" {
@@ -277,19 +270,13 @@ func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID strin
 func (r *appAssignmentsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan appAssignmentsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := plan.Timeouts.Create(ctx, appAssignmentsCreateTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Create, appAssignmentsCreateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
-	spID := plan.ServicePrincipalID.ValueString()
-	roleID := plan.AppRoleID.ValueString()
+	spID, roleID := plan.graphIDs()
 	if plan.AppRoleID.IsUnknown() || plan.AppRoleID.IsNull() {
 		// The app was created in this apply: its User role is known only now.
 		roleID = r.resolveRoleWaiting(ctx, spID, &resp.Diagnostics)
@@ -300,7 +287,7 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 	if !checkNotDefaultAccess(roleID, path.Root("app_role_id"), &resp.Diagnostics) {
 		return
 	}
-	current, err := r.listWaiting(ctx, spID)
+	current, err := r.pd.assignments.listWaiting(ctx, spID)
 	if err != nil {
 		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
 		return
@@ -310,8 +297,10 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 		tflog.Info(ctx, "the app already has assignments of the role that are not in principal_ids: removing them", map[string]any{"count": len(extra), "principal_ids": extra})
 	}
 	got := r.converge(ctx, spID, roleID, desired, current, &resp.Diagnostics)
-	plan.ID = types.StringValue(spID + "/" + roleID)
-	plan.AppRoleID = types.StringValue(roleID)
+	if plan.AppRoleID.IsUnknown() || plan.AppRoleID.IsNull() {
+		plan.AppRoleID = types.StringValue(roleID)
+	}
+	plan.ID = types.StringValue(plan.ServicePrincipalID.ValueString() + "/" + plan.AppRoleID.ValueString())
 	r.setAssignments(&plan, got, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -319,19 +308,14 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state appAssignmentsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := state.Timeouts.Read(ctx, appAssignmentsReadTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Read, appAssignmentsReadTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
-	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
-	list, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	spID, roleID := state.graphIDs()
+	list, err := r.pd.assignments.list(ctx, spID)
 	if graph.IsNotFound(err) {
 		// The app is gone, and its assignments with it.
 		tflog.Warn(ctx, "the enterprise app no longer exists: removing its assignments from the state", map[string]any{"service_principal_id": spID})
@@ -353,7 +337,7 @@ func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequ
 	if len(gone) > 0 {
 		// A principal deleted from the directory loses its assignments with it: that is not drift to
 		// put back (it cannot be), but a change to the configuration to make.
-		found, err := r.findPrincipals(ctx, gone)
+		found, err := r.pd.assignments.findPrincipals(ctx, gone)
 		if err != nil {
 			tflog.Warn(ctx, "could not check whether unassigned principals still exist", map[string]any{"error": err.Error()})
 		}
@@ -375,21 +359,16 @@ func (r *appAssignmentsResource) Update(ctx context.Context, req resource.Update
 	var plan, state appAssignmentsModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := plan.Timeouts.Update(ctx, appAssignmentsUpdateTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Update, appAssignmentsUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
-	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
+	spID, roleID := state.graphIDs()
 	// Diff against what Graph holds now, not the refreshed state: whatever changed since the plan is
 	// put right too, and only the difference is sent.
-	current, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	current, err := r.pd.assignments.list(ctx, spID)
 	if err != nil {
 		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
 		return
@@ -404,19 +383,14 @@ func (r *appAssignmentsResource) Update(ctx context.Context, req resource.Update
 func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state appAssignmentsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := state.Timeouts.Delete(ctx, appAssignmentsDeleteTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, appAssignmentsDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
-	spID, roleID := state.ServicePrincipalID.ValueString(), state.AppRoleID.ValueString()
-	current, err := r.pd.assignments.list(ctx, r.pd.client, spID)
+	spID, roleID := state.graphIDs()
+	current, err := r.pd.assignments.list(ctx, spID)
 	if graph.IsNotFound(err) {
 		return // the app is gone, and its assignments with it
 	}
@@ -435,7 +409,7 @@ func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.Delete
 // ImportState takes `<service_principal_id>` (the app's User role) or `<service_principal_id>/<app_role_id>`.
 func (r *appAssignmentsResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	parts := strings.Split(strings.ToLower(strings.TrimSpace(req.ID)), "/")
-	if len(parts) > 2 || !principalIDPattern.MatchString(parts[0]) || (len(parts) == 2 && !principalIDPattern.MatchString(parts[1])) {
+	if len(parts) > 2 || !isObjectID(parts[0]) || (len(parts) == 2 && !isObjectID(parts[1])) {
 		resp.Diagnostics.AddError("Invalid import id",
 			fmt.Sprintf("%q is not an import id for entranetskope_app_assignments. Use the enterprise app's service principal object id "+
 				"(for its \"User\" role), or <service_principal_id>/<app_role_id>, e.g.\n\n"+
@@ -446,7 +420,7 @@ func (r *appAssignmentsResource) ImportState(ctx context.Context, req resource.I
 	if len(parts) == 2 {
 		roleID = parts[1]
 	}
-	roleID = lookupsFor(r.pd).resolveAppRole(ctx, spID, roleID, path.Root("app_role_id"), &resp.Diagnostics)
+	roleID = r.pd.assignments.resolveAppRole(ctx, spID, roleID, path.Root("app_role_id"), &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -454,6 +428,12 @@ func (r *appAssignmentsResource) ImportState(ctx context.Context, req resource.I
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_principal_id"), spID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("app_role_id"), roleID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("principal_ids"), types.SetValueMust(types.StringType, nil))...)
+}
+
+// graphIDs are the app's and the role's ids as Graph returns them: the model keeps them as the
+// configuration wrote them.
+func (m *appAssignmentsModel) graphIDs() (spID, roleID string) {
+	return strings.ToLower(m.ServicePrincipalID.ValueString()), strings.ToLower(m.AppRoleID.ValueString())
 }
 
 // converge makes the principals holding roleID on the app exactly desired, starting from current
@@ -534,7 +514,7 @@ func (r *appAssignmentsResource) converge(ctx context.Context, spID, roleID stri
 		diags.AddWarning("Could not read back the app's assignments after failures",
 			"The state records the assignments the provider saw succeed; the next plan reads the real set and shows any difference. "+err.Error())
 	} else {
-		r.resync(spID, fresh)
+		r.pd.assignments.relisted(spID, fresh)
 		got = assignmentsOfRole(fresh, roleID)
 		for pid := range addFailed {
 			if _, ok := got[pid]; ok {
@@ -589,36 +569,6 @@ func reportAssignmentFailures(spID string, addFailed, delFailed map[string]error
 	diags.AddAttributeError(path.Root("principal_ids"), fmt.Sprintf("Could not change %d assignments", n), b.String())
 }
 
-// resync brings the run's cached listing in line with a fresh one.
-func (r *appAssignmentsResource) resync(spID string, fresh []graph.Assignment) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	cached, err := r.pd.assignments.list(ctx, r.pd.client, spID)
-	if err != nil {
-		return
-	}
-	inFresh := map[string]bool{}
-	for _, a := range fresh {
-		inFresh[a.ID] = true
-	}
-	inCache := map[string]bool{}
-	var stale []string
-	for _, a := range cached {
-		inCache[a.ID] = true
-		if !inFresh[a.ID] {
-			stale = append(stale, a.ID)
-		}
-	}
-	var added []graph.Assignment
-	for _, a := range fresh {
-		if !inCache[a.ID] {
-			added = append(added, a)
-		}
-	}
-	r.pd.assignments.removed(spID, stale...)
-	r.pd.assignments.added(spID, added...)
-}
-
 // setAssignments records the assignments that exist in the model.
 func (r *appAssignmentsResource) setAssignments(m *appAssignmentsModel, got map[string]string, diags *diag.Diagnostics) {
 	ids := make([]attr.Value, 0, len(got))
@@ -634,24 +584,10 @@ func (r *appAssignmentsResource) setAssignments(m *appAssignmentsModel, got map[
 	m.PrincipalIDs, m.AssignmentIDs = set, mp
 }
 
-// listWaiting lists the app's assignments, waiting (within ctx) for an app created moments ago.
-func (r *appAssignmentsResource) listWaiting(ctx context.Context, spID string) ([]graph.Assignment, error) {
-	var out []graph.Assignment
-	err := graph.WaitFor(ctx, func(ctx context.Context) (bool, error) {
-		list, err := r.pd.assignments.list(ctx, r.pd.client, spID)
-		if graph.IsNotFound(err) && ctx.Err() == nil {
-			return false, nil
-		}
-		out = list
-		return err == nil, err
-	})
-	return out, err
-}
-
 // resolveRoleWaiting finds the app's User role when the app was created in this apply, waiting
 // (within ctx) while Graph does not show the app yet.
 func (r *appAssignmentsResource) resolveRoleWaiting(ctx context.Context, spID string, diags *diag.Diagnostics) string {
-	l := lookupsFor(r.pd)
+	l := r.pd.assignments
 	for {
 		var d diag.Diagnostics
 		id := l.resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &d)
@@ -666,103 +602,6 @@ func (r *appAssignmentsResource) resolveRoleWaiting(ctx context.Context, spID st
 		case <-time.After(2 * time.Second):
 		}
 	}
-}
-
-// setPrincipalLookups caches, per provider run, which object ids are users or groups.
-type setPrincipalLookups struct {
-	mu    sync.Mutex
-	found map[string]graph.DirectoryObject
-	seen  map[string]bool
-}
-
-var setPrincipalLookupsByRun sync.Map // *providerData -> *setPrincipalLookups
-
-// findPrincipals resolves ids to users and groups, asking Graph only about ids not seen in this run.
-func (r *appAssignmentsResource) findPrincipals(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
-	v, _ := setPrincipalLookupsByRun.LoadOrStore(r.pd, &setPrincipalLookups{found: map[string]graph.DirectoryObject{}, seen: map[string]bool{}})
-	pl := v.(*setPrincipalLookups)
-	pl.mu.Lock()
-	var ask []string
-	for _, id := range ids {
-		if !pl.seen[id] {
-			ask = append(ask, id)
-		}
-	}
-	pl.mu.Unlock()
-	if len(ask) > 0 {
-		got, err := r.pd.client.DirectoryObjects(ctx, ask)
-		if err != nil {
-			return nil, err
-		}
-		pl.mu.Lock()
-		for _, id := range ask {
-			pl.seen[id] = true
-			if o, ok := got[id]; ok {
-				pl.found[id] = o
-			}
-		}
-		pl.mu.Unlock()
-	}
-	out := map[string]graph.DirectoryObject{}
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	for _, id := range ids {
-		if o, ok := pl.found[id]; ok {
-			out[id] = o
-		}
-	}
-	return out, nil
-}
-
-// findPrincipalsWaiting is findPrincipals, asking again for a while (planLagWait) about ids not
-// found that were not already known to be missing: a principal created moments ago is not visible
-// everywhere at once.
-func (r *appAssignmentsResource) findPrincipalsWaiting(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
-	v, _ := setPrincipalLookupsByRun.LoadOrStore(r.pd, &setPrincipalLookups{found: map[string]graph.DirectoryObject{}, seen: map[string]bool{}})
-	pl := v.(*setPrincipalLookups)
-	pl.mu.Lock()
-	var fresh []string
-	for _, id := range ids {
-		if !pl.seen[id] {
-			fresh = append(fresh, id)
-		}
-	}
-	pl.mu.Unlock()
-	found, err := r.findPrincipals(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	var missing []string
-	for _, id := range fresh {
-		if _, ok := found[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) == 0 {
-		return found, nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, planLagWait)
-	defer cancel()
-	_ = graph.WaitFor(wctx, func(ctx context.Context) (bool, error) {
-		got, err := r.pd.client.DirectoryObjects(ctx, missing)
-		if err != nil {
-			return false, err // stop asking: the ones not found so far are reported
-		}
-		pl.mu.Lock()
-		var still []string
-		for _, id := range missing {
-			if o, ok := got[id]; ok {
-				pl.found[id] = o
-				found[id] = o
-			} else {
-				still = append(still, id)
-			}
-		}
-		pl.mu.Unlock()
-		missing = still
-		return len(missing) == 0, nil
-	})
-	return found, nil
 }
 
 // assignmentsOfRole returns the assignments of roleID by principal id.

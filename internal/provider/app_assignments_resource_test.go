@@ -305,6 +305,37 @@ func TestAppAssignmentsResource_unknownPrincipal(t *testing.T) {
 	})
 }
 
+// The app's and the role's ids may be written in upper case: they are kept as written, Graph is
+// sent them in its own lower case, and the next plan is empty.
+func TestAppAssignmentsResource_upperCaseIDs(t *testing.T) {
+	s := newSandbox(t)
+	app := aasNewApp(t, s, "Netskope upper case")
+	users := s.AddUsers(2)
+	spID, roleID := strings.ToUpper(app.spID), strings.ToUpper(app.userRoleID)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             aasCheckNoneAssigned(s, app),
+		Steps: []resource.TestStep{
+			{
+				Config: testAccAppAssignmentsConfig_role(s, spID, roleID, users),
+				Check:  aasCheckAssigned(s, app, users),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("id"), knownvalue.StringExact(spID+"/"+roleID)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("service_principal_id"), knownvalue.StringExact(spID)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("app_role_id"), knownvalue.StringExact(roleID)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), aasSetOf(users)),
+				},
+			},
+			{
+				Config: testAccAppAssignmentsConfig_role(s, spID, roleID, users),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+			},
+		},
+	})
+}
+
 // Default Access is refused at plan time: Netskope does not provision those users.
 func TestAppAssignmentsResource_defaultAccessRefused(t *testing.T) {
 	s := newSandbox(t)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -84,9 +85,9 @@ func (r *enterpriseAppResource) Schema(ctx context.Context, _ resource.SchemaReq
 				Optional: true, Computed: true,
 				MarkdownDescription: "The gallery application template to create the app from. Defaults to the `" + netskopeTemplateName +
 					"` template, looked up by name at plan time. Changing it (or the default resolving to another template) replaces the app. " +
-					"Use the `entranetskope_gallery_template` data source to find a template's id.",
+					"Use the `entranetskope_gallery_template` data source to find a template's id." + anyCaseNote,
 				Validators: []validator.String{
-					stringvalidator.RegexMatches(entraIDPattern, "must be a gallery template id, a GUID; use the entranetskope_gallery_template data source to find it"),
+					objectID("a gallery template id (the entranetskope_gallery_template data source finds it)"),
 				},
 			},
 			"permanently_delete": schema.BoolAttribute{
@@ -165,7 +166,8 @@ func (r *enterpriseAppResource) ModifyPlan(ctx context.Context, req resource.Mod
 		}
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("template_id"), want)...)
 	}
-	if state == nil || want.IsUnknown() || state.TemplateID.IsNull() || state.TemplateID.Equal(want) {
+	if state == nil || want.IsUnknown() || state.TemplateID.IsNull() ||
+		strings.EqualFold(state.TemplateID.ValueString(), want.ValueString()) {
 		return
 	}
 	resp.RequiresReplace = append(resp.RequiresReplace, path.Root("template_id"))
@@ -179,16 +181,11 @@ func (r *enterpriseAppResource) ModifyPlan(ctx context.Context, req resource.Mod
 func (r *enterpriseAppResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan enterpriseAppModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Create(ctx, enterpriseAppCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Create, enterpriseAppCreateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	templateID := plan.TemplateID.ValueString()
 	if plan.TemplateID.IsUnknown() || templateID == "" {
@@ -223,16 +220,11 @@ func (r *enterpriseAppResource) Create(ctx context.Context, req resource.CreateR
 func (r *enterpriseAppResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state enterpriseAppModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := state.Timeouts.Read(ctx, enterpriseAppReadTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Read, enterpriseAppReadTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	app, err := r.client.GetEnterpriseApp(ctx, state.ID.ValueString())
 	if graph.IsNotFound(err) {
@@ -260,16 +252,11 @@ func (r *enterpriseAppResource) Update(ctx context.Context, req resource.UpdateR
 	var plan, state enterpriseAppModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Update(ctx, enterpriseAppUpdateTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Update, enterpriseAppUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	if !plan.DisplayName.Equal(state.DisplayName) {
 		app := state.app()
@@ -286,16 +273,11 @@ func (r *enterpriseAppResource) Update(ctx context.Context, req resource.UpdateR
 func (r *enterpriseAppResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state enterpriseAppModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := state.Timeouts.Delete(ctx, enterpriseAppDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, enterpriseAppDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	app := state.app()
 	purge := state.PermanentlyDelete.ValueBool()
@@ -310,7 +292,7 @@ func (r *enterpriseAppResource) Delete(ctx context.Context, req resource.DeleteR
 // apps): this resource would otherwise plan to delete and recreate them.
 func (r *enterpriseAppResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id := req.ID
-	if !entraIDPattern.MatchString(id) {
+	if !isObjectID(id) {
 		resp.Diagnostics.AddError("Invalid import id",
 			fmt.Sprintf("%q is not an object id. Import the enterprise application by its service principal's object id (the Object ID on its "+
 				"overview page in Enterprise applications), e.g.\n  terraform import entranetskope_enterprise_app.netskope 00000000-0000-0000-0000-000000000000", id))
@@ -390,7 +372,8 @@ func (m *enterpriseAppModel) fill(ctx context.Context, app *graph.EnterpriseApp,
 		name = prior
 	}
 	m.DisplayName = types.StringValue(name)
-	if app.TemplateID != "" {
+	// The template id stays as written when Graph's differs only in letter case.
+	if app.TemplateID != "" && !strings.EqualFold(m.TemplateID.ValueString(), app.TemplateID) {
 		m.TemplateID = types.StringValue(app.TemplateID)
 	}
 	roles := map[string]string{}

@@ -278,11 +278,9 @@ func TestEnterpriseAppResource_instantiate404(t *testing.T) {
 					if n := s.Stats().Routes["POST /applicationTemplates/{id}/instantiate"]; n != 1 {
 						return fmt.Errorf("instantiate was called %d times, want 1", n)
 					}
-					if n := s.Stats().Statuses["404"]; n == 0 {
-						return fmt.Errorf("the sandbox answered no 404: the fault was not exercised")
-					}
 					return nil
 				},
+				eaSawStatus(s, "404", "the fault"),
 			),
 		}},
 	})
@@ -303,12 +301,7 @@ func TestEnterpriseAppResource_replicationLag(t *testing.T) {
 			Config: testAccEnterpriseAppConfig_basic(s, "Netskope (lag)"),
 			Check: resource.ComposeTestCheckFunc(
 				eaCheckInSandbox(s, "Netskope (lag)", tplID),
-				func(*terraform.State) error {
-					if n := s.Stats().Statuses["404"]; n == 0 {
-						return fmt.Errorf("the sandbox answered no 404: the lag was not exercised")
-					}
-					return nil
-				},
+				eaSawStatus(s, "404", "the lag"),
 			),
 		}},
 	})
@@ -371,12 +364,7 @@ func TestEnterpriseAppResource_throttling(t *testing.T) {
 				Config: testAccEnterpriseAppConfig_basic(s, "Netskope (throttled, renamed)"),
 				Check: resource.ComposeTestCheckFunc(
 					eaCheckInSandbox(s, "Netskope (throttled, renamed)", tplID),
-					func(*terraform.State) error {
-						if n := s.Stats().Statuses["429"]; n == 0 {
-							return fmt.Errorf("the sandbox answered no 429: throttling was not exercised")
-						}
-						return nil
-					},
+					eaSawStatus(s, "429", "throttling"),
 				),
 			},
 		},
@@ -639,4 +627,15 @@ func eaGalleryAppsE(s *sandbox.Server) ([]map[string]any, error) {
 		}
 	}
 	return out, err
+}
+
+// eaSawStatus fails unless the sandbox answered status at least once: what the test injects (fault)
+// was exercised.
+func eaSawStatus(s *sandbox.Server, status, fault string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if n := s.Stats().Statuses[status]; n == 0 {
+			return fmt.Errorf("the sandbox answered no %s: %s was not exercised", status, fault)
+		}
+		return nil
+	}
 }

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -25,9 +24,6 @@ var (
 
 // netskopeTemplateName is the gallery application that supports provisioning to Netskope.
 const netskopeTemplateName = "Netskope User Authentication"
-
-// entraIDPattern matches an Entra object id or template id.
-var entraIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // NewGalleryTemplateDataSource is the entranetskope_gallery_template data source.
 func NewGalleryTemplateDataSource() datasource.DataSource { return &galleryTemplateDataSource{} }
@@ -52,9 +48,9 @@ func (d *galleryTemplateDataSource) Schema(_ context.Context, _ datasource.Schem
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Optional: true, Computed: true,
-				MarkdownDescription: "The template id (a GUID). Set it to pick a template by id instead of by name; conflicts with `display_name`.",
+				MarkdownDescription: "The template id (a GUID). Set it to pick a template by id instead of by name; conflicts with `display_name`." + anyCaseNote,
 				Validators: []validator.String{
-					stringvalidator.RegexMatches(entraIDPattern, "must be a template id, a GUID such as 3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47"),
+					objectID("a template id"),
 					stringvalidator.ConflictsWith(path.MatchRoot("display_name")),
 				},
 			},
@@ -120,7 +116,9 @@ func (d *galleryTemplateDataSource) Read(ctx context.Context, req datasource.Rea
 		}
 	}
 	tflog.Debug(ctx, "found gallery application template", map[string]any{"id": t.ID, "display_name": t.DisplayName})
-	m.ID = types.StringValue(t.ID)
+	if !strings.EqualFold(m.ID.ValueString(), t.ID) {
+		m.ID = types.StringValue(t.ID) // a configured id stays as written
+	}
 	m.DisplayName = types.StringValue(t.DisplayName)
 	m.Publisher = types.StringValue(t.Publisher)
 	m.Description = types.StringValue(t.Description)

@@ -96,14 +96,8 @@ func TestGroupsDataSource_batched(t *testing.T) {
 			PreConfig: s.ResetStats,
 			Config:    testAccGroupsDataSourceConfig_names(s, names...),
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-				asgPlanCheck(func() error {
-					// One $batch of three name lookups; 40 nested-group checks in two $batch of 20.
-					st := s.Stats()
-					if st.Total != 3 || st.Routes["POST /$batch"] != 3 || st.Routes["GET /groups"] != 3 {
-						return fmt.Errorf("40 names took %d requests (routes %v), want three $batch requests", st.Total, st.Routes)
-					}
-					return nil
-				}),
+				// One $batch of three name lookups; 40 nested-group checks in two $batch of 20.
+				expectPlanRequests(s, "40 names", 3, 3, "GET /groups", 3),
 			}},
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue(groupsAddr, tfjsonpath.New("object_ids"), knownvalue.ListSizeExact(40)),

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -35,6 +36,9 @@ type Options struct {
 	// Transport carries every Graph and Entra request (default: http.DefaultTransport, which honours
 	// HTTPS_PROXY and SSL_CERT_FILE).
 	Transport http.RoundTripper
+	// PlanLagWait bounds how long a plan waits for a principal or app Graph does not show yet
+	// (default 20s): tests whose objects are long replicated shorten it.
+	PlanLagWait time.Duration
 }
 
 // New returns a constructor for the provider at the given version.
@@ -295,7 +299,7 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 		resp.Diagnostics.AddAttributeError(path.Root("graph_endpoint"), "Invalid provider settings", err.Error())
 		return
 	}
-	data := &providerData{client: client, assignments: newAssignmentCache(), lookups: newAssignmentLookups(client)}
+	data := newProviderData(client, p.opts)
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }
@@ -317,8 +321,13 @@ func configuredData(data any, diags *diag.Diagnostics) *providerData {
 // providerData is what every resource and data source gets from Configure.
 type providerData struct {
 	client      *graph.Client
-	assignments *assignmentCache
-	lookups     *assignmentLookups
+	assignments *assignmentStore
+}
+
+// newProviderData is one provider run's data: each configured provider gets its own store, so runs
+// (and tests) never share cached answers.
+func newProviderData(client *graph.Client, opts Options) *providerData {
+	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait)}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {

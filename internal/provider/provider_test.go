@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
 )
@@ -62,10 +63,16 @@ func newSandbox(t *testing.T, opts ...sandbox.Options) *sandbox.Server {
 	return s
 }
 
-// testProviders serves the provider in-process, trusting the sandbox's CA.
-func testProviders(s *sandbox.Server) map[string]func() (tfprotov6.ProviderServer, error) {
+// testProviders serves the provider in-process, trusting the sandbox's CA; opts, if given, set the
+// provider's other options.
+func testProviders(s *sandbox.Server, opts ...Options) map[string]func() (tfprotov6.ProviderServer, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Transport = s.HTTPClient().Transport
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"entranetskope": providerserver.NewProtocol6WithError(NewWithOptions("test", Options{Transport: s.HTTPClient().Transport})()),
+		"entranetskope": providerserver.NewProtocol6WithError(NewWithOptions("test", o)()),
 	}
 }
 
@@ -81,4 +88,17 @@ provider "entranetskope" {
   graph_endpoint = %[5]q
 }
 `, s.TenantID(), c.AppID, c.Secret, s.AuthorityHost(), s.GraphEndpoint())
+}
+
+// expectPlanRequests fails the plan unless it made exactly total Graph requests, batches of them
+// $batch requests, and lookups requests to route (inside the batches).
+func expectPlanRequests(s *sandbox.Server, what string, total, batches int64, route string, lookups int64) plancheck.PlanCheck {
+	return asgPlanCheck(func() error {
+		st := s.Stats()
+		if st.Total != total || st.Routes["POST /$batch"] != batches || st.Routes[route] != lookups {
+			return fmt.Errorf("%s took %d requests (routes %v), want %d, of them %d $batch holding %d %s",
+				what, st.Total, st.Routes, total, batches, lookups, route)
+		}
+		return nil
+	})
 }

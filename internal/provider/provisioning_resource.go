@@ -2,12 +2,8 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,8 +34,8 @@ var (
 
 // Scope values of the provisioning job, in the portal's words.
 const (
-	scopeAssigned = "assigned" // "Sync only assigned users and groups" (SyncAll = false)
-	scopeAll      = "all"      // "Sync all users and groups" (SyncAll = true)
+	scopeAssigned = string(graph.ScopeAssigned)
+	scopeAll      = string(graph.ScopeAll)
 )
 
 const (
@@ -51,8 +47,6 @@ const (
 	// replicates it; a wrong id 404s for ever. This bounds how long the first 404s are waited out.
 	provisioningSPLagBudget = 90 * time.Second
 )
-
-var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // NewProvisioningResource is the entranetskope_provisioning resource.
 func NewProvisioningResource() resource.Resource { return &provisioningResource{} }
@@ -85,16 +79,15 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"service_principal_id": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Object id of the enterprise application's service principal, e.g. " +
-					"`entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the provisioning.",
+					"`entranetskope_enterprise_app.netskope.service_principal_id`. Changing it replaces the provisioning." + anyCaseNote,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators: []validator.String{stringvalidator.RegexMatches(guidRE,
-					"must be the object id (a GUID) of the enterprise application's service principal")},
+				Validators:    []validator.String{objectID("the object id of the enterprise application's service principal")},
 			},
 			"scim_base_url": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "The Netskope SCIM base URL (*Tenant URL* in the portal), " +
 					"`https://<tenant>[.<region>].goskope.com/api/v2/scim`. Must be https.",
-				Validators: []validator.String{scimBaseURLValidator{}},
+				Validators: []validator.String{scimBaseURL()},
 			},
 			"scim_token": schema.StringAttribute{
 				Optional:  true,
@@ -129,8 +122,7 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Optional: true,
 				MarkdownDescription: "Where Entra sends an email when provisioning fails (for example when the job " +
 					"is quarantined). Unset: no failure emails.",
-				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$`),
-					"must be one email address, e.g. ops@example.com")},
+				Validators: []validator.String{emailAddress()},
 			},
 			"accidental_deletion_threshold": schema.Int64Attribute{
 				Optional: true,
@@ -226,30 +218,26 @@ func (r *provisioningResource) ModifyPlan(ctx context.Context, req resource.Modi
 }
 
 func (r *provisioningResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if !guidRE.MatchString(req.ID) {
+	if !isObjectID(req.ID) {
 		resp.Diagnostics.AddError("Invalid import id",
 			fmt.Sprintf("%q is not a service principal object id: import entranetskope_provisioning by the object id (a GUID) "+
 				"of the enterprise application's service principal.", req.ID))
 		return
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_principal_id"), req.ID)...)
+	spID := strings.ToLower(req.ID)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), spID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_principal_id"), spID)...)
 }
 
 func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan provisioningModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	token := r.configuredToken(ctx, req.Config.GetAttribute, &plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := plan.Timeouts.Create(ctx, provisioningCreateTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Create, provisioningCreateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID := plan.ServicePrincipalID.ValueString()
 	baseURL := plan.SCIMBaseURL.ValueString()
@@ -297,14 +285,9 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 			". The provisioning job and its settings were removed again: fix the cause and apply again.")
 		r.cleanUp(ctx, spID, job.ID, &resp.Diagnostics)
 	}
-	secrets, err := plan.settings()
-	if err != nil {
-		fail(err)
-		return
-	}
-	secrets[graph.SecretBaseAddress] = baseURL
-	secrets[graph.SecretToken] = token
-	if err := r.client.SetSecrets(ctx, spID, secrets); err != nil {
+	settings := plan.settings()
+	settings.BaseURL, settings.Token = baseURL, token
+	if err := r.client.PutProvisioningSettings(ctx, spID, settings); err != nil {
 		fail(err)
 		return
 	}
@@ -331,16 +314,11 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 func (r *provisioningResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state provisioningModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := state.Timeouts.Read(ctx, provisioningReadTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Read, provisioningReadTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID := state.ServicePrincipalID.ValueString()
 	summary := "Could not read provisioning of service principal " + spID
@@ -367,7 +345,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 			return
 		}
 	}
-	secrets, err := r.client.Secrets(ctx, spID)
+	settings, err := r.client.GetProvisioningSettings(ctx, spID)
 	if graph.IsNotFound(err) {
 		resp.State.RemoveResource(ctx)
 		return
@@ -379,7 +357,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 	state.ID = types.StringValue(spID)
 	state.SyncTemplateID = types.StringValue(job.TemplateID)
 	state.setJob(job)
-	state.readSettings(ctx, secrets)
+	state.readSettings(ctx, settings)
 	state.SCIMTokenWO = types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -389,16 +367,11 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	token := r.configuredToken(ctx, req.Config.GetAttribute, &plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := plan.Timeouts.Update(ctx, provisioningUpdateTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Update, provisioningUpdateTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	spID := state.ServicePrincipalID.ValueString()
 	jobID := state.JobID.ValueString()
@@ -421,16 +394,11 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 		}
 	}
 	if credentialsChanged || settingsChanged {
-		secrets, err := plan.settings()
-		if err != nil {
-			resp.Diagnostics.AddError(summary, err.Error())
-			return
-		}
+		settings := plan.settings()
 		if credentialsChanged {
-			secrets[graph.SecretBaseAddress] = plan.SCIMBaseURL.ValueString()
-			secrets[graph.SecretToken] = token
+			settings.BaseURL, settings.Token = plan.SCIMBaseURL.ValueString(), token
 		}
-		if err := r.client.SetSecrets(ctx, spID, secrets); err != nil {
+		if err := r.client.PutProvisioningSettings(ctx, spID, settings); err != nil {
 			resp.Diagnostics.AddError(summary, redact(err.Error(), token))
 			return
 		}
@@ -466,23 +434,18 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 func (r *provisioningResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state provisioningModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, d := state.Timeouts.Delete(ctx, provisioningDeleteTimeout)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, provisioningDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	spID := state.ServicePrincipalID.ValueString()
 	summary := "Could not delete provisioning of service principal " + spID
 	if err := r.client.DeleteJob(ctx, spID, state.JobID.ValueString()); err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
 	}
-	if err := r.client.SetSecrets(ctx, spID, clearedSecrets()); err != nil && !graph.IsNotFound(err) {
+	if err := r.client.ClearProvisioningSettings(ctx, spID); err != nil && !graph.IsNotFound(err) {
 		resp.Diagnostics.AddError(summary, "The provisioning job was deleted, but its saved URL, token and settings "+
 			"could not be cleared: "+err.Error())
 	}
@@ -596,7 +559,7 @@ func (r *provisioningResource) cleanUp(ctx context.Context, spID, jobID string, 
 	if jobID != "" {
 		errs = append(errs, r.client.DeleteJob(ctx, spID, jobID))
 	}
-	if err := r.client.SetSecrets(ctx, spID, clearedSecrets()); !graph.IsNotFound(err) {
+	if err := r.client.ClearProvisioningSettings(ctx, spID); !graph.IsNotFound(err) {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -606,70 +569,12 @@ func (r *provisioningResource) cleanUp(ctx context.Context, spID, jobID string, 
 	}
 }
 
-func clearedSecrets() map[string]string {
-	return map[string]string{graph.SecretBaseAddress: "", graph.SecretToken: "", graph.SecretSyncAll: "", graph.SecretNotification: ""}
-}
-
 // redact keeps a token out of a message, whatever produced it.
 func redact(msg, token string) string {
 	if token == "" {
 		return msg
 	}
 	return strings.ReplaceAll(msg, token, "(sensitive value)")
-}
-
-// scimBaseURLValidator accepts https URLs. Netskope's are https://<tenant>[.<region>].goskope.com/api/v2/scim,
-// but other https hosts (a test endpoint, a proxy) are allowed.
-type scimBaseURLValidator struct{}
-
-func (scimBaseURLValidator) Description(context.Context) string {
-	return "must be an https URL such as https://<tenant>[.<region>].goskope.com/api/v2/scim"
-}
-
-func (v scimBaseURLValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (scimBaseURLValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	raw := req.ConfigValue.ValueString()
-	const form = "Netskope's SCIM base URL has the form https://<tenant>[.<region>].goskope.com/api/v2/scim " +
-		"(Netskope admin console: Settings > Tools > REST API v2 / SCIM)."
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || u.Host == "" || u.Scheme == "":
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid SCIM base URL", fmt.Sprintf("%q is not an absolute URL. %s", raw, form))
-		return
-	case !strings.EqualFold(u.Scheme, "https"):
-		resp.Diagnostics.AddAttributeError(req.Path, "SCIM base URL must use https",
-			fmt.Sprintf("%q uses %s: Entra only sends users and the token over https. %s", raw, u.Scheme, form))
-		return
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid SCIM base URL",
-			fmt.Sprintf("%q has credentials, a query or a fragment: give the base URL only. %s", raw, form))
-		return
-	}
-	host := strings.ToLower(u.Hostname())
-	if strings.HasSuffix(host, ".goskope.com") {
-		switch {
-		case strings.HasPrefix(host, "addon-"):
-			resp.Diagnostics.AddAttributeWarning(req.Path, "End-of-life Netskope SCIM endpoint",
-				fmt.Sprintf("%q is the old add-on SCIM endpoint, which Netskope no longer supports. %s", raw, form))
-		case strings.TrimSuffix(u.Path, "/") != "/api/v2/scim":
-			resp.Diagnostics.AddAttributeWarning(req.Path, "Unexpected Netskope SCIM path",
-				fmt.Sprintf("%q does not end in /api/v2/scim. %s", raw, form))
-		}
-	}
-}
-
-// notificationSettings is the JSON of the SyncNotificationSettings secret.
-type notificationSettings struct {
-	Enabled                bool   `json:"Enabled"`
-	Recipients             string `json:"Recipients,omitempty"`
-	DeleteThresholdEnabled bool   `json:"DeleteThresholdEnabled"`
-	DeleteThresholdValue   int64  `json:"DeleteThresholdValue,omitempty"`
 }
 
 type provisioningModel struct {
@@ -690,23 +595,13 @@ type provisioningModel struct {
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
-// settings are the scope and notification secrets as configured.
-func (m *provisioningModel) settings() (map[string]string, error) {
-	n := notificationSettings{}
-	if !m.NotificationEmail.IsNull() && m.NotificationEmail.ValueString() != "" {
-		n.Enabled, n.Recipients = true, m.NotificationEmail.ValueString()
+// settings are the scope and safeguards as configured, without the credentials.
+func (m *provisioningModel) settings() graph.ProvisioningSettings {
+	return graph.ProvisioningSettings{
+		Scope:             graph.ProvisioningScope(m.Scope.ValueString()),
+		NotificationEmail: m.NotificationEmail.ValueString(),
+		DeletionThreshold: m.DeletionThreshold.ValueInt64(),
 	}
-	if !m.DeletionThreshold.IsNull() {
-		n.DeleteThresholdEnabled, n.DeleteThresholdValue = true, m.DeletionThreshold.ValueInt64()
-	}
-	b, err := json.Marshal(n)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]string{
-		graph.SecretSyncAll:      strconv.FormatBool(m.Scope.ValueString() == scopeAll),
-		graph.SecretNotification: string(b),
-	}, nil
 }
 
 func (m *provisioningModel) setJob(j *graph.Job) {
@@ -717,47 +612,28 @@ func (m *provisioningModel) setJob(j *graph.Job) {
 }
 
 // readSettings puts what Entra has saved into the model, so that changes made in the portal show as
-// drift. The token reads back as "*" and cannot be compared; only its absence is visible.
-func (m *provisioningModel) readSettings(ctx context.Context, secrets map[string]string) {
-	if v := secrets[graph.SecretBaseAddress]; v != "" {
-		m.SCIMBaseURL = types.StringValue(v)
-	} else {
-		m.SCIMBaseURL = types.StringNull()
+// drift. The token cannot be compared (Graph never returns it); only its absence is visible.
+func (m *provisioningModel) readSettings(ctx context.Context, s graph.ProvisioningSettings) {
+	if s.Unreadable != "" {
+		tflog.Warn(ctx, "some saved provisioning settings are unreadable: treating them as unset", map[string]any{"error": s.Unreadable})
 	}
-	if secrets[graph.SecretToken] == "" {
+	m.SCIMBaseURL = stringOrNull(s.BaseURL)
+	if !s.TokenSaved {
 		m.SCIMToken = types.StringNull()
 		m.SCIMTokenWOVersion = types.Int64Null()
 	}
-	switch strings.ToLower(secrets[graph.SecretSyncAll]) {
-	case "true":
-		m.Scope = types.StringValue(scopeAll)
-	case "false":
-		m.Scope = types.StringValue(scopeAssigned)
-	default:
-		m.Scope = types.StringNull()
+	m.Scope = stringOrNull(string(s.Scope))
+	m.NotificationEmail = stringOrNull(s.NotificationEmail)
+	m.DeletionThreshold = types.Int64Null()
+	if s.DeletionThreshold > 0 {
+		m.DeletionThreshold = types.Int64Value(s.DeletionThreshold)
 	}
-	m.NotificationEmail, m.DeletionThreshold = types.StringNull(), types.Int64Null()
-	raw := secrets[graph.SecretNotification]
-	if raw == "" {
-		return
+}
+
+// stringOrNull is v, or null when v is empty: Graph has no other way to say unset.
+func stringOrNull(v string) types.String {
+	if v == "" {
+		return types.StringNull()
 	}
-	var n struct {
-		Enabled                bool            `json:"Enabled"`
-		Recipients             string          `json:"Recipients"`
-		DeleteThresholdEnabled bool            `json:"DeleteThresholdEnabled"`
-		DeleteThresholdValue   json.RawMessage `json:"DeleteThresholdValue"`
-	}
-	if err := json.Unmarshal([]byte(raw), &n); err != nil {
-		tflog.Warn(ctx, "the saved notification settings are not JSON: treating them as unset", map[string]any{"error": err.Error()})
-		return
-	}
-	if n.Enabled && n.Recipients != "" {
-		m.NotificationEmail = types.StringValue(n.Recipients)
-	}
-	if n.DeleteThresholdEnabled {
-		// Entra writes the number either bare or quoted.
-		if v, err := strconv.ParseInt(strings.Trim(string(n.DeleteThresholdValue), `"`), 10, 64); err == nil {
-			m.DeletionThreshold = types.Int64Value(v)
-		}
-	}
+	return types.StringValue(v)
 }

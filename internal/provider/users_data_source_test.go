@@ -129,14 +129,8 @@ func TestUsersDataSource_batched(t *testing.T) {
 			PreConfig: s.ResetStats,
 			Config:    testAccUsersDataSourceConfig_upns(s, upns...),
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-				asgPlanCheck(func() error {
-					// One read of 40 names: one $batch holding three `in` filters of up to 15 names.
-					st := s.Stats()
-					if st.Total != 1 || st.Routes["POST /$batch"] != 1 || st.Routes["GET /users"] != 3 {
-						return fmt.Errorf("40 names took %d requests (routes %v), want one $batch of 3 lookups", st.Total, st.Routes)
-					}
-					return nil
-				}),
+				// One read of 40 names: one $batch holding three `in` filters of up to 15 names.
+				expectPlanRequests(s, "40 names", 1, 1, "GET /users", 3),
 			}},
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue(usersAddr, tfjsonpath.New("object_ids"), knownvalue.ListExact(want)),

@@ -1,0 +1,417 @@
+package provider
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
+)
+
+// defaultPlanLagWait bounds how long a plan waits for an object Graph does not show yet: replication
+// lag right after it was created, often by an earlier resource in the same apply.
+const defaultPlanLagWait = 20 * time.Second
+
+// assignmentStore is everything one provider run knows about assignments and the principals and
+// app roles they name. Terraform starts a fresh provider for every command, so nothing here outlives
+// a plan or an apply; within one, however many assignment resources Terraform plans concurrently
+// share each Graph read, so a plan of thousands of assignments stays a handful of requests. Writes
+// made through the provider update it in place.
+type assignmentStore struct {
+	client *graph.Client
+	// planLagWait bounds each wait for an object Graph does not show yet.
+	planLagWait time.Duration
+
+	lists *runCache[[]graph.Assignment] // every assignment of an app, by service principal id
+	roles *runCache[[]graph.AppRole]    // by service principal id
+
+	principals *coalescer[graph.DirectoryObject] // by lower-case object id
+	nested     *coalescer[[]graph.Group]         // nested groups by lower-case group id
+
+	// Bulk principal lookups of entranetskope_app_assignments: which ids were asked about, and which
+	// of those are users or groups. An id asked about and not found stays unknown for the run.
+	bulkMu    sync.Mutex
+	bulkSeen  map[string]bool
+	bulkFound map[string]graph.DirectoryObject
+}
+
+func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentStore {
+	if planLagWait <= 0 {
+		planLagWait = defaultPlanLagWait
+	}
+	return &assignmentStore{
+		client:      c,
+		planLagWait: planLagWait,
+		lists:       newRunCache[[]graph.Assignment](),
+		roles:       newRunCache[[]graph.AppRole](),
+		// DirectoryObjects resolves 150 ids per $batch request, BatchParallelism requests at a time.
+		principals: newCoalescer(150*graph.BatchParallelism, func(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
+			return c.DirectoryObjects(ctx, ids)
+		}),
+		// NestedGroups sends 20 groups per $batch request.
+		nested: newCoalescer(graph.BatchSize*graph.BatchParallelism, func(ctx context.Context, ids []string) (map[string][]graph.Group, error) {
+			got, err := c.NestedGroups(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[string][]graph.Group, len(ids))
+			for _, id := range ids {
+				out[id] = got[id] // a group without nested groups is found with none
+			}
+			return out, nil
+		}),
+		bulkSeen:  map[string]bool{},
+		bulkFound: map[string]graph.DirectoryObject{},
+	}
+}
+
+// list returns every assignment on the app (service principal spID), listed once (999 per page) per
+// run however many resources ask.
+func (s *assignmentStore) list(ctx context.Context, spID string) ([]graph.Assignment, error) {
+	got, err := s.lists.get(ctx, spID, func() ([]graph.Assignment, error) { return s.client.ListAssignments(ctx, spID) })
+	return slices.Clone(got), err
+}
+
+// listWaiting is list, waiting (within ctx) for an app created moments ago.
+func (s *assignmentStore) listWaiting(ctx context.Context, spID string) ([]graph.Assignment, error) {
+	var out []graph.Assignment
+	err := graph.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+		list, err := s.list(ctx, spID)
+		if graph.IsNotFound(err) && ctx.Err() == nil {
+			return false, nil
+		}
+		out = list
+		return err == nil, err
+	})
+	return out, err
+}
+
+// added records assignments created through the provider.
+func (s *assignmentStore) added(spID string, as ...graph.Assignment) {
+	s.lists.update(spID, func(list []graph.Assignment) []graph.Assignment { return append(list, as...) })
+}
+
+// removed records assignments deleted through the provider.
+func (s *assignmentStore) removed(spID string, ids ...string) {
+	s.lists.update(spID, func(list []graph.Assignment) []graph.Assignment {
+		return slices.DeleteFunc(list, func(a graph.Assignment) bool { return slices.Contains(ids, a.ID) })
+	})
+}
+
+// relisted replaces the run's listing of the app with one just read from Graph.
+func (s *assignmentStore) relisted(spID string, fresh []graph.Assignment) {
+	s.lists.set(spID, slices.Clone(fresh))
+}
+
+// appRoles returns the app roles of the service principal, read once per run, waiting a little for
+// an app created moments ago.
+func (s *assignmentStore) appRoles(ctx context.Context, spID string) ([]graph.AppRole, error) {
+	return s.roles.get(ctx, spID, func() ([]graph.AppRole, error) {
+		wctx, cancel := context.WithTimeout(ctx, s.planLagWait)
+		defer cancel()
+		var roles []graph.AppRole
+		err := graph.WaitFor(wctx, func(ctx context.Context) (bool, error) {
+			var err error
+			roles, err = s.client.AppRoles(ctx, spID)
+			if graph.IsNotFound(err) && ctx.Err() == nil {
+				return false, nil
+			}
+			return err == nil, err
+		})
+		return roles, err
+	})
+}
+
+// principal resolves a user or group by object id; found is false when the directory has no such
+// user or group.
+func (s *assignmentStore) principal(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
+	return s.principals.get(ctx, strings.ToLower(id))
+}
+
+// principalWaitingForReplication is principal, but keeps asking (within planLagWait) while the
+// principal is not found, as it is for seconds after it was created.
+func (s *assignmentStore) principalWaitingForReplication(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
+	wctx, cancel := context.WithTimeout(ctx, s.planLagWait)
+	defer cancel()
+	var (
+		obj   graph.DirectoryObject
+		found bool
+	)
+	err := graph.WaitFor(wctx, func(ctx context.Context) (bool, error) {
+		var err error
+		obj, found, err = s.principal(ctx, id)
+		if err != nil || found {
+			return true, err
+		}
+		s.principals.forget(strings.ToLower(id))
+		return false, nil
+	})
+	if err != nil && !found && wctx.Err() != nil && ctx.Err() == nil {
+		return obj, false, nil // still not there after the wait: it does not exist
+	}
+	return obj, found, err
+}
+
+// nestedGroups returns the groups nested in the group.
+func (s *assignmentStore) nestedGroups(ctx context.Context, groupID string) ([]graph.Group, error) {
+	nested, _, err := s.nested.get(ctx, strings.ToLower(groupID))
+	return nested, err
+}
+
+// findPrincipals resolves ids to users and groups in bulk, asking Graph only about ids not asked
+// about before in this run.
+func (s *assignmentStore) findPrincipals(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
+	ask := s.unseen(ids)
+	if len(ask) > 0 {
+		got, err := s.client.DirectoryObjects(ctx, ask)
+		if err != nil {
+			return nil, err
+		}
+		s.bulkMu.Lock()
+		for _, id := range ask {
+			s.bulkSeen[id] = true
+			if o, ok := got[id]; ok {
+				s.bulkFound[id] = o
+			}
+		}
+		s.bulkMu.Unlock()
+	}
+	out := map[string]graph.DirectoryObject{}
+	s.bulkMu.Lock()
+	defer s.bulkMu.Unlock()
+	for _, id := range ids {
+		if o, ok := s.bulkFound[id]; ok {
+			out[id] = o
+		}
+	}
+	return out, nil
+}
+
+// findPrincipalsWaiting is findPrincipals, asking again for a while (planLagWait) about ids not
+// found that were not already known to be missing: a principal created moments ago is not visible
+// everywhere at once.
+func (s *assignmentStore) findPrincipalsWaiting(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
+	fresh := s.unseen(ids)
+	found, err := s.findPrincipals(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, id := range fresh {
+		if _, ok := found[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return found, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.planLagWait)
+	defer cancel()
+	_ = graph.WaitFor(wctx, func(ctx context.Context) (bool, error) {
+		got, err := s.client.DirectoryObjects(ctx, missing)
+		if err != nil {
+			return false, err // stop asking: the ones not found so far are reported
+		}
+		s.bulkMu.Lock()
+		var still []string
+		for _, id := range missing {
+			if o, ok := got[id]; ok {
+				s.bulkFound[id] = o
+				found[id] = o
+			} else {
+				still = append(still, id)
+			}
+		}
+		s.bulkMu.Unlock()
+		missing = still
+		return len(missing) == 0, nil
+	})
+	return found, nil
+}
+
+// unseen are the ids the bulk lookups have not asked Graph about yet.
+func (s *assignmentStore) unseen(ids []string) []string {
+	s.bulkMu.Lock()
+	defer s.bulkMu.Unlock()
+	var out []string
+	for _, id := range ids {
+		if !s.bulkSeen[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// runCache runs one fetch per key for the provider run and shares it with every concurrent caller.
+// A failure is not kept, so the next caller tries again.
+type runCache[V any] struct {
+	mu      sync.Mutex
+	entries map[string]*runEntry[V]
+}
+
+type runEntry[V any] struct {
+	ready chan struct{} // closed when the fetch finished
+	val   V
+	err   error
+}
+
+func newRunCache[V any]() *runCache[V] { return &runCache[V]{entries: map[string]*runEntry[V]{}} }
+
+func (c *runCache[V]) get(ctx context.Context, key string, fetch func() (V, error)) (V, error) {
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	if !ok {
+		e = &runEntry[V]{ready: make(chan struct{})}
+		c.entries[key] = e
+		c.mu.Unlock()
+		val, err := fetch()
+		c.mu.Lock()
+		e.val, e.err = val, err
+		if err != nil {
+			delete(c.entries, key)
+		}
+		close(e.ready)
+	}
+	c.mu.Unlock()
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return e.val, e.err
+}
+
+// update changes a value already fetched; a key being fetched or never fetched is left alone (its
+// fetch sees the change itself).
+func (c *runCache[V]) update(key string, f func(V) V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && isClosed(e.ready) && e.err == nil {
+		e.val = f(e.val)
+	}
+}
+
+// set replaces the value of key, unless a fetch of it is under way.
+func (c *runCache[V]) set(key string, val V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && !isClosed(e.ready) {
+		return
+	}
+	e := &runEntry[V]{ready: make(chan struct{}), val: val}
+	close(e.ready)
+	c.entries[key] = e
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// coalescer resolves keys in bulk: concurrent callers within a short window share one fetch, and
+// answers are kept for the provider run (failures are not, so a later caller tries again).
+type coalescer[V any] struct {
+	max   int
+	fetch func(ctx context.Context, keys []string) (map[string]V, error)
+
+	mu      sync.Mutex
+	entries map[string]*coalescedEntry[V]
+	queue   []string
+	timer   *time.Timer
+}
+
+type coalescedEntry[V any] struct {
+	ready chan struct{}
+	val   V
+	found bool
+	err   error
+}
+
+// coalesceWindow is how long the first caller waits for others to join its fetch. Terraform plans up
+// to 10 resources at once; they ask within microseconds of each other.
+const coalesceWindow = 15 * time.Millisecond
+
+func newCoalescer[V any](max int, fetch func(ctx context.Context, keys []string) (map[string]V, error)) *coalescer[V] {
+	return &coalescer[V]{max: max, fetch: fetch, entries: map[string]*coalescedEntry[V]{}}
+}
+
+func (c *coalescer[V]) get(ctx context.Context, key string) (V, bool, error) {
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	if !ok {
+		e = &coalescedEntry[V]{ready: make(chan struct{})}
+		c.entries[key] = e
+		c.queue = append(c.queue, key)
+		switch {
+		case len(c.queue) >= c.max:
+			c.flushLocked(ctx)
+		case c.timer == nil:
+			// The fetch runs on behalf of every waiter: keep the first caller's values (loggers) but
+			// not its cancellation.
+			fctx := context.WithoutCancel(ctx)
+			c.timer = time.AfterFunc(coalesceWindow, func() {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				c.flushLocked(fctx)
+			})
+		}
+	}
+	c.mu.Unlock()
+	select {
+	case <-e.ready:
+		return e.val, e.found, e.err
+	case <-ctx.Done():
+		var zero V
+		return zero, false, ctx.Err()
+	}
+}
+
+// forget drops a cached answer, so the next get asks Graph again.
+func (c *coalescer[V]) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && isClosed(e.ready) {
+		delete(c.entries, key)
+	}
+}
+
+func (c *coalescer[V]) flushLocked(ctx context.Context) {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	keys := c.queue
+	c.queue = nil
+	if len(keys) == 0 {
+		return
+	}
+	entries := make([]*coalescedEntry[V], len(keys))
+	for i, k := range keys {
+		entries[i] = c.entries[k]
+	}
+	go func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		vals, err := c.fetch(fctx, keys)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, e := range entries {
+			if err != nil {
+				e.err = err
+				delete(c.entries, keys[i])
+			} else {
+				e.val, e.found = vals[keys[i]]
+			}
+			close(e.ready)
+		}
+	}()
+}

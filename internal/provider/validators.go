@@ -1,0 +1,110 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+)
+
+// Object ids and their letter case: the one policy.
+//
+// Entra object ids, app role ids and template ids are GUIDs. Graph returns them in lower case and
+// accepts them in any case, and the provider compares them case-insensitively. What a configuration
+// may write follows from one rule: a plan must never show a change that is only letter case.
+//
+//   - An attribute holding one id (service_principal_id, principal_id, app_role_id, template_id)
+//     accepts any case, and the state keeps it as written.
+//   - The ids in a set (principal_ids) must be in lower case. The provider reads the set back from
+//     Graph, in Graph's lower case, and Terraform compares set elements exactly: an upper-case
+//     element would show as a change on every plan, so it is refused at plan time instead.
+//
+// Import ids are parsed in any case and stored in lower case, as Graph returns them.
+
+// objectIDPattern is a GUID in any case (the form of a single id).
+var objectIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// lowerObjectIDPattern is a GUID in lower case (the form of an id in a set).
+var lowerObjectIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// exampleObjectID is the id the messages show.
+const exampleObjectID = "3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47"
+
+// anyCaseNote and lowerCaseNote end the MarkdownDescription of an id attribute with its case policy.
+const (
+	anyCaseNote   = " Any letter case is accepted and kept as written."
+	lowerCaseNote = " The ids must be in lower case, as Microsoft Graph returns them: Terraform compares set elements exactly, " +
+		"so an upper-case id would show as a change on every plan."
+)
+
+// isObjectID reports whether s is an id, in any case.
+func isObjectID(s string) bool { return objectIDPattern.MatchString(s) }
+
+// objectID validates an attribute holding one id; what names the kind of id ("an Entra object id").
+func objectID(what string) validator.String {
+	return stringvalidator.RegexMatches(objectIDPattern, "must be "+what+", a GUID such as "+exampleObjectID)
+}
+
+// lowerCaseObjectID validates one id of a set of ids.
+func lowerCaseObjectID() validator.String {
+	return stringvalidator.RegexMatches(lowerObjectIDPattern,
+		"must be an object id in lower case, as Microsoft Graph returns it (e.g. "+exampleObjectID+")")
+}
+
+// emailAddress accepts one email address.
+func emailAddress() validator.String {
+	return stringvalidator.RegexMatches(regexp.MustCompile(`^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$`),
+		"must be one email address, e.g. ops@example.com")
+}
+
+// scimBaseURL accepts https URLs. Netskope's are https://<tenant>[.<region>].goskope.com/api/v2/scim,
+// but other https hosts (a test endpoint, a proxy) are allowed, so odd Netskope ones only get a warning.
+func scimBaseURL() validator.String { return scimBaseURLValidator{} }
+
+type scimBaseURLValidator struct{}
+
+func (scimBaseURLValidator) Description(context.Context) string {
+	return "must be an https URL such as https://<tenant>[.<region>].goskope.com/api/v2/scim"
+}
+
+func (v scimBaseURLValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (scimBaseURLValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw := req.ConfigValue.ValueString()
+	const form = "Netskope's SCIM base URL has the form https://<tenant>[.<region>].goskope.com/api/v2/scim " +
+		"(Netskope admin console: Settings > Tools > REST API v2 / SCIM)."
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.Scheme == "":
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid SCIM base URL", fmt.Sprintf("%q is not an absolute URL. %s", raw, form))
+		return
+	case !strings.EqualFold(u.Scheme, "https"):
+		resp.Diagnostics.AddAttributeError(req.Path, "SCIM base URL must use https",
+			fmt.Sprintf("%q uses %s: Entra only sends users and the token over https. %s", raw, u.Scheme, form))
+		return
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid SCIM base URL",
+			fmt.Sprintf("%q has credentials, a query or a fragment: give the base URL only. %s", raw, form))
+		return
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.HasSuffix(host, ".goskope.com") {
+		switch {
+		case strings.HasPrefix(host, "addon-"):
+			resp.Diagnostics.AddAttributeWarning(req.Path, "End-of-life Netskope SCIM endpoint",
+				fmt.Sprintf("%q is the old add-on SCIM endpoint, which Netskope no longer supports. %s", raw, form))
+		case strings.TrimSuffix(u.Path, "/") != "/api/v2/scim":
+			resp.Diagnostics.AddAttributeWarning(req.Path, "Unexpected Netskope SCIM path",
+				fmt.Sprintf("%q does not end in /api/v2/scim. %s", raw, form))
+		}
+	}
+}
