@@ -222,9 +222,7 @@ func principalTypeName(t string) string {
 }
 
 func (r *appAssignmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan appAssignmentModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	ctx, cancel, timeout := withTimeout(ctx, plan.Timeouts.Create, assignmentCreateTimeout, &resp.Diagnostics)
+	plan, ctx, cancel, timeout := load(ctx, req.Plan.Get, func(m *appAssignmentModel) timeoutOf { return m.Timeouts.Create }, assignmentCreateTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
@@ -379,9 +377,7 @@ func (r *appAssignmentResource) Update(ctx context.Context, req resource.UpdateR
 }
 
 func (r *appAssignmentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state appAssignmentModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, assignmentDeleteTimeout, &resp.Diagnostics)
+	state, ctx, cancel, _ := load(ctx, req.State.Get, func(m *appAssignmentModel) timeoutOf { return m.Timeouts.Delete }, assignmentDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -268,9 +269,7 @@ func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID strin
 }
 
 func (r *appAssignmentsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan appAssignmentsModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Create, appAssignmentsCreateTimeout, &resp.Diagnostics)
+	plan, ctx, cancel, _ := load(ctx, req.Plan.Get, func(m *appAssignmentsModel) timeoutOf { return m.Timeouts.Create }, appAssignmentsCreateTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
@@ -301,14 +300,11 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 		plan.AppRoleID = types.StringValue(roleID)
 	}
 	plan.ID = types.StringValue(plan.ServicePrincipalID.ValueString() + "/" + plan.AppRoleID.ValueString())
-	r.setAssignments(&plan, got, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.saveAssignments(ctx, &plan, got, &resp.State, &resp.Diagnostics)
 }
 
 func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state appAssignmentsModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Read, appAssignmentsReadTimeout, &resp.Diagnostics)
+	state, ctx, cancel, _ := load(ctx, req.State.Get, func(m *appAssignmentsModel) timeoutOf { return m.Timeouts.Read }, appAssignmentsReadTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
@@ -376,14 +372,11 @@ func (r *appAssignmentsResource) Update(ctx context.Context, req resource.Update
 	desired, _ := knownSetStrings(plan.PrincipalIDs)
 	got := r.converge(ctx, spID, roleID, desired, current, &resp.Diagnostics)
 	plan.ID, plan.AppRoleID = state.ID, state.AppRoleID
-	r.setAssignments(&plan, got, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.saveAssignments(ctx, &plan, got, &resp.State, &resp.Diagnostics)
 }
 
 func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state appAssignmentsModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, appAssignmentsDeleteTimeout, &resp.Diagnostics)
+	state, ctx, cancel, _ := load(ctx, req.State.Get, func(m *appAssignmentsModel) timeoutOf { return m.Timeouts.Delete }, appAssignmentsDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
@@ -663,4 +656,10 @@ func sortedMapKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// saveAssignments records what Graph holds in the model and saves it.
+func (r *appAssignmentsResource) saveAssignments(ctx context.Context, m *appAssignmentsModel, got map[string]string, state *tfsdk.State, diags *diag.Diagnostics) {
+	r.setAssignments(m, got, diags)
+	diags.Append(state.Set(ctx, m)...)
 }

@@ -179,9 +179,7 @@ func (r *enterpriseAppResource) ModifyPlan(ctx context.Context, req resource.Mod
 }
 
 func (r *enterpriseAppResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan enterpriseAppModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Create, enterpriseAppCreateTimeout, &resp.Diagnostics)
+	plan, ctx, cancel, _ := load(ctx, req.Plan.Get, func(m *enterpriseAppModel) timeoutOf { return m.Timeouts.Create }, enterpriseAppCreateTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
@@ -218,9 +216,7 @@ func (r *enterpriseAppResource) Create(ctx context.Context, req resource.CreateR
 }
 
 func (r *enterpriseAppResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state enterpriseAppModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Read, enterpriseAppReadTimeout, &resp.Diagnostics)
+	state, ctx, cancel, _ := load(ctx, req.State.Get, func(m *enterpriseAppModel) timeoutOf { return m.Timeouts.Read }, enterpriseAppReadTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
@@ -271,9 +267,7 @@ func (r *enterpriseAppResource) Update(ctx context.Context, req resource.UpdateR
 }
 
 func (r *enterpriseAppResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state enterpriseAppModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, enterpriseAppDeleteTimeout, &resp.Diagnostics)
+	state, ctx, cancel, _ := load(ctx, req.State.Get, func(m *enterpriseAppModel) timeoutOf { return m.Timeouts.Delete }, enterpriseAppDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -306,15 +307,11 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	}
 	plan.ID = types.StringValue(spID)
 	plan.SyncTemplateID = types.StringValue(tmpl.ID)
-	plan.setJob(job)
-	plan.SCIMTokenWO = types.StringNull()
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	plan.saveWithJob(ctx, job, &resp.State, &resp.Diagnostics)
 }
 
 func (r *provisioningResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state provisioningModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Read, provisioningReadTimeout, &resp.Diagnostics)
+	state, ctx, cancel, _ := load(ctx, req.State.Get, func(m *provisioningModel) timeoutOf { return m.Timeouts.Read }, provisioningReadTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
@@ -426,15 +423,11 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 	plan.ID = state.ID
 	plan.JobID = state.JobID
 	plan.SyncTemplateID = state.SyncTemplateID
-	plan.setJob(job)
-	plan.SCIMTokenWO = types.StringNull()
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	plan.saveWithJob(ctx, job, &resp.State, &resp.Diagnostics)
 }
 
 func (r *provisioningResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state provisioningModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	ctx, cancel, _ := withTimeout(ctx, state.Timeouts.Delete, provisioningDeleteTimeout, &resp.Diagnostics)
+	state, ctx, cancel, _ := load(ctx, req.State.Get, func(m *provisioningModel) timeoutOf { return m.Timeouts.Delete }, provisioningDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
 		return
@@ -636,4 +629,11 @@ func stringOrNull(v string) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(v)
+}
+
+// saveWithJob records the job's state in the model and saves it; the write-only token is never kept.
+func (m *provisioningModel) saveWithJob(ctx context.Context, job *graph.Job, state *tfsdk.State, diags *diag.Diagnostics) {
+	m.setJob(job)
+	m.SCIMTokenWO = types.StringNull()
+	diags.Append(state.Set(ctx, m)...)
 }

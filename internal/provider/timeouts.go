@@ -24,3 +24,17 @@ func withTimeout(ctx context.Context, op func(context.Context, time.Duration) (t
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	return ctx, cancel, timeout
 }
+
+// timeoutOf is how a model's timeouts block gives one operation's timeout (plan.Timeouts.Create, ...).
+type timeoutOf = func(context.Context, time.Duration) (time.Duration, diag.Diagnostics)
+
+// load reads a resource's plan or prior state (get is req.Plan.Get or req.State.Get) into a model and
+// bounds ctx by the operation's timeout, which op picks from the model (def when none is configured).
+// Callers defer cancel, then stop when diags has errors.
+func load[M any](ctx context.Context, get func(context.Context, any) diag.Diagnostics, op func(*M) timeoutOf,
+	def time.Duration, diags *diag.Diagnostics) (M, context.Context, context.CancelFunc, time.Duration) {
+	var m M
+	diags.Append(get(ctx, &m)...)
+	ctx, cancel, timeout := withTimeout(ctx, op(&m), def, diags)
+	return m, ctx, cancel, timeout
+}
