@@ -154,8 +154,8 @@ func (c *Client) sendBatch(ctx context.Context, calls []batchCall, idxs []int) (
 		if h := item.GetHeaders(); h != nil {
 			for k, v := range h {
 				if http.CanonicalHeaderKey(k) == "Retry-After" {
-					if secs, err := strconv.Atoi(v); err == nil {
-						r.retryAfter = time.Duration(secs) * time.Second
+					if d, ok := parseRetryAfter(v); ok {
+						r.retryAfter = d
 					}
 				}
 			}

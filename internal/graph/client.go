@@ -121,7 +121,7 @@ func New(cfg Config) (*Client, error) {
 	if maxWait <= 0 {
 		maxWait = 10 * time.Minute
 	}
-	retrying := &retryTransport{next: parent, maxWait: maxWait, counter: counter}
+	retrying := batchStatusTransport{next: &retryTransport{next: parent, maxWait: maxWait, counter: counter}}
 
 	copts := azcore.ClientOptions{
 		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: authority, Services: map[cloud.ServiceName]cloud.ServiceConfiguration{}},

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
@@ -137,4 +138,53 @@ func TestUsersDataSource_batched(t *testing.T) {
 			},
 		}},
 	})
+}
+
+// Throttled lookups are paced to Retry-After and finish, whichever form Graph's throttling takes:
+// a $batch answered 200 or 424 around its throttled items, Retry-After in whole or fractional seconds.
+func TestUsersDataSource_throttledBatchForms(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		outer424, fractionalRA bool
+	}{{"200 whole seconds", false, false}, {"424 fractional seconds", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := sandbox.DefaultFaults()
+			// Three lookups of 15 names, one resource unit each (a $select takes one off): two fit.
+			f.Throttle = sandbox.Throttle{Enabled: true, ResourceUnitsPer10: 2, WritesPer150: 3000}
+			f.BatchThrottled424, f.RetryAfterFractional = tc.outer424, tc.fractionalRA
+			s := newSandbox(t, sandbox.Options{Faults: &f})
+			ids := s.AddUsers(40)
+			s.SetFaults(sandbox.Faults{}) // look the names up without spending the budget
+			admin := asgAdmin(t, s)
+			upns := make([]string, len(ids))
+			want := make([]knownvalue.Check, len(ids))
+			for i, id := range ids {
+				upns[i] = admin.must(http.MethodGet, "/users/"+id, nil)["userPrincipalName"].(string)
+				want[i] = knownvalue.StringExact(id)
+			}
+			s.SetFaults(f)
+			s.ResetStats()
+			resource.UnitTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testProviders(s),
+				Steps: []resource.TestStep{{
+					Config: testAccUsersDataSourceConfig_upns(s, upns...),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(usersAddr, tfjsonpath.New("object_ids"), knownvalue.ListExact(want)),
+					},
+					Check: func(*terraform.State) error {
+						st := s.Stats()
+						if st.Statuses["429"] == 0 {
+							return fmt.Errorf("no request was throttled (%v): the test proves nothing", st.Statuses)
+						}
+						if tc.outer424 && st.Statuses["424"] == 0 {
+							return fmt.Errorf("no $batch answered 424 (%v)", st.Statuses)
+						}
+						// The plan and refresh that follow need not wait out the budget again.
+						s.SetFaults(sandbox.Faults{})
+						return nil
+					},
+				}},
+			})
+		})
+	}
 }

@@ -237,18 +237,34 @@ func TestGraphAssignmentsPagingSDK(t *testing.T) {
 		t.Fatalf("default page: %d, %d items", st, len(dirValues(t, body)))
 	}
 	f := func(filter string) string { return path + "?$filter=" + url.QueryEscape(filter) }
-	st, _, body = graphCall(t, s, main, http.MethodGet, f("principalId eq "+userIDs[7]), nil)
-	if st != http.StatusOK || len(dirValues(t, body)) != 1 || dirValues(t, body)[0]["principalId"] != userIDs[7] {
-		t.Fatalf("filter by principalId: %d %v", st, body)
+	// Graph filters assignments on resourceId (eq) and principalDisplayName (eq, startswith) only.
+	for _, refused := range []string{"principalId eq " + userIDs[7], "appRoleId eq " + sp.AppRoles[1].ID, "principalType eq 'User'"} {
+		st, _, body = graphCall(t, s, main, http.MethodGet, f(refused), nil)
+		dirWantError(t, st, body, http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause")
 	}
-	st, _, body = graphCall(t, s, main, http.MethodGet, f("principalId eq '"+userIDs[7]+"'"), nil)
+	st, _, body = graphCall(t, s, main, http.MethodGet, f("resourceId eq '"+sp.ID+"'"), nil)
 	dirWantError(t, st, body, http.StatusBadRequest, "BadRequest", "'Edm.Guid' and 'Edm.String'")
-	token := testToken(t, s, main)
-	st, _, body, _ = dirRaw(t, s, token, http.MethodGet, f("principalType eq 'User' and appRoleId eq "+sp.AppRoles[1].ID)+"&$count=true&$top=1",
-		map[string]string{"ConsistencyLevel": "eventual"}, nil)
-	if st != http.StatusOK || body["@odata.count"] != float64(total/2) || len(dirValues(t, body)) != 1 {
-		t.Fatalf("filter by role with $count: %d count %v", st, body["@odata.count"])
+	s.store.Mu.RLock()
+	name := s.store.Users[userIDs[7]].DisplayName
+	s.store.Mu.RUnlock()
+	st, _, body = graphCall(t, s, main, http.MethodGet, f("principalDisplayName eq '"+name+"'"), nil)
+	if st != http.StatusOK || len(dirValues(t, body)) != 1 || dirValues(t, body)[0]["principalId"] != userIDs[7] {
+		t.Fatalf("filter by principalDisplayName: %d %v", st, body)
 	}
+	token := testToken(t, s, main)
+	st, _, body, _ = dirRaw(t, s, token, http.MethodGet, f("resourceId eq "+sp.ID+" and startswith(principalDisplayName,'Seeded User')")+"&$count=true&$top=1",
+		map[string]string{"ConsistencyLevel": "eventual"}, nil)
+	if st != http.StatusOK || body["@odata.count"] != float64(total-6) || len(dirValues(t, body)) != 1 {
+		t.Fatalf("filter by resource and name with $count: %d count %v, want %d", st, body["@odata.count"], total-6)
+	}
+	// The same collection answers under the service principal's appId.
+	byAppID := "/servicePrincipals(appId='" + sp.AppID + "')/appRoleAssignedTo"
+	st, _, body = graphCall(t, s, main, http.MethodGet, byAppID+"?$top=5", nil)
+	if st != http.StatusOK || len(dirValues(t, body)) != 5 || body["@odata.nextLink"] == nil {
+		t.Fatalf("list by appId: %d %v", st, body)
+	}
+	st, _, body = graphCall(t, s, main, http.MethodGet, "/servicePrincipals(appId='00000000-1111-2222-3333-444444444444')/appRoleAssignedTo", nil)
+	dirWantError(t, st, body, http.StatusNotFound, "Request_ResourceNotFound", "does not exist")
 	st, _, body = graphCall(t, s, main, http.MethodGet, path+"?$top=1000", nil)
 	dirWantError(t, st, body, http.StatusBadRequest, "Request_BadRequest", "Must be between 1 and 999 inclusive")
 }
@@ -281,7 +297,7 @@ func TestGraphAssignmentsReplicationLag(t *testing.T) {
 	}
 }
 
-// Listing assignments costs two resource units, a plain GET one.
+// Listing assignments costs two resource units; a GET with $select one less than its base cost.
 func TestGraphAssignmentsThrottleCost(t *testing.T) {
 	s := startSandbox(t, Options{})
 	sp := dirTestSP(t, s)
@@ -295,11 +311,11 @@ func TestGraphAssignmentsThrottleCost(t *testing.T) {
 		t.Fatalf("first list: %d %v", st, body)
 	}
 	st, h, body := graphCallWithToken(t, s, token, http.MethodGet, list, nil)
-	dirWantError(t, st, body, http.StatusTooManyRequests, "Request_ThrottledTemporarily", "throttled")
+	dirWantError(t, st, body, http.StatusTooManyRequests, "TooManyRequests", "retry after")
 	if h.Get("Retry-After") == "" || h.Get("x-ms-throttle-information") != "ResourceUnitLimitExceeded" {
 		t.Fatalf("throttle headers: %v", h)
 	}
-	if st, _, body := graphCallWithToken(t, s, token, http.MethodGet, "/users/"+SeedUserUPN(1), nil); st != http.StatusOK {
+	if st, _, body := graphCallWithToken(t, s, token, http.MethodGet, "/users/"+SeedUserUPN(1)+"?$select=id", nil); st != http.StatusOK {
 		t.Fatalf("a one-unit GET with one unit left: %d %v", st, body)
 	}
 }

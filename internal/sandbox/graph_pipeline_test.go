@@ -163,7 +163,8 @@ func TestGraphPipelineThrottle(t *testing.T) {
 	s := startSandbox(t, Options{})
 	main := testToken(t, s, s.MainClient().AppID)
 	f := s.Faults()
-	f.Throttle = Throttle{Enabled: true, ResourceUnitsPer10: 3, WritesPer150: 1}
+	// A user GET costs two resource units: three fit in six.
+	f.Throttle = Throttle{Enabled: true, ResourceUnitsPer10: 6, WritesPer150: 1}
 	s.SetFaults(f)
 	path := "/users/" + SeedUserUPN(1)
 	for i := 0; i < 3; i++ {
@@ -172,7 +173,7 @@ func TestGraphPipelineThrottle(t *testing.T) {
 		}
 	}
 	st, h, body := graphCallWithToken(t, s, main, http.MethodGet, path, nil)
-	dirWantError(t, st, body, http.StatusTooManyRequests, "Request_ThrottledTemporarily", "Please try after")
+	dirWantError(t, st, body, http.StatusTooManyRequests, "TooManyRequests", "Please retry after")
 	if n, err := strconv.Atoi(h.Get("Retry-After")); err != nil || n < 1 {
 		t.Fatalf("Retry-After %q", h.Get("Retry-After"))
 	}
@@ -189,7 +190,7 @@ func TestGraphPipelineThrottle(t *testing.T) {
 		"accountEnabled": true, "displayName": "W2", "mailNickname": "writer2",
 		"userPrincipalName": "writer2@" + SeedDomain, "passwordProfile": map[string]any{"password": "Sandbox-Pass-1234"},
 	})
-	dirWantError(t, st, body, http.StatusTooManyRequests, "Request_ThrottledTemporarily", "")
+	dirWantError(t, st, body, http.StatusTooManyRequests, "TooManyRequests", "")
 	if h.Get("x-ms-throttle-information") != "WriteLimitExceeded" {
 		t.Fatalf("write throttle headers: %v", h)
 	}

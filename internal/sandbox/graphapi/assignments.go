@@ -30,9 +30,6 @@ var (
 	principalAssignAccess = anyRole("Directory.Read.All", "Directory.ReadWrite.All", "AppRoleAssignment.ReadWrite.All")
 )
 
-// assignmentListCost is what listing app role assignments costs in Graph's identity throttling.
-const assignmentListCost = 2
-
 // assignmentView says which object the URL names: the resource (appRoleAssignedTo) or the principal.
 type assignmentView int
 
@@ -60,17 +57,21 @@ func (v assignmentView) segment() string {
 }
 
 func (s *API) registerAssignmentRoutes(g *graphRouter) {
-	for _, v := range []assignmentView{viewResource, viewUser, viewGroup} {
-		base := "/" + v.collection() + "/{id}/" + v.segment()
+	register := func(v assignmentView, base string) {
 		read, write := assignedToReadAccess, assignmentWriteAccess
 		if v != viewResource {
 			read = principalAssignAccess
 		}
-		g.handle(http.MethodGet, base, read, s.listAssignments(v)).cost = assignmentListCost
+		g.handle(http.MethodGet, base, read, s.listAssignments(v))
 		g.handle(http.MethodPost, base, write, s.createAssignment(v))
 		g.handle(http.MethodGet, base+"/{assignmentId}", read, s.getAssignment(v))
 		g.handle(http.MethodDelete, base+"/{assignmentId}", write, s.deleteAssignment(v))
 	}
+	for _, v := range []assignmentView{viewResource, viewUser, viewGroup} {
+		register(v, "/"+v.collection()+"/{id}/"+v.segment())
+	}
+	// The resource's collection is also addressed by the service principal's appId.
+	register(viewResource, "/servicePrincipals(appId='{appId}')/appRoleAssignedTo")
 }
 
 // newAssignmentID builds an id shaped like Graph's: 32 bytes in unpadded base64url (43 characters),
@@ -105,7 +106,7 @@ func (s *API) assignmentJSON(a *directory.AppRoleAssignment) map[string]any {
 }
 
 func assignmentProp(a *directory.AppRoleAssignment, p string) any {
-	v, ok := map[string]string{"principalId": a.PrincipalID, "resourceId": a.ResourceID, "appRoleId": a.AppRoleID, "principalType": a.PrincipalType}[p]
+	v, ok := map[string]string{"resourceId": a.ResourceID, "principalDisplayName": a.PrincipalDisplayName}[p]
 	if !ok {
 		return nil
 	}
@@ -125,6 +126,13 @@ func (s *API) viewOwnerLocked(c *gctx, v assignmentView, lagging func(string) bo
 			return g.ID, true
 		}
 	default:
+		if appID := c.param("appId"); appID != "" {
+			id = appID
+			if spID, ok := s.store.SPsByAppID[strings.ToLower(appID)]; ok && !lagging(spID) {
+				return spID, true
+			}
+			break
+		}
 		if sp, ok := s.store.SPs[strings.ToLower(id)]; ok && !lagging(sp.ID) {
 			return sp.ID, true
 		}

@@ -27,14 +27,31 @@ type Faults struct {
 	ReplicationLagMS int `json:"replication_lag_ms"`
 	// Instantiate404 makes instantiate answer 404 after it created the application and service principal.
 	Instantiate404 bool `json:"instantiate_404"`
+	// BatchThrottled424 makes a $batch whose items were throttled answer 424 Failed Dependency as its
+	// outer status instead of 200. Graph's documentation shows both (the items carry their own 429s
+	// either way); which one a tenant sends is not known, so clients must take both.
+	BatchThrottled424 bool `json:"batch_throttled_424"`
+	// RetryAfterFractional makes 429 answers carry Retry-After with a fraction of a second ("2.128"), as
+	// some Graph services send it, instead of whole seconds.
+	RetryAfterFractional bool `json:"retry_after_fractional"`
 }
 
-// Throttle is a token-bucket model of Graph's identity limits: ResourceUnits per 10 seconds
-// (GET costs 1, listing app role assignments 2, a write 1) and Writes per 150 seconds.
+// Throttle is a token-bucket model of Graph's identity limits (Graph's throttling-limits page,
+// "Identity and access service limits"): resource units and writes per application+tenant pair, per
+// application across tenants, and writes per tenant across applications. Each request costs the
+// resource units of routeCost; every POST, PATCH, PUT and DELETE also costs one write. A zero budget
+// is not enforced.
 type Throttle struct {
-	Enabled            bool `json:"enabled"`
-	ResourceUnitsPer10 int  `json:"resource_units_per_10s"`
-	WritesPer150       int  `json:"writes_per_150s"`
+	Enabled bool `json:"enabled"`
+	// ResourceUnitsPer10 and WritesPer150 are the application+tenant pair's budgets.
+	ResourceUnitsPer10 int `json:"resource_units_per_10s"`
+	WritesPer150       int `json:"writes_per_150s"`
+	// ApplicationResourceUnitsPer20 and ApplicationWritesPer300 are the application's budgets across
+	// every tenant (this sandbox has one tenant, so they bind only when set below the pair's).
+	ApplicationResourceUnitsPer20 int `json:"application_resource_units_per_20s,omitempty"`
+	ApplicationWritesPer300       int `json:"application_writes_per_300s,omitempty"`
+	// TenantWritesPer300 is the tenant's write budget shared by every application.
+	TenantWritesPer300 int `json:"tenant_writes_per_300s,omitempty"`
 }
 
 // DefaultFaults is a service with no latency, no errors, no lag, and Graph's small-tenant limits.
@@ -42,30 +59,29 @@ func DefaultFaults() Faults {
 	return Faults{Throttle: DefaultThrottle()}
 }
 
-// DefaultThrottle is Graph's limit for a small tenant: 3,500 resource units per 10 s and
-// 3,000 writes per 150 s for one app in one tenant.
+// DefaultThrottle is Graph's limit for a small tenant: 3,500 resource units per 10 s and 3,000 writes
+// per 150 s for one app in one tenant; 150,000 resource units per 20 s and 70,000 writes per 5 min for
+// the app across tenants; 18,000 writes per 5 min for the tenant across apps.
 func DefaultThrottle() Throttle {
-	return Throttle{Enabled: true, ResourceUnitsPer10: 3500, WritesPer150: 3000}
+	return Throttle{Enabled: true, ResourceUnitsPer10: 3500, WritesPer150: 3000,
+		ApplicationResourceUnitsPer20: 150000, ApplicationWritesPer300: 70000, TenantWritesPer300: 18000}
 }
 
 type faultState struct {
 	mu      sync.Mutex
 	f       Faults
 	rng     *rand.Rand
-	buckets map[string]*bucketPair
-}
-
-type bucketPair struct {
-	ru, writes bucket
+	buckets map[string]*bucket
 }
 
 type bucket struct {
 	tokens float64
 	last   time.Time
+	spend  float64 // what the request being charged takes from it
 }
 
 func newFaultState(f Faults) *faultState {
-	return &faultState{f: f, rng: rand.New(rand.NewPCG(1, 2)), buckets: map[string]*bucketPair{}}
+	return &faultState{f: f, rng: rand.New(rand.NewPCG(1, 2)), buckets: map[string]*bucket{}}
 }
 
 func (fs *faultState) get() Faults {
@@ -81,7 +97,7 @@ func (fs *faultState) set(f Faults) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if f.Throttle != fs.f.Throttle {
-		fs.buckets = map[string]*bucketPair{}
+		fs.buckets = map[string]*bucket{}
 	}
 	fs.f = f
 }
@@ -103,37 +119,61 @@ func (fs *faultState) injectServerError(routeKey string) (int, bool) {
 	return status, fs.rng.Float64() < fs.f.ErrorRate
 }
 
-// throttle charges a request; when a budget is exhausted it returns how long to wait and which
-// limit was hit, and charges nothing.
-func (fs *faultState) throttle(tenant, app string, cost int, write bool) (time.Duration, string, bool) {
+// budget is one token bucket of the throttle: its key, capacity per window and the scope Graph names
+// in x-ms-throttle-scope when it runs out.
+type budget struct {
+	key      string
+	capacity int
+	window   time.Duration
+	scope    string // Tenant_Application | Application | Tenant
+	limit    string // ReadWrite | Write
+	info     string // x-ms-throttle-information
+	cost     float64
+}
+
+// throttle charges a request against every budget; when one is exhausted it returns how long to wait,
+// the scope and the reason to report, and charges nothing.
+func (fs *faultState) throttle(tenant, app string, cost int, write bool) (wait time.Duration, scope, info string, ok bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	t := fs.f.Throttle
 	if !t.Enabled {
-		return 0, "", true
+		return 0, "", "", true
 	}
-	key := tenant + "/" + app
-	bp, ok := fs.buckets[key]
-	n := time.Now()
-	if !ok {
-		bp = &bucketPair{ru: bucket{tokens: float64(t.ResourceUnitsPer10), last: n}, writes: bucket{tokens: float64(t.WritesPer150), last: n}}
-		fs.buckets[key] = bp
-	}
-	ruRate := float64(t.ResourceUnitsPer10) / 10
-	wRate := float64(t.WritesPer150) / 150
-	bp.ru.refill(n, ruRate, float64(t.ResourceUnitsPer10))
-	bp.writes.refill(n, wRate, float64(t.WritesPer150))
-	if bp.ru.tokens < float64(cost) {
-		return waitFor(float64(cost)-bp.ru.tokens, ruRate), "ResourceUnitLimitExceeded", false
-	}
-	if write && bp.writes.tokens < 1 {
-		return waitFor(1-bp.writes.tokens, wRate), "WriteLimitExceeded", false
-	}
-	bp.ru.tokens -= float64(cost)
+	writes := 0.0
 	if write {
-		bp.writes.tokens--
+		writes = 1
 	}
-	return 0, "", true
+	budgets := []budget{
+		{"pair-ru/" + tenant + "/" + app, t.ResourceUnitsPer10, 10 * time.Second, "Tenant_Application", "ReadWrite", "ResourceUnitLimitExceeded", float64(cost)},
+		{"pair-w/" + tenant + "/" + app, t.WritesPer150, 150 * time.Second, "Tenant_Application", "Write", "WriteLimitExceeded", writes},
+		{"app-ru/" + app, t.ApplicationResourceUnitsPer20, 20 * time.Second, "Application", "ReadWrite", "ResourceUnitLimitExceeded", float64(cost)},
+		{"app-w/" + app, t.ApplicationWritesPer300, 300 * time.Second, "Application", "Write", "WriteLimitExceeded", writes},
+		{"tenant-w/" + tenant, t.TenantWritesPer300, 300 * time.Second, "Tenant", "Write", "WriteLimitExceeded", writes},
+	}
+	n := time.Now()
+	var charge []*bucket
+	for _, b := range budgets {
+		if b.capacity <= 0 || b.cost == 0 {
+			continue
+		}
+		bk, found := fs.buckets[b.key]
+		if !found {
+			bk = &bucket{tokens: float64(b.capacity), last: n}
+			fs.buckets[b.key] = bk
+		}
+		rate := float64(b.capacity) / b.window.Seconds()
+		bk.refill(n, rate, float64(b.capacity))
+		if bk.tokens < b.cost {
+			return waitFor(b.cost-bk.tokens, rate), b.scope + "/" + b.limit + "/" + app + "/" + tenant, b.info, false
+		}
+		charge = append(charge, bk)
+		bk.spend = b.cost
+	}
+	for _, bk := range charge {
+		bk.tokens -= bk.spend
+	}
+	return 0, "", "", true
 }
 
 func (b *bucket) refill(n time.Time, rate, capacity float64) {

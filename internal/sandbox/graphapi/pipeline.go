@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ type graphRouter struct {
 // handle registers a route. template is relative to /v1.0, with {name} path parameters, which may
 // also sit inside a segment (servicePrincipals(appId='{appId}')).
 func (g *graphRouter) handle(method, template string, a access, h func(c *gctx)) *graphRoute {
-	r := &graphRoute{method: method, template: template, segs: splitPath(template), access: a, cost: 1, handler: h}
+	r := &graphRoute{method: method, template: template, segs: splitPath(template), access: a, cost: baseCost(method, template), handler: h}
 	g.routes = append(g.routes, r)
 	return r
 }
@@ -272,15 +273,19 @@ func (s *API) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *
 		}
 		return rt.key()
 	}
-	if wait, info, ok := s.faults.throttle(claims.TenantID, claims.AppID, rt.cost, r.Method != http.MethodGet); !ok {
-		secs := int(wait/time.Second) + 1
-		w.Header().Set("Retry-After", fmt.Sprint(secs))
-		w.Header().Set("x-ms-throttle-scope", "Tenant_Application/ReadWrite/"+claims.TenantID+"/"+claims.AppID)
+	cost := requestCost(rt.cost, c.query)
+	if wait, scope, info, ok := s.faults.throttle(claims.TenantID, claims.AppID, cost, writesOf(r.Method, rt.template)); !ok {
+		retryAfter := strconv.Itoa(int(wait/time.Second) + 1)
+		if s.faults.get().RetryAfterFractional {
+			retryAfter = strconv.FormatFloat(max(wait.Seconds(), 0.001), 'f', 3, 64)
+		}
+		w.Header().Set("Retry-After", retryAfter)
+		w.Header().Set("x-ms-throttle-scope", scope)
 		w.Header().Set("x-ms-throttle-information", info)
-		c.error(http.StatusTooManyRequests, "Request_ThrottledTemporarily",
-			fmt.Sprintf("Your request is throttled temporarily. Please try after %d seconds.", secs))
+		c.error(http.StatusTooManyRequests, "TooManyRequests", "Too many requests. Please retry after "+retryAfter+" seconds.")
 		return rt.key()
 	}
+	w.Header().Set("x-ms-resource-unit", strconv.Itoa(cost))
 	if !s.allowed(c) {
 		c.error(http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		return rt.key()
@@ -307,7 +312,13 @@ func (s *API) allowed(c *gctx) bool {
 		}
 	}
 	if a.ownedBy != "" && c.claims.has("Application.ReadWrite.OwnedBy") {
-		return s.owns(c.claims.AppID, c.params[a.ownedBy])
+		id := c.params[a.ownedBy]
+		if appID := c.params["appId"]; id == "" && appID != "" {
+			s.store.Mu.RLock()
+			id = s.store.SPsByAppID[strings.ToLower(appID)]
+			s.store.Mu.RUnlock()
+		}
+		return s.owns(c.claims.AppID, id)
 	}
 	return false
 }
@@ -426,6 +437,17 @@ func (s *API) serveBatch(w http.ResponseWriter, r *http.Request, claims *Caller,
 			WriteError(w, r, http.StatusBadRequest, "BadRequest", "Batch request step url must be relative: "+it.URL)
 			return
 		}
+		// Graph parses every step before running any; a url that is not a valid relative URI (a raw
+		// space, say) or a step with a body but no Content-Type fails the whole batch. Whether Graph
+		// fails the batch or only the step is not documented: failing the batch is the stricter guess.
+		if _, err := url.ParseRequestURI("/" + strings.TrimPrefix(it.URL, "/")); err != nil || strings.ContainsAny(it.URL, " \t\r\n") {
+			WriteError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid request URI in batch request step '%s'.", it.ID))
+			return
+		}
+		if len(it.Body) > 0 && string(it.Body) != "null" && headerValue(it.Headers, "Content-Type") == "" {
+			WriteError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Write request id : %s does not contain Content-Type header or body.", it.ID))
+			return
+		}
 		byID[it.ID] = it
 	}
 	for _, it := range req.Requests {
@@ -470,11 +492,17 @@ func (s *API) serveBatch(w http.ResponseWriter, r *http.Request, claims *Caller,
 		run(it.ID, map[string]bool{})
 	}
 	out := make([]*batchResponse, 0, len(order))
+	throttled := false
 	for _, id := range order {
 		out = append(out, results[id])
+		throttled = throttled || results[id].Status == http.StatusTooManyRequests
+	}
+	status := http.StatusOK
+	if throttled && s.faults.get().BatchThrottled424 {
+		status = http.StatusFailedDependency
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"responses": out})
 }
 
@@ -525,4 +553,14 @@ func (s *API) newGraphRouter() *graphRouter {
 	s.registerDirectoryRoutes(g)
 	s.registerProvisioningRoutes(g)
 	return g
+}
+
+// headerValue reads a batch step's header case-insensitively, as HTTP headers are.
+func headerValue(h map[string]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
 }

@@ -33,8 +33,8 @@ const (
 )
 
 var testAssignments = []map[string]any{
-	{"id": "x1", "principalId": guidP, "resourceId": guidR, "principalType": "User"},
-	{"id": "x2", "principalId": strings.ToUpper(guidR), "resourceId": guidR, "principalType": "Group"},
+	{"id": "x1", "principalId": guidP, "resourceId": guidR, "principalType": "User", "principalDisplayName": "Alice Adams"},
+	{"id": "x2", "principalId": strings.ToUpper(guidR), "resourceId": strings.ToUpper(guidP), "principalType": "Group", "principalDisplayName": "Netskope Users"},
 }
 
 // audit is a schema with date ranges, as sign-in and audit logs will need.
@@ -117,9 +117,10 @@ func TestFilterAccepted(t *testing.T) {
 		{ApplicationTemplates, testTemplates, "categories/any(c:c eq 'security')", false, []string{"t1", "t2"}},
 		{ApplicationTemplates, testTemplates, "categories/any(c:contains(c,'human'))", false, []string{"t1"}},
 		{ApplicationTemplates, testTemplates, "contains(displayName,'Netskope') and categories/any(c:c eq 'collaboration')", false, []string{"t2"}},
-		{AppRoleAssignments, testAssignments, "principalId eq " + strings.ToUpper(guidP), false, []string{"x1"}},
-		{AppRoleAssignments, testAssignments, "principalType eq 'user' and resourceId in (" + guidR + ")", false, []string{"x1"}},
-		{AppRoleAssignments, testAssignments, "principalId eq " + guidR, false, []string{"x2"}},
+		{AppRoleAssignments, testAssignments, "resourceId eq " + strings.ToUpper(guidR), false, []string{"x1"}},
+		{AppRoleAssignments, testAssignments, "resourceId eq " + guidP, false, []string{"x2"}},
+		{AppRoleAssignments, testAssignments, "startswith(principalDisplayName,'netskope')", false, []string{"x2"}},
+		{AppRoleAssignments, testAssignments, "principalDisplayName eq 'alice adams' and resourceId eq " + guidR, false, []string{"x1"}},
 		{audit, testAudits, "activityDateTime ge 2024-01-31T00:00:00Z", false, []string{"e2"}},
 		{audit, testAudits, "activityDateTime lt 2024-02-01T10:00:00+00:00 and activityDateTime gt 2024-01-01T00:00:00.5Z", false, []string{"e1"}},
 		{audit, testAudits, "activityDateTime eq 2024-02-01T11:00:00+01:00", false, []string{"e2"}},
@@ -187,7 +188,12 @@ func TestFilterRefused(t *testing.T) {
 		{Users, "id in ('a', " + guidP + ")", false, "BadRequest", "'Edm.String' and 'Edm.Guid' for operator kind 'In'"},
 		{Users, "startsWith(accountEnabled,'t')", false, "Request_UnsupportedQuery", "No function signature for the function with name 'startsWith'"},
 		{Users, "startsWith(displayName,true)", false, "BadRequest", "incompatible types"},
-		{AppRoleAssignments, "principalId eq '" + guidP + "'", false, "BadRequest", "'Edm.Guid' and 'Edm.String'"},
+		{AppRoleAssignments, "resourceId eq '" + guidP + "'", false, "BadRequest", "'Edm.Guid' and 'Edm.String'"},
+		// Graph filters assignments on resourceId and principalDisplayName only.
+		{AppRoleAssignments, "principalId eq " + guidP, false, "Request_UnsupportedQuery", "'principalId'"},
+		{AppRoleAssignments, "appRoleId eq " + guidP, false, "Request_UnsupportedQuery", "'appRoleId'"},
+		{AppRoleAssignments, "principalType eq 'User'", false, "Request_UnsupportedQuery", "'principalType'"},
+		{AppRoleAssignments, "resourceId in (" + guidP + ")", false, "Request_UnsupportedQuery", "'resourceId'"},
 		{ServicePrincipals, "tags eq 'x'", false, "BadRequest", "'Collection(Edm.String)' and 'Edm.String'"},
 		{ServicePrincipals, "tags/any(t:t eq true)", false, "BadRequest", "'Edm.String' and 'Edm.Boolean'"},
 		{audit, "activityDateTime ge '2024-01-01'", false, "BadRequest", "'Edm.DateTimeOffset' and 'Edm.String' for operator kind 'GreaterThanOrEqual'"},

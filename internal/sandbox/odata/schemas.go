@@ -82,13 +82,16 @@ var DirectoryObjects = NewSchema(Schema{
 })
 
 // AppRoleAssignments is appRoleAssignedTo and appRoleAssignments, on service principals, users and
-// groups. Its GUID properties take unquoted GUID literals.
+// groups. Graph filters them only on resourceId (eq) and principalDisplayName (eq, startswith):
+// principalId, appRoleId and principalType answer 400 (the SDK model's documentation;
+// msgraph-sdk-dotnet issue 2306; microsoft-graph-docs-contrib issue 8934). GUIDs are unquoted literals.
 var AppRoleAssignments = NewSchema(Schema{
 	TypeName: "Microsoft.DirectoryServices.AppRoleAssignment", Resource: "AppRoleAssignment", Advanced: true,
 	Properties: concat(
-		props(GUID, Eq|In, Ne|Not, "principalId", "resourceId", "appRoleId"),
-		props(String, Basic, AdvancedOps, "principalType"),
-		props(String, 0, 0, "id", "principalDisplayName", "resourceDisplayName"),
+		props(GUID, Eq, 0, "resourceId"),
+		props(String, Eq|StartsWith, 0, "principalDisplayName"),
+		props(GUID, 0, 0, "principalId", "appRoleId"),
+		props(String, 0, 0, "id", "principalType", "resourceDisplayName"),
 		props(DateTime, 0, 0, "createdDateTime", "deletedDateTime"),
 	),
 	Defaults: []string{"id", "deletedDateTime", "appRoleId", "createdDateTime", "principalDisplayName", "principalId", "principalType", "resourceDisplayName", "resourceId"},
