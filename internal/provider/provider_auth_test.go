@@ -119,24 +119,32 @@ func directEndpoints(s *sandbox.Server) string {
 // sandbox's CONNECT proxy (as HTTPS_PROXY would send it) and trusting only the sandbox CA.
 func proxyProviders(t *testing.T, s *sandbox.Server) map[string]func() (tfprotov6.ProviderServer, error) {
 	t.Helper()
+	return map[string]func() (tfprotov6.ProviderServer, error){"entranetskope": providerServer(Options{Transport: proxyTransport(t, s)})}
+}
+
+// proxyTransport sends everything through the sandbox's CONNECT proxy, like http.ProxyFromEnvironment
+// with HTTPS_PROXY set, except loopback addresses (the sandbox's GitHub-Actions-like ID-token
+// endpoint), and trusts only the sandbox CA.
+func proxyTransport(t *testing.T, s *sandbox.Server) http.RoundTripper {
+	t.Helper()
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s.CAPEM())
 	proxyURL, err := url.Parse(s.ProxyURL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Like http.ProxyFromEnvironment with HTTPS_PROXY set: everything through the proxy except
-	// loopback addresses (here, the sandbox's GitHub-Actions-like ID-token endpoint).
 	proxy := func(req *http.Request) (*url.URL, error) {
 		if ip := net.ParseIP(req.URL.Hostname()); ip != nil && ip.IsLoopback() {
 			return nil, nil
 		}
 		return proxyURL, nil
 	}
-	tr := &http.Transport{Proxy: proxy, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}
-	return map[string]func() (tfprotov6.ProviderServer, error){
-		"entranetskope": providerserver.NewProtocol6WithError(NewWithOptions("test", Options{Transport: tr})()),
-	}
+	return &http.Transport{Proxy: proxy, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}
+}
+
+// providerServer serves the provider in-process with opts.
+func providerServer(opts Options) func() (tfprotov6.ProviderServer, error) {
+	return providerserver.NewProtocol6WithError(NewWithOptions("test", opts)())
 }
 
 func testAccProviderAuth(t *testing.T, s *sandbox.Server, providers map[string]func() (tfprotov6.ProviderServer, error), providerBlock string) {

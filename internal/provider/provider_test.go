@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	}
 	_ = os.Setenv("TF_CLI_CONFIG_FILE", rc)
 	_ = os.Setenv("CHECKPOINT_DISABLE", "1")
+	// The live acceptance suite (TestAcc*, `make testacc`) signs in with the ambient ARM_* and
+	// NETSKOPE_* variables: keep them for it before the hermetic tests lose them.
+	liveTenant = readLiveTenant()
 	// Tests configure the provider explicitly; ambient ARM_* variables must not leak in.
 	for _, k := range []string{"ARM_TENANT_ID", "ARM_CLIENT_ID", "ARM_CLIENT_SECRET", "ARM_CLIENT_CERTIFICATE_PATH",
 		"ARM_CLIENT_CERTIFICATE", "ARM_CLIENT_CERTIFICATE_PASSWORD", "ARM_USE_OIDC", "ARM_OIDC_TOKEN",
