@@ -116,3 +116,11 @@ func fetchActionsIDToken(ctx context.Context, doer policy.Transporter, requestUR
 	}
 	return out.Value, nil
 }
+
+// Do sends one Graph request (path relative to /v1.0) with the client's credential, retries and
+// middleware, decoding a JSON answer into out. It is for diagnostic tools (the probe), which record
+// how the service answers; resources and data sources use typed functions. A non-2xx answer is an
+// *Error carrying Graph's status, code and message.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	return c.raw(ctx, method, path, in, out, method+" "+path, "", "")
+}
