@@ -391,10 +391,10 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 		}
 	}
 	if credentialsChanged || settingsChanged {
+		// The URL and token go with every write, settings-only ones too: Graph may replace the whole
+		// saved set with what is sent, and never returns the token to send back.
 		settings := plan.settings()
-		if credentialsChanged {
-			settings.BaseURL, settings.Token = plan.SCIMBaseURL.ValueString(), token
-		}
+		settings.BaseURL, settings.Token = plan.SCIMBaseURL.ValueString(), token
 		if err := r.client.PutProvisioningSettings(ctx, spID, settings); err != nil {
 			resp.Diagnostics.AddError(summary, redact(err.Error(), token))
 			return
