@@ -13,11 +13,11 @@ import (
 // Error is a failed Graph call, in terms a person can act on: what was being done, to what, what
 // Graph said (status, code, message, request-id), and what to do about it.
 type Error struct {
-	Op        string // "create the synchronization job"
-	Object    string // "service principal 3f2c..."
-	Status    int
-	Code      string
-	Message   string
+	Op      string // "create the synchronization job"
+	Object  string // "service principal 3f2c..."
+	Status  int
+	Code    string
+	Message string
 	// OuterCode is Graph's own code when Code and Message were unpacked from a service error inside
 	// Graph's message (see unpackServiceError); "" otherwise.
 	OuterCode string

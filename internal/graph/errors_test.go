@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,7 +24,10 @@ func TestErrorUnpacksServiceError(t *testing.T) {
 			resp := &http.Response{StatusCode: http.StatusBadRequest, Header: http.Header{}}
 			body := `{"error":{"code":"UnknownError","message":` + jsonString(tc.message) + `,"innerError":{"request-id":"r-1"}}}`
 			err := errorFromBody(resp, []byte(body), "save the provisioning settings", "service principal x", "")
-			e := err.(*Error)
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("not a *Error: %v", err)
+			}
 			if e.Code != tc.wantCode || e.OuterCode != tc.wantOuter || e.Message != tc.wantMessage {
 				t.Fatalf("got code %q outer %q message %q", e.Code, e.OuterCode, e.Message)
 			}

@@ -104,3 +104,57 @@ func TestProvisioningResource_synchronizationServiceError(t *testing.T) {
 		return nil
 	})
 }
+
+// Right after the app is created, Entra's synchronization API answers 403 or 409 for a while: an
+// apply that creates the app and its provisioning together waits that out.
+func TestProvisioningResource_syncNotReadyAfterInstantiate(t *testing.T) {
+	for _, status := range []int{403, 409} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			faults := sandbox.DefaultFaults()
+			faults.SyncUnreadyMS, faults.SyncUnreadyStatus = 3000, status
+			s := newSandbox(t, sandbox.Options{Faults: &faults})
+			t.Setenv("TF_VAR_scim_token", s.SCIMToken(""))
+			resource.UnitTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testProviders(s),
+				Steps: []resource.TestStep{{
+					Config: testProviderConfig(s) + fmt.Sprintf(`
+variable "scim_token" {
+  type      = string
+  sensitive = true
+}
+
+resource "entranetskope_enterprise_app" "test" {
+  display_name = "Netskope not ready"
+}
+
+resource "entranetskope_provisioning" "test" {
+  service_principal_id = entranetskope_enterprise_app.test.service_principal_id
+  scim_base_url        = %[1]q
+  scim_token           = var.scim_token
+}
+`, s.SCIMURL("")),
+					ConfigStateChecks: []statecheck.StateCheck{
+						provKnownStr("status", "Active"),
+						provStatsCheck(s, func(st sandbox.Stats) error {
+							if st.Statuses[fmt.Sprint(status)] == 0 {
+								return fmt.Errorf("no synchronization call was answered %d: the test did not test the window (%v)", status, st.Statuses)
+							}
+							return nil
+						}),
+					},
+				}},
+			})
+		})
+	}
+}
+
+// provStatsCheck runs f on the sandbox's request statistics as a state check.
+func provStatsCheck(s *sandbox.Server, f func(sandbox.Stats) error) statecheck.StateCheck {
+	return provFuncCheck(func() error { return f(s.Stats()) })
+}
+
+type provFuncCheck func() error
+
+func (c provFuncCheck) CheckState(_ context.Context, _ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	resp.Error = c()
+}
