@@ -140,7 +140,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	gopts := msgraphsdk.GetDefaultClientOptions()
-	hc := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(retrying, middlewares(&gopts, cfg.UserAgent)...)}
+	// Each not-yet-ready answer waited out goes through the whole retry layer again (429s included).
+	ready := &syncReadyTransport{next: retrying}
+	hc := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(ready, middlewares(&gopts, cfg.UserAgent)...)}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,11 +13,14 @@ import (
 // Error is a failed Graph call, in terms a person can act on: what was being done, to what, what
 // Graph said (status, code, message, request-id), and what to do about it.
 type Error struct {
-	Op        string // "create the synchronization job"
-	Object    string // "service principal 3f2c..."
-	Status    int
-	Code      string
-	Message   string
+	Op      string // "create the synchronization job"
+	Object  string // "service principal 3f2c..."
+	Status  int
+	Code    string
+	Message string
+	// OuterCode is Graph's own code when Code and Message were unpacked from a service error inside
+	// Graph's message (see unpackServiceError); "" otherwise.
+	OuterCode string
 	RequestID string
 	// Hint says what to do next (for 403: the permission to grant).
 	Hint string
@@ -85,8 +89,33 @@ func wrap(err error, op, object, permission string) error {
 	} else {
 		return fmt.Errorf("could not %s (%s): %w", op, object, err)
 	}
+	e.unpackServiceError()
 	e.Hint = hintFor(e.Status, permission)
 	return e
+}
+
+// unpackServiceError reads the error of a service behind Graph out of Graph's message. Entra's
+// synchronization service answers with Graph's code UnknownError (or another generic code) and its
+// own error serialized as JSON in the message, e.g.
+// {"Message":"...","Code":"InvalidNotificationSettings","Target":null,"Details":null,...}
+// (microsoftgraph/msgraph-metadata issue 347). That inner code and message are what a person can act on.
+func (e *Error) unpackServiceError() {
+	m := strings.TrimSpace(e.Message)
+	if !strings.HasPrefix(m, "{") {
+		return
+	}
+	// encoding/json matches member names case-insensitively: Code and code alike.
+	var inner struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal([]byte(m), &inner) != nil || (inner.Code == "" && inner.Message == "") {
+		return
+	}
+	if inner.Code != "" {
+		e.OuterCode, e.Code = e.Code, inner.Code
+	}
+	e.Message = inner.Message
 }
 
 func hintFor(status int, permission string) string {

@@ -3,7 +3,9 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -44,14 +46,31 @@ type notificationSettings struct {
 	DeleteThresholdValue   int64  `json:"DeleteThresholdValue,omitempty"`
 }
 
-// PutProvisioningSettings saves the scope and safeguards, and the URL and token when s.Token is
-// set: a caller without the token (Graph never returns it) keeps the saved credentials as they are.
+// Whether PUT .../synchronization/secrets replaces the saved set or merges the keys sent into it is
+// not documented, and the evidence points both ways. Every write here is therefore right under both:
+// it sends the complete set the provider manages (URL, token, scope, notification settings) and
+// sends back every other key it read, except masked ones ("*": what Graph returns for a secret is
+// not its value, and saving it would overwrite the real one). The keys sent back are the settings
+// made elsewhere, e.g. SkipOutOfScopeDeletions set in the portal.
+
+// masked is the value GET secrets shows for a secret.
+const masked = "*"
+
+// managedSecrets are the keys this package writes; the others are kept as read.
+var managedSecrets = []string{SecretBaseAddress, SecretToken, SecretSyncAll, SecretNotification}
+
+// PutProvisioningSettings saves the credentials, scope and safeguards, keeping the other saved
+// settings. s.BaseURL and s.Token are required: Graph never returns the saved token, and a PUT that
+// left it out could remove it.
 func (c *Client) PutProvisioningSettings(ctx context.Context, spID string, s ProvisioningSettings) error {
+	if s.BaseURL == "" || s.Token == "" {
+		return errors.New("saving provisioning settings needs the SCIM base URL and token: Graph may replace every saved setting with the ones sent")
+	}
 	secrets, err := provisioningSecrets(s)
 	if err != nil {
 		return err
 	}
-	return c.SetSecrets(ctx, spID, secrets)
+	return c.putKeepingOthers(ctx, spID, secrets)
 }
 
 // provisioningSecrets is the wire form of s: secret key -> value.
@@ -67,19 +86,48 @@ func provisioningSecrets(s ProvisioningSettings) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode the notification settings: %w", err)
 	}
-	secrets := map[string]string{
+	return map[string]string{
+		SecretBaseAddress:  s.BaseURL,
+		SecretToken:        s.Token,
 		SecretSyncAll:      strconv.FormatBool(s.Scope == ScopeAll),
 		SecretNotification: string(b),
-	}
-	if s.Token != "" {
-		secrets[SecretBaseAddress], secrets[SecretToken] = s.BaseURL, s.Token
-	}
-	return secrets, nil
+	}, nil
 }
 
-// ClearProvisioningSettings removes every saved setting and the credentials.
+// notificationsOff is the notification settings with emails and deletion prevention off. Clearing
+// the key with "" fails in Entra (400 InvalidNotificationSettings, microsoftgraph/msgraph-metadata
+// issue 347), so clearing saves this instead.
+const notificationsOff = `{"Enabled":false,"DeleteThresholdEnabled":false}`
+
+// ClearProvisioningSettings removes the credentials and scope and turns the notification settings
+// off (the key itself cannot be removed); other saved settings are kept.
 func (c *Client) ClearProvisioningSettings(ctx context.Context, spID string) error {
-	return c.SetSecrets(ctx, spID, map[string]string{SecretBaseAddress: "", SecretToken: "", SecretSyncAll: "", SecretNotification: ""})
+	return c.putKeepingOthers(ctx, spID, map[string]string{SecretBaseAddress: "", SecretToken: "", SecretSyncAll: "",
+		SecretNotification: notificationsOff})
+}
+
+// putKeepingOthers saves managed (every managed key, "" clearing one) together with the other
+// settings saved now.
+func (c *Client) putKeepingOthers(ctx context.Context, spID string, managed map[string]string) error {
+	saved, err := c.Secrets(ctx, spID)
+	if err != nil {
+		return err
+	}
+	return c.SetSecrets(ctx, spID, withKept(saved, managed))
+}
+
+// withKept is managed plus the saved keys that are neither managed nor masked.
+func withKept(saved, managed map[string]string) map[string]string {
+	out := make(map[string]string, len(saved)+len(managed))
+	for k, v := range saved {
+		if v != masked && !slices.Contains(managedSecrets, k) {
+			out[k] = v
+		}
+	}
+	for k, v := range managed {
+		out[k] = v
+	}
+	return out
 }
 
 // GetProvisioningSettings reads what the app's provisioning has saved.

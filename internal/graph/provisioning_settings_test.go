@@ -32,15 +32,23 @@ func TestProvisioningSettingsWireForm(t *testing.T) {
 	}
 }
 
-func TestProvisioningSettingsWithoutToken(t *testing.T) {
-	// Without a token the saved credentials are kept: neither key is sent.
-	secrets, err := provisioningSecrets(ProvisioningSettings{BaseURL: "https://acme.goskope.com/api/v2/scim", Scope: ScopeAssigned})
+// A write sends every managed key and keeps what else is saved, except masked secrets.
+func TestProvisioningSettingsKeepOthers(t *testing.T) {
+	saved := map[string]string{SecretBaseAddress: "https://old", SecretToken: masked, SecretSyncAll: "true",
+		"SkipOutOfScopeDeletions": "true", "ClientSecret": masked}
+	managed, err := provisioningSecrets(ProvisioningSettings{BaseURL: "https://acme.goskope.com/api/v2/scim", Token: "tok", Scope: ScopeAssigned})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{SecretSyncAll: "false", SecretNotification: `{"Enabled":false,"DeleteThresholdEnabled":false}`}
-	if !reflect.DeepEqual(secrets, want) {
-		t.Fatalf("got %v, want %v", secrets, want)
+	want := map[string]string{SecretBaseAddress: "https://acme.goskope.com/api/v2/scim", SecretToken: "tok", SecretSyncAll: "false",
+		SecretNotification: notificationsOff, "SkipOutOfScopeDeletions": "true"}
+	if got := withKept(saved, managed); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	// Clearing writes the same "off" the settings encode for no emails and no threshold.
+	off, _ := provisioningSecrets(ProvisioningSettings{})
+	if off[SecretNotification] != notificationsOff {
+		t.Errorf("notificationsOff %s differs from the encoding of no notifications %s", notificationsOff, off[SecretNotification])
 	}
 }
 

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -43,49 +44,84 @@ func runProbe(t *testing.T, s *sandbox.Server) *Report {
 	return r
 }
 
-// The probe, run against the sandbox, reports what the sandbox models; where a live tenant's report
-// is committed (testdata/live*.json, written by `make probe`), the sandbox must answer the same.
+// The probe, run against the sandbox, reports what the sandbox models under each fault setting that
+// stands for an undocumented behaviour; where a live tenant's report is committed
+// (testdata/live*.json, written by `make probe`), the sandbox under its default settings must answer
+// the same.
 func TestProbe_sandbox(t *testing.T) {
-	s, err := sandbox.Start(sandbox.Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	r := runProbe(t, s)
-	b, _ := json.MarshalIndent(r, "", "  ")
-	t.Logf("sandbox report:\n%s", b)
+	for _, tc := range []struct {
+		name        string
+		secretsPut  string
+		unready     int // the 403/409 window after instantiate
+		wantFailure string
+	}{
+		{"defaults", "", 0, ""},
+		{"merge", sandbox.SecretsPutMerge, 0, ""},
+		{"unready 403", "", 403, "403"},
+		{"unready 409", sandbox.SecretsPutReplace, 409, "409"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := sandbox.DefaultFaults()
+			f.SecretsPut = tc.secretsPut
+			if tc.unready != 0 {
+				f.SyncUnreadyMS, f.SyncUnreadyStatus = 300, tc.unready
+			}
+			s, err := sandbox.Start(sandbox.Options{Logf: t.Logf, Faults: &f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+			r := runProbe(t, s)
+			b, _ := json.MarshalIndent(r, "", "  ")
+			t.Logf("sandbox report:\n%s", b)
 
-	if r.SecretsPut != "merge" && r.SecretsPut != "replace" {
-		t.Errorf("secrets_put %q", r.SecretsPut)
+			want := cmp.Or(tc.secretsPut, sandbox.SecretsPutReplace)
+			if r.SecretsPut != want {
+				t.Errorf("secrets_put %q, want %q", r.SecretsPut, want)
+			}
+			if !slices.Contains(r.MaskedKeys, "SecretToken") || slices.Contains(r.MaskedKeys, "BaseAddress") {
+				t.Errorf("masked keys %v: the token is masked, the URL is not", r.MaskedKeys)
+			}
+			if r.ClearJSONSecretWithEmpty.Status != http.StatusBadRequest || r.ClearJSONSecretWithEmpty.Code != "InvalidNotificationSettings" {
+				t.Errorf("clearing SyncNotificationSettings with \"\": %+v, want 400 with the inner code InvalidNotificationSettings", r.ClearJSONSecretWithEmpty)
+			}
+			if r.WrongCaseSecretKey.Status != http.StatusInternalServerError || r.WrongCaseSecretKey.Code != "InternalError" {
+				t.Errorf("a key in the wrong case: %+v, want 500 InternalError", r.WrongCaseSecretKey)
+			}
+			if r.SecondJobSameTemplate.Status != http.StatusConflict {
+				t.Errorf("second job from the same template: %+v, want 409", r.SecondJobSameTemplate)
+			}
+			if r.ValidateCredentialsFailure.Status != http.StatusBadRequest || r.JoblessValidateCredentials.Status != http.StatusBadRequest {
+				t.Errorf("refused credentials: job form %+v, job-less form %+v, want 400 each", r.ValidateCredentialsFailure, r.JoblessValidateCredentials)
+			}
+			for _, w := range []Wait{r.TemplatesAfterInstantiate, r.JobAfterInstantiate} {
+				if w.GaveUp || w.Statuses["200"] != 1 {
+					t.Errorf("readiness after instantiate: %+v", w)
+				}
+			}
+			if got := r.TemplatesAfterInstantiate.Statuses[tc.wantFailure]; tc.wantFailure != "" && got == 0 {
+				t.Errorf("the %s window was not seen: %+v", tc.wantFailure, r.TemplatesAfterInstantiate)
+			}
+			if tc.name != "defaults" {
+				return
+			}
+			recordings, _ := filepath.Glob(filepath.Join("testdata", "live*.json"))
+			for _, path := range recordings {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var live Report
+				if err := json.Unmarshal(data, &live); err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				for _, d := range Differences(r, &live) {
+					t.Errorf("the sandbox differs from %s: %s (change the sandbox's default, or the fault setting's)", path, d)
+				}
+			}
+			t.Logf("compared with %d live recordings", len(recordings))
+		})
 	}
-	if !slices.Contains(r.MaskedKeys, "SecretToken") || slices.Contains(r.MaskedKeys, "BaseAddress") {
-		t.Errorf("masked keys %v: the token is masked, the URL is not", r.MaskedKeys)
-	}
-	if r.SecondJobSameTemplate.Status != http.StatusConflict {
-		t.Errorf("second job from the same template: %+v, want 409", r.SecondJobSameTemplate)
-	}
-	if r.ValidateCredentialsFailure.Status != http.StatusBadRequest || r.JoblessValidateCredentials.Status != http.StatusBadRequest {
-		t.Errorf("refused credentials: job form %+v, job-less form %+v, want 400 each", r.ValidateCredentialsFailure, r.JoblessValidateCredentials)
-	}
-	if r.TemplatesAfterInstantiate.GaveUp || r.JobAfterInstantiate.GaveUp || r.TemplatesAfterInstantiate.Statuses["200"] != 1 {
-		t.Errorf("readiness after instantiate: %+v, %+v", r.TemplatesAfterInstantiate, r.JobAfterInstantiate)
-	}
-
-	recordings, _ := filepath.Glob(filepath.Join("testdata", "live*.json"))
-	for _, path := range recordings {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var live Report
-		if err := json.Unmarshal(data, &live); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		for _, d := range Differences(r, &live) {
-			t.Errorf("the sandbox differs from %s: %s", path, d)
-		}
-	}
-	t.Logf("compared with %d live recordings", len(recordings))
 }
 
 // Differences names each behaviour two reports disagree on, and nothing else.

@@ -39,6 +39,10 @@ type Options struct {
 	// PlanLagWait bounds how long a plan waits for a principal or app Graph does not show yet
 	// (default 20s): tests whose objects are long replicated shorten it.
 	PlanLagWait time.Duration
+	// SyncReadyWait bounds how long creating provisioning waits out the 403 and 409 answers Entra's
+	// synchronization API gives right after an app is created (default provisioningSyncReadyBudget):
+	// tests of a real missing permission shorten it.
+	SyncReadyWait time.Duration
 }
 
 // New returns a constructor for the provider at the given version.
@@ -320,14 +324,15 @@ func configuredData(data any, diags *diag.Diagnostics) *providerData {
 
 // providerData is what every resource and data source gets from Configure.
 type providerData struct {
-	client      *graph.Client
-	assignments *assignmentStore
+	client        *graph.Client
+	assignments   *assignmentStore
+	syncReadyWait time.Duration
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
 // (and tests) never share cached answers.
 func newProviderData(client *graph.Client, opts Options) *providerData {
-	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait)}
+	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait), syncReadyWait: opts.SyncReadyWait}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {

@@ -215,21 +215,45 @@ func (f *provFixture) do(what string, fn func(ctx context.Context) error) {
 	}
 }
 
-// provNothingLeft: no job and no saved secrets.
-func provNothingLeft(_ context.Context, sb provSandbox) error {
-	if len(sb.jobs) != 0 || len(sb.secrets) != 0 {
+// provNothingLeft: no job and no saved settings, other than the notification settings turned off
+// (Entra cannot remove that key: "" is refused, so destroy saves "off") and the keys in others,
+// which were set outside Terraform and must survive.
+func provNothingLeft(ctx context.Context, sb provSandbox) error {
+	return provNothingLeftBut(nil)(ctx, sb)
+}
+
+func provNothingLeftBut(others map[string]string) provSandboxCheck {
+	return func(_ context.Context, sb provSandbox) error {
 		var ids []string
 		for _, j := range sb.jobs {
 			ids = append(ids, j.ID)
 		}
-		keys := make([]string, 0, len(sb.secrets))
-		for k := range sb.secrets {
-			keys = append(keys, k)
+		var left []string
+		for k, v := range sb.secrets {
+			switch {
+			case k == graph.SecretNotification && provNotificationsOff(v):
+			case others[k] == v:
+			default:
+				left = append(left, k+"="+v)
+			}
 		}
-		slices.Sort(keys)
-		return fmt.Errorf("left behind in Entra: jobs %v, secrets %v", ids, keys)
+		for k, v := range others {
+			if sb.secrets[k] != v {
+				return fmt.Errorf("secret %s set outside Terraform: want %q kept, got %q", k, v, sb.secrets[k])
+			}
+		}
+		if len(ids) != 0 || len(left) != 0 {
+			slices.Sort(left)
+			return fmt.Errorf("left behind in Entra: jobs %v, secrets %v", ids, left)
+		}
+		return nil
 	}
-	return nil
+}
+
+// provNotificationsOff: notification settings that send no email and prevent no deletion.
+func provNotificationsOff(v string) bool {
+	var n map[string]any
+	return json.Unmarshal([]byte(v), &n) == nil && n["Enabled"] != true && n["DeleteThresholdEnabled"] != true
 }
 
 func (f *provFixture) checkDestroy(*terraform.State) error {

@@ -47,13 +47,18 @@ const (
 	// A service principal created moments ago may 404 on synchronization calls while Entra
 	// replicates it; a wrong id 404s for ever. This bounds how long the first 404s are waited out.
 	provisioningSPLagBudget = 90 * time.Second
+	// Right after an app is created, Entra's synchronization API can answer 403 or 409 for a while
+	// (azuread retries every synchronization call on both). How long is not documented: this bound
+	// is a guess. A real missing permission also answers 403, and is reported once it is spent.
+	provisioningSyncReadyBudget = 3 * time.Minute
 )
 
 // NewProvisioningResource is the entranetskope_provisioning resource.
 func NewProvisioningResource() resource.Resource { return &provisioningResource{} }
 
 type provisioningResource struct {
-	client *graph.Client
+	client        *graph.Client
+	syncReadyWait time.Duration
 }
 
 func (r *provisioningResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -164,7 +169,7 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 
 func (r *provisioningResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		r.client = pd.client
+		r.client, r.syncReadyWait = pd.client, pd.syncReadyWait
 	}
 }
 
@@ -243,6 +248,8 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	spID := plan.ServicePrincipalID.ValueString()
 	baseURL := plan.SCIMBaseURL.ValueString()
 	summary := "Could not set up provisioning for service principal " + spID
+	ctx, reportWait := r.waitingForSyncReady(ctx, spID, &resp.Diagnostics)
+	defer reportWait()
 
 	// 1. The app must be able to provision at all.
 	tmpl, err := r.syncTemplate(ctx, spID)
@@ -391,10 +398,10 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 		}
 	}
 	if credentialsChanged || settingsChanged {
+		// The URL and token go with every write, settings-only ones too: Graph may replace the whole
+		// saved set with what is sent, and never returns the token to send back.
 		settings := plan.settings()
-		if credentialsChanged {
-			settings.BaseURL, settings.Token = plan.SCIMBaseURL.ValueString(), token
-		}
+		settings.BaseURL, settings.Token = plan.SCIMBaseURL.ValueString(), token
 		if err := r.client.PutProvisioningSettings(ctx, spID, settings); err != nil {
 			resp.Diagnostics.AddError(summary, redact(err.Error(), token))
 			return
@@ -442,6 +449,39 @@ func (r *provisioningResource) Delete(ctx context.Context, req resource.DeleteRe
 		resp.Diagnostics.AddError(summary, "The provisioning job was deleted, but its saved URL, token and settings "+
 			"could not be cleared: "+err.Error())
 	}
+}
+
+// waitingForSyncReady makes the synchronization calls of a create wait out the 403 and 409 answers
+// Entra gives for a while after the app was created. What was waited for goes to the log as it
+// happens and, when the create fails anyway, into a diagnostic of its own (report, deferred by the
+// caller); a create that succeeds after waiting warns of nothing: that is the normal course right
+// after the app was made.
+func (r *provisioningResource) waitingForSyncReady(ctx context.Context, spID string, diags *diag.Diagnostics) (context.Context, func()) {
+	budget := r.syncReadyWait
+	if budget <= 0 {
+		budget = provisioningSyncReadyBudget
+	}
+	w := &graph.SyncReadyWait{Budget: budget}
+	w.OnWait = func(status int, code string, delay time.Duration) {
+		tflog.Info(ctx, "Entra's synchronization API is not ready for the new application yet: waiting",
+			map[string]any{"service_principal_id": spID, "status": status, "code": code, "retry_in": delay.String()})
+	}
+	report := func() {
+		waited, answers, status := w.Waited()
+		if answers == 0 {
+			return
+		}
+		tflog.Info(ctx, "waited for Entra's synchronization API", map[string]any{"service_principal_id": spID,
+			"waited": waited.String(), "answers": answers})
+		if diags.HasError() {
+			diags.AddError("Entra's synchronization API was not ready",
+				fmt.Sprintf("The synchronization (provisioning) API of service principal %s answered %d %d times; the provider "+
+					"waited %s for it, as Entra answers 403 or 409 for a while after an application is created, and gave up "+
+					"at the limit (%s, or the create timeout). If the application was created long ago, the 403 is a "+
+					"missing permission: grant %s.", spID, status, answers, waited.Round(time.Millisecond), budget, graph.PermSynchronization))
+		}
+	}
+	return graph.WithSyncReadyWait(ctx, w), report
 }
 
 // configuredToken is the token from configuration: scim_token from the plan, or the write-only

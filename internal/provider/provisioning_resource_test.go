@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -592,13 +593,16 @@ func TestProvisioningResource_missingPermission(t *testing.T) {
 	f := &provFixture{t: t, s: s, admin: provGraph(t, s, s.AdminClient())}
 	f.spID = provApp(t, s, s.AdminClient(), sandbox.NetskopeUserAuthTemplateName)
 	f.setToken(s.SCIMToken(""))
+	// A 403 may also be Entra not ready for a new app: it is waited out (here briefly), then reported
+	// with what was waited for.
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testProviders(s),
+		ProtoV6ProviderFactories: testProviders(s, Options{SyncReadyWait: 2 * time.Second}),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{{
 			Config: testProviderConfig(s) + testAccProvisioningConfig_basic(f.spID, s.SCIMURL("")),
 			ExpectError: provRx("403 Authorization_RequestDenied",
-				"Grant the application permission Application.ReadWrite.OwnedBy", "Synchronization.ReadWrite.All"),
+				"Grant the application permission Application.ReadWrite.OwnedBy", "Synchronization.ReadWrite.All",
+				"Entra's synchronization API was not ready", "answered 403", "missing permission"),
 		}},
 	})
 	f.now(provNothingLeft)

@@ -40,8 +40,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
 			return
 		}
-		if f.ErrorRate < 0 || f.ErrorRate > 1 || f.LatencyMS < 0 || f.ReplicationLagMS < 0 {
-			adminError(w, http.StatusBadRequest, "faults: error_rate must be within 0..1 and latencies must not be negative")
+		if err := f.Validate(); err != nil {
+			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
 			return
 		}
 		s.SetFaults(f)

@@ -363,6 +363,12 @@ type CycleResult = provisioning.CycleResult
 // Faults are the sandbox's realism settings (latency, throttling, errors, replication lag, ...).
 type Faults = graphapi.Faults
 
+// Values of Faults.SecretsPut: whether PUT secrets replaces the saved set or merges into it.
+const (
+	SecretsPutReplace = graphapi.SecretsPutReplace
+	SecretsPutMerge   = graphapi.SecretsPutMerge
+)
+
 // Throttle models Graph's identity service limits per app and tenant.
 type Throttle = graphapi.Throttle
 

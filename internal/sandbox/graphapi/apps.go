@@ -188,6 +188,7 @@ func (s *API) instantiateTemplate(c *gctx) {
 		return
 	}
 	app, sp := s.instantiateLocked(tpl, displayName, c.claims.AppID)
+	s.faults.markInstantiated(sp.ID)
 	appJSON, spJSON := appJSONMap(app), appJSONMap(sp)
 	s.store.Mu.Unlock()
 	s.logf("sandbox: instantiated %q from gallery template %q (application %s, service principal %s)", displayName, tpl.DisplayName, app.ID, sp.ID)

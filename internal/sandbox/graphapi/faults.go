@@ -1,8 +1,11 @@
 package graphapi
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -34,6 +37,38 @@ type Faults struct {
 	// RetryAfterFractional makes 429 answers carry Retry-After with a fraction of a second ("2.128"), as
 	// some Graph services send it, instead of whole seconds.
 	RetryAfterFractional bool `json:"retry_after_fractional"`
+	// SecretsPut is what PUT .../synchronization/secrets does with the saved set, which Graph does not
+	// document: "replace" (the default, and the stricter) saves exactly the keys sent, dropping the
+	// rest; "merge" saves the keys sent into the saved set. The evidence points both ways: Microsoft's
+	// "skip out of scope deletions" procedure reads every key and PUTs all of them back (replace),
+	// while microsoftgraph/msgraph-metadata issue 347 implies merge.
+	SecretsPut string `json:"secrets_put,omitempty"`
+	// SyncUnreadyMS is how long, after instantiate, the synchronization routes of the new service
+	// principal answer SyncUnreadyStatus instead of serving the call. azuread retries every
+	// synchronization call on 403 and 409 for this reason; how long Entra takes is not documented.
+	SyncUnreadyMS int `json:"sync_unready_ms"`
+	// SyncUnreadyStatus is 403 (the default) or 409.
+	SyncUnreadyStatus int `json:"sync_unready_status,omitempty"`
+}
+
+// Values of Faults.SecretsPut.
+const (
+	SecretsPutReplace = "replace"
+	SecretsPutMerge   = "merge"
+)
+
+// Validate says what is wrong with f, or nil.
+func (f Faults) Validate() error {
+	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.LatencyMS < 0 || f.ReplicationLagMS < 0 || f.SyncUnreadyMS < 0 {
+		return errors.New("error_rate must be within 0..1 and latencies must not be negative")
+	}
+	if !slices.Contains([]string{"", SecretsPutReplace, SecretsPutMerge}, f.SecretsPut) {
+		return fmt.Errorf("secrets_put must be %q or %q, not %q", SecretsPutReplace, SecretsPutMerge, f.SecretsPut)
+	}
+	if !slices.Contains([]int{0, http.StatusForbidden, http.StatusConflict}, f.SyncUnreadyStatus) {
+		return fmt.Errorf("sync_unready_status must be 403 or 409, not %d", f.SyncUnreadyStatus)
+	}
+	return nil
 }
 
 // Throttle is a token-bucket model of Graph's identity limits (Graph's throttling-limits page,
@@ -72,6 +107,8 @@ type faultState struct {
 	f       Faults
 	rng     *rand.Rand
 	buckets map[string]*bucket
+	// instantiated is when each service principal was made by instantiate, for SyncUnreadyMS.
+	instantiated map[string]time.Time
 }
 
 type bucket struct {
@@ -81,7 +118,7 @@ type bucket struct {
 }
 
 func newFaultState(f Faults) *faultState {
-	return &faultState{f: f, rng: rand.New(rand.NewPCG(1, 2)), buckets: map[string]*bucket{}}
+	return &faultState{f: f, rng: rand.New(rand.NewPCG(1, 2)), buckets: map[string]*bucket{}, instantiated: map[string]time.Time{}}
 }
 
 func (fs *faultState) get() Faults {

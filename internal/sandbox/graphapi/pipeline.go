@@ -268,6 +268,10 @@ func (s *API) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
 			c.error(status, "serviceNotAvailable", "The service is temporarily unavailable. Please retry.")
+		} else if strings.HasPrefix(rt.template, syncRoutes) {
+			// The synchronization service wraps its own errors in UnknownError (see syncError); the
+			// code and message inside are a guess.
+			c.syncError(status, "InternalServerError", "An internal error occurred in the synchronization service. Retry the request later.")
 		} else {
 			c.error(status, "generalException", "An internal server error occurred while processing the request.")
 		}
@@ -288,6 +292,9 @@ func (s *API) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *
 	w.Header().Set("x-ms-resource-unit", strconv.Itoa(cost))
 	if !s.allowed(c) {
 		c.error(http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		return rt.key()
+	}
+	if s.syncUnready(c) {
 		return rt.key()
 	}
 	rt.handler(c)

@@ -55,8 +55,9 @@ func (s *API) getSyncSecrets(c *gctx) {
 	c.json(http.StatusOK, map[string]any{"@odata.context": c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/secrets", "value": items})
 }
 
-// putSyncSecrets saves credentials and settings. Keys not named keep their values; a key set to ""
-// is cleared. Saving does not test the credentials (validateCredentials does).
+// putSyncSecrets saves credentials and settings. Under Faults.SecretsPut "replace" the keys sent
+// become the whole saved set; under "merge" keys not named keep their values. Either way a key sent
+// as "" is not saved. Saving does not test the credentials (validateCredentials does).
 func (s *API) putSyncSecrets(c *gctx) {
 	var body struct {
 		Value *[]struct {
@@ -74,7 +75,10 @@ func (s *API) putSyncSecrets(c *gctx) {
 	seen := map[string]bool{}
 	for _, kv := range *body.Value {
 		if !slices.Contains(syncSecretKeys, kv.Key) {
-			c.badRequest(fmt.Sprintf("The secret key '%s' is not a valid synchronizationSecret.", kv.Key))
+			// Entra parses the key with a case-sensitive enum parse and lets the failure through as a
+			// 500 (msgraph-sdk-java issue 372: "baseAddress"). Guess: a key unknown in any case fails
+			// the same way, since it is the same parse.
+			c.error(http.StatusInternalServerError, "InternalError", fmt.Sprintf("Requested value '%s' was not found.", kv.Key))
 			return
 		}
 		if seen[kv.Key] {
@@ -82,12 +86,19 @@ func (s *API) putSyncSecrets(c *gctx) {
 			return
 		}
 		seen[kv.Key] = true
-		if kv.Key == "SyncAll" && kv.Value != nil && *kv.Value != "" && !slices.Contains([]string{"true", "false"}, strings.ToLower(*kv.Value)) {
+		v := ""
+		if kv.Value != nil {
+			v = *kv.Value
+		}
+		if kv.Key == "SyncAll" && v != "" && !slices.Contains([]string{"true", "false"}, strings.ToLower(v)) {
 			c.badRequest("The secret 'SyncAll' must be 'true' or 'false'.")
 			return
 		}
-		if kv.Key == "SyncNotificationSettings" && kv.Value != nil && *kv.Value != "" && !json.Valid([]byte(*kv.Value)) {
-			c.badRequest("The secret 'SyncNotificationSettings' must be a JSON object.")
+		if kv.Key == "SyncNotificationSettings" && (!strings.HasPrefix(strings.TrimSpace(v), "{") || !json.Valid([]byte(v))) {
+			// Clearing the notification settings with "" fails in Entra (microsoftgraph/msgraph-metadata
+			// issue 347); "{}" is accepted and saved.
+			c.syncError(http.StatusBadRequest, "InvalidNotificationSettings",
+				"The notification settings are not valid: SyncNotificationSettings must be a JSON object.")
 			return
 		}
 	}
@@ -101,6 +112,9 @@ func (s *API) putSyncSecrets(c *gctx) {
 		s.store.Mu.Unlock()
 		c.noProvisioning(sp)
 		return
+	}
+	if s.faults.get().SecretsPut != SecretsPutMerge {
+		clear(sp.Sync.Secrets)
 	}
 	for _, kv := range *body.Value {
 		if kv.Value == nil || *kv.Value == "" {
@@ -121,4 +135,18 @@ func (s *API) putSyncSecrets(c *gctx) {
 	}
 	s.store.Mu.Unlock()
 	c.noContent()
+}
+
+// syncError answers as Entra's synchronization service does: Graph's envelope with code UnknownError,
+// whose message is the service's own error serialized as JSON. Seen in microsoftgraph/msgraph-metadata
+// issue 347 for "code":"InvalidNotificationSettings"; the other members and their PascalCase are a
+// guess modelled on the .NET error objects Entra's provisioning service returns elsewhere.
+func (c *gctx) syncError(status int, code, message string) {
+	inner, err := json.Marshal(map[string]any{
+		"Message": message, "Code": code, "Target": nil, "Details": nil, "InnerError": nil, "Instance": nil, "AdditionalInfo": nil,
+	})
+	if err != nil {
+		panic(err)
+	}
+	c.error(status, "UnknownError", string(inner))
 }
