@@ -127,6 +127,9 @@ type SyncJob struct {
 	ServicePrincipalID         string              `json:"-"`
 	NextCycle                  time.Time           `json:"-"`
 	Provisioned                *ProvisioningLedger `json:"-"`
+	// ForceDeletes lets the next cycle past the accidental-deletion threshold (a restart with the
+	// ForceDeletes scope); the cycle that uses it clears it.
+	ForceDeletes bool `json:"-"`
 }
 
 type SyncSchedule struct {

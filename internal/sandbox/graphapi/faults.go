@@ -27,7 +27,19 @@ type Faults struct {
 	ReplicationLagMS int `json:"replication_lag_ms"`
 	// Instantiate404 makes instantiate answer 404 after it created the application and service principal.
 	Instantiate404 bool `json:"instantiate_404"`
+	// StartStatus is what a job's status code reads after start or restart until a cycle completes.
+	// Entra documents NotRun for a new job's first cycle, not what a job that has run before reads when
+	// it is started again, so both guesses are offered: "first_cycle" (the default: NotRun only until
+	// the job's first cycle ever; a job that has run reads Active at once) or "every_start" (NotRun
+	// after every start, until the next cycle completes).
+	StartStatus string `json:"start_status,omitempty"`
 }
+
+// Values of Faults.StartStatus.
+const (
+	StartStatusFirstCycle = "first_cycle"
+	StartStatusEveryStart = "every_start"
+)
 
 // Throttle is a token-bucket model of Graph's identity limits: ResourceUnits per 10 seconds
 // (GET costs 1, listing app role assignments 2, a write 1) and Writes per 150 seconds.
