@@ -238,7 +238,7 @@ func TestProvisioningQuarantineRetriesAndDisable(t *testing.T) {
 		}
 	}
 	st, sched := provJob(t, s, app)
-	if sched["state"] != "Disabled" || st["code"] != "Quarantine" || st["quarantine"].(map[string]any)["nextAttempt"] != "" {
+	if sched["state"] != "Disabled" || st["code"] != "Quarantine" || st["quarantine"].(map[string]any)["nextAttempt"] != nil {
 		t.Fatalf("disabled job: status %v, schedule %v", st, sched)
 	}
 	if res := advance("240h"); len(res) != 0 {

@@ -185,7 +185,7 @@ type SyncError struct {
 type SyncQuarantine struct {
 	CurrentBegan string     `json:"currentBegan"`
 	Error        *SyncError `json:"error"`
-	NextAttempt  string     `json:"nextAttempt"`
+	NextAttempt  *string    `json:"nextAttempt"` // null once the job is disabled: no retry is coming
 	Reason       string     `json:"reason"`
 	SeriesBegan  string     `json:"seriesBegan"`
 	SeriesCount  int64      `json:"seriesCount"`

@@ -212,7 +212,9 @@ func (e *Engine) runJobs(ctx context.Context, onlyDue bool) ([]CycleResult, erro
 	return out, nil
 }
 
-func isDue(j *directory.SyncJob, t time.Time) bool { return !j.NextCycle.IsZero() && !j.NextCycle.After(t) }
+func isDue(j *directory.SyncJob, t time.Time) bool {
+	return !j.NextCycle.IsZero() && !j.NextCycle.After(t)
+}
 
 // runCycle runs one cycle of a job; ok is false when the job is gone or no longer started, or, with
 // onlyDue, when it is no longer due: the scheduler and RunDue may both pick a job, and the second to

@@ -173,7 +173,8 @@ func quarantine(j *directory.SyncJob, reason string, cause *directory.SyncError,
 	q.CurrentBegan = directory.GraphTime(ended)
 	q.Error = cause
 	next := ended.Add(QuarantineBackoff(q.SeriesCount))
-	q.NextAttempt = directory.GraphTime(next)
+	attempt := directory.GraphTime(next)
+	q.NextAttempt = &attempt
 	if j.Schedule.State == "Active" {
 		st.Code = "Quarantine"
 	}
@@ -182,7 +183,7 @@ func quarantine(j *directory.SyncJob, reason string, cause *directory.SyncError,
 		// "Quarantine" (the quarantine is not lifted, the job merely stops retrying), with the schedule
 		// Disabled as a new job's is. A start lifts both.
 		j.Schedule.State = "Disabled"
-		q.NextAttempt = ""
+		q.NextAttempt = nil
 		return time.Time{}
 	}
 	return next
