@@ -177,9 +177,17 @@ type provFixture struct {
 	spID  string
 }
 
+// newProvFixture starts a sandbox whose engine runs cycles only when a test asks (f.cycleSucceeds,
+// RunCycles, AdvanceClock), so that a job's status is known at each step: NotRun after start until a
+// cycle completes.
 func newProvFixture(t *testing.T, opts ...sandbox.Options) *provFixture {
 	t.Helper()
-	s := newSandbox(t, opts...)
+	var o sandbox.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.ManualCycles = true
+	s := newSandbox(t, o)
 	f := &provFixture{t: t, s: s, admin: provGraph(t, s, s.AdminClient())}
 	f.spID = provNetskopeApp(t, s)
 	f.setToken(s.SCIMToken(""))

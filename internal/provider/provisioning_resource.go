@@ -361,6 +361,9 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 	state.ID = types.StringValue(spID)
 	state.SyncTemplateID = types.StringValue(job.TemplateID)
 	state.setJob(job)
+	if job.QuarantineReason != "" {
+		resp.Diagnostics.AddWarning("Provisioning is in quarantine", quarantineAdvice(spID, job))
+	}
 	state.readSettings(ctx, settings)
 	state.SCIMTokenWO = types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
@@ -600,6 +603,22 @@ func (r *provisioningResource) cleanUp(ctx context.Context, spID, jobID string, 
 			"of service principal %s failed too: %s. Delete its provisioning configuration in the Entra admin center "+
 			"before applying again.", spID, err))
 	}
+}
+
+// quarantineAdvice says why Entra quarantined a job and what to do: a quarantine is lifted by fixing
+// its cause (Entra's retries then succeed), not by Terraform, which plans nothing for it.
+func quarantineAdvice(spID string, job *graph.Job) string {
+	msg := fmt.Sprintf("Entra quarantined the provisioning job %s of service principal %s (reason %s)", job.ID, spID, job.QuarantineReason)
+	if job.LastExecutionError != "" {
+		msg += ": " + job.LastExecutionError
+	}
+	if job.QuarantineReason == "TooManyDeletes" {
+		return msg + ". A cycle would disable or delete more users and groups in Netskope than " +
+			"accidental_deletion_threshold allows, so none were. Review them in the Entra admin center " +
+			"(Provisioning > Provisioning logs) and allow them there, or restore the assignments."
+	}
+	return msg + ". Entra retries after 6 hours, 12 hours, 24 hours, then daily, and disables the job after 4 weeks " +
+		"in quarantine (an apply then starts it again). Fix the cause: check scim_base_url and the SCIM token."
 }
 
 // redact keeps a token out of a message, whatever produced it.

@@ -39,7 +39,7 @@ func TestProvisioningResource_basic(t *testing.T) {
 					provKnownStr("service_principal_id", f.spID),
 					provKnownStr("scim_base_url", s.SCIMURL("")),
 					provKnownStr("scope", "assigned"),
-					provKnownStr("status", "Active"),
+					provKnownStr("status", "NotRun"),
 					provKnownStr("schedule_interval", "PT40M"),
 					statecheck.ExpectKnownValue(provAddr, tfjsonpath.New("enabled"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(provAddr, tfjsonpath.New("job_id"), knownvalue.StringRegexp(regexp.MustCompile(`^.+\..+\..+$`))),
@@ -55,8 +55,8 @@ func TestProvisioningResource_basic(t *testing.T) {
 						graph.SecretNotification: provNotification("", 0),
 					})),
 					f.check(func(_ context.Context, sb provSandbox) error {
-						if sb.jobs[0].StatusCode != "Active" {
-							return fmt.Errorf("job status: want Active, got %s", sb.jobs[0].StatusCode)
+						if sb.jobs[0].StatusCode != "NotRun" {
+							return fmt.Errorf("job status: want NotRun, got %s", sb.jobs[0].StatusCode)
 						}
 						return nil
 					}),
@@ -239,7 +239,7 @@ func TestProvisioningResource_import(t *testing.T) {
 					}
 					a := states[0].Attributes
 					want := map[string]string{"id": f.spID, "service_principal_id": f.spID, "scim_base_url": s.SCIMURL(""),
-						"scope": "assigned", "notification_email": "ops@example.com", "enabled": "true", "status": "Active"}
+						"scope": "assigned", "notification_email": "ops@example.com", "enabled": "true", "status": "NotRun"}
 					for k, v := range want {
 						if a[k] != v {
 							return fmt.Errorf("imported %s: want %q, got %q", k, v, a[k])
@@ -325,7 +325,7 @@ func TestProvisioningResource_disappears(t *testing.T) {
 					plancheck.ExpectResourceAction(provAddr, plancheck.ResourceActionCreate),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
-					provKnownStr("status", "Active"),
+					provKnownStr("status", "NotRun"),
 					f.check(func(ctx context.Context, sb provSandbox) error {
 						if len(sb.jobs) != 1 || sb.jobs[0].ID == firstJob {
 							return fmt.Errorf("want one new job, got %+v", sb.jobs)
@@ -373,7 +373,8 @@ func TestProvisioningResource_drift(t *testing.T) {
 					plancheck.ExpectResourceAction(provAddr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(provAddr, tfjsonpath.New("enabled"), knownvalue.Bool(true)),
 				}},
-				ConfigStateChecks: []statecheck.StateCheck{restored, provKnownStr("status", "Active")},
+				// No cycle has completed yet, so the restarted job still reads NotRun.
+				ConfigStateChecks: []statecheck.StateCheck{restored, provKnownStr("status", "NotRun")},
 			},
 			{
 				PreConfig: func() {
@@ -529,12 +530,13 @@ func TestProvisioningResource_writeOnlyTokenOpenTofu(t *testing.T) {
 			return nil
 		}
 	}
-	woChecks := func(version int64) []statecheck.StateCheck {
+	// status: NotRun after create, Active once the job has completed a cycle (f.cycleSucceeds).
+	woChecks := func(version int64, status string) []statecheck.StateCheck {
 		return []statecheck.StateCheck{
 			statecheck.ExpectKnownValue(provAddr, tfjsonpath.New("scim_token_wo"), knownvalue.Null()),
 			statecheck.ExpectKnownValue(provAddr, tfjsonpath.New("scim_token"), knownvalue.Null()),
 			statecheck.ExpectKnownValue(provAddr, tfjsonpath.New("scim_token_wo_version"), knownvalue.Int64Exact(version)),
-			provKnownStr("status", "Active"),
+			provKnownStr("status", status),
 			f.check(provOneJob("Active", map[string]string{graph.SecretBaseAddress: s.SCIMURL(""), graph.SecretToken: "*"})),
 			f.cycleSucceeds(),
 		}
@@ -545,7 +547,7 @@ func TestProvisioningResource_writeOnlyTokenOpenTofu(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:            testProviderConfig(s) + testAccProvisioningConfig_writeOnly(f.spID, s.SCIMURL(""), 1),
-				ConfigStateChecks: woChecks(1),
+				ConfigStateChecks: woChecks(1, "NotRun"),
 				Check:             noTokenInState(&first),
 			},
 			{
@@ -562,7 +564,7 @@ func TestProvisioningResource_writeOnlyTokenOpenTofu(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(provAddr, plancheck.ResourceActionUpdate),
 				}},
-				ConfigStateChecks: woChecks(2),
+				ConfigStateChecks: woChecks(2, "Active"),
 				Check:             noTokenInState(&first, &second),
 			},
 			{
@@ -626,7 +628,7 @@ func TestProvisioningResource_throttlingAndReplicationLag(t *testing.T) {
 		Steps: []resource.TestStep{{
 			Config: testProviderConfig(s) + testAccProvisioningConfig_full(f.spID, s.SCIMURL(""), "assigned", "ops@example.com", 10, true),
 			ConfigStateChecks: []statecheck.StateCheck{
-				provKnownStr("status", "Active"),
+				provKnownStr("status", "NotRun"),
 				f.check(provOneJob("Active", map[string]string{graph.SecretBaseAddress: s.SCIMURL(""), graph.SecretSyncAll: "false",
 					graph.SecretNotification: provNotification("ops@example.com", 10)})),
 				f.check(func(context.Context, provSandbox) error {
@@ -676,7 +678,7 @@ func TestProvisioningResource_createDisabled(t *testing.T) {
 					plancheck.ExpectResourceAction(provAddr, plancheck.ResourceActionUpdate),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
-					provKnownStr("status", "Active"),
+					provKnownStr("status", "NotRun"),
 					f.check(provOneJob("Active", nil)),
 					f.cycleSucceeds(),
 				},

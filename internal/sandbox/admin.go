@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/graphapi"
 )
 
 // The admin API lives under /_sandbox/, never on a Graph path. It is unauthenticated: it only ever
@@ -16,6 +20,8 @@ import (
 //	POST stats/reset                 zero them
 //	GET  faults / PUT faults         the fault settings as one JSON object
 //	POST cycles                      run a provisioning cycle for every started job, answer when done
+//	POST clock/advance?by=6h         move the sandbox's time forward (a Go duration), run the cycles
+//	                                 that became due; answers {"now":..., "jobs":[...]}
 //	POST directory/users?count=N     add N users; answers {"ids":[...]}
 //	POST directory/groups?count=N    add N groups; answers {"ids":[...]}
 //	POST netskope/tokens/revoke      revoke a Netskope tenant's SCIM token (?tenant=, default the first)
@@ -44,6 +50,10 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			adminError(w, http.StatusBadRequest, "faults: "+err.Error())
 			return
 		}
+		if !slices.Contains([]string{"", graphapi.StartStatusFirstCycle, graphapi.StartStatusEveryStart}, f.StartStatus) {
+			adminError(w, http.StatusBadRequest, "faults: start_status must be "+graphapi.StartStatusFirstCycle+" or "+graphapi.StartStatusEveryStart)
+			return
+		}
 		s.SetFaults(f)
 		writeJSON(w, http.StatusOK, s.Faults())
 	case p == "cycles" && r.Method == http.MethodPost:
@@ -53,6 +63,18 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"jobs": res})
+	case p == "clock/advance" && r.Method == http.MethodPost:
+		d, err := time.ParseDuration(r.URL.Query().Get("by"))
+		if err != nil || d <= 0 {
+			adminError(w, http.StatusBadRequest, "by must be a positive Go duration, e.g. 6h or 90m")
+			return
+		}
+		res, err := s.AdvanceClock(r.Context(), d)
+		if err != nil {
+			adminError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"now": s.Now().Format(time.RFC3339), "jobs": res})
 	case (p == "directory/users" || p == "directory/groups") && r.Method == http.MethodPost:
 		n, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("count"), "1"))
 		if err != nil || n < 1 || n > 100000 {

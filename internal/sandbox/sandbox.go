@@ -49,6 +49,9 @@ type Options struct {
 	Roles []string
 	// CycleInterval between provisioning cycles of a started job; 40 minutes when zero.
 	CycleInterval time.Duration
+	// ManualCycles stops the engine from running cycles on its own: only RunCycles and AdvanceClock
+	// run them. Tests use it to see a started job before its first cycle (status NotRun).
+	ManualCycles bool
 	// SeedUsers adds that many extra users to the seeded directory.
 	SeedUsers int
 	// Faults in force at start; DefaultFaults when nil.
@@ -94,6 +97,8 @@ type Server struct {
 
 	ca    *certAuthority
 	store *directory.Store
+	// clock is the sandbox's now, shared by the directory, Graph and the provisioning engine.
+	clock *directory.Clock
 
 	authority     *entra.Authority
 	mainClientID  string
@@ -166,11 +171,12 @@ func Start(opts Options) (*Server, error) {
 		f = *opts.Faults
 	}
 	// The directory reads the lag fault from the Graph API, which is built on the directory.
-	s.store = directory.New(func() time.Duration { return s.graph.ReplicationLag() })
+	s.clock = directory.NewClock()
+	s.store = directory.New(func() time.Duration { return s.graph.ReplicationLag() }, s.clock)
 
-	s.engine = provisioning.New(s.store, s.outboundClient(), s.opts.CycleInterval)
+	s.engine = provisioning.New(s.store, s.outboundClient(), s.opts.CycleInterval, s.clock)
 	s.graph = graphapi.New(graphapi.Config{
-		Store: s.store, Engine: s.engine, Verify: s.verifyCaller, TenantID: s.tenantID,
+		Store: s.store, Engine: s.engine, Clock: s.clock, Verify: s.verifyCaller, TenantID: s.tenantID,
 		CycleInterval: s.opts.CycleInterval, Faults: f, Logf: s.opts.Logf,
 	})
 	if err := s.setupClients(); err != nil {
@@ -200,8 +206,10 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.serve(s.proxyLn, http.HandlerFunc(s.serveProxy))
 
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.engine.Run(s.ctx) }()
+	if !s.opts.ManualCycles {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.engine.Run(s.ctx) }()
+	}
 	return s, nil
 }
 
@@ -355,6 +363,19 @@ func (s *Server) logf(format string, args ...any) { s.opts.Logf(format, args...)
 // RunCycles runs one provisioning cycle now for every started job and returns when all are done.
 func (s *Server) RunCycles(ctx context.Context) ([]CycleResult, error) {
 	return s.engine.RunCycles(ctx)
+}
+
+// Now is the sandbox's time: real time plus every AdvanceClock.
+func (s *Server) Now() time.Time { return s.clock.Now() }
+
+// AdvanceClock moves the sandbox's time forward by d, then runs the provisioning cycles that became
+// due (quarantine retries, disabling after 28 days in quarantine) and returns their outcomes once
+// they are done. A cycle the scheduler was already running is waited for, not run twice.
+func (s *Server) AdvanceClock(ctx context.Context, d time.Duration) ([]CycleResult, error) {
+	s.clock.Advance(d)
+	res, err := s.engine.RunDue(ctx)
+	s.engine.ClockAdvanced()
+	return res, err
 }
 
 // CycleResult is the outcome of one provisioning cycle of one job.

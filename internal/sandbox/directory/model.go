@@ -127,6 +127,9 @@ type SyncJob struct {
 	ServicePrincipalID         string              `json:"-"`
 	NextCycle                  time.Time           `json:"-"`
 	Provisioned                *ProvisioningLedger `json:"-"`
+	// ForceDeletes lets the next cycle past the accidental-deletion threshold (a restart with the
+	// ForceDeletes scope); the cycle that uses it clears it.
+	ForceDeletes bool `json:"-"`
 }
 
 type SyncSchedule struct {
@@ -182,7 +185,7 @@ type SyncError struct {
 type SyncQuarantine struct {
 	CurrentBegan string     `json:"currentBegan"`
 	Error        *SyncError `json:"error"`
-	NextAttempt  string     `json:"nextAttempt"`
+	NextAttempt  *string    `json:"nextAttempt"` // null once the job is disabled: no retry is coming
 	Reason       string     `json:"reason"`
 	SeriesBegan  string     `json:"seriesBegan"`
 	SeriesCount  int64      `json:"seriesCount"`

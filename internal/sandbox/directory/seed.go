@@ -53,7 +53,7 @@ func (s *Store) AddUserLocked(nick, displayName string) *User {
 	mail := upn
 	u := &User{
 		ID: uuid.NewString(), DisplayName: displayName, UserPrincipalName: upn, Mail: &mail,
-		MailNickname: nick, AccountEnabled: true, CreatedDateTime: GraphTime(Now()),
+		MailNickname: nick, AccountEnabled: true, CreatedDateTime: GraphTime(s.clock.Now()),
 	}
 	s.Users[u.ID] = u
 	s.UsersByUPN[lower(upn)] = u.ID
@@ -64,7 +64,7 @@ func (s *Store) AddUserLocked(nick, displayName string) *User {
 func (s *Store) AddGroupLocked(displayName string) *Group {
 	g := &Group{
 		ID: uuid.NewString(), DisplayName: displayName, MailNickname: Nickname(displayName),
-		SecurityEnabled: true, GroupTypes: []string{}, CreatedDateTime: GraphTime(Now()),
+		SecurityEnabled: true, GroupTypes: []string{}, CreatedDateTime: GraphTime(s.clock.Now()),
 	}
 	s.Groups[g.ID] = g
 	return g

@@ -36,11 +36,18 @@ type Store struct {
 
 	// index holds the sorted and per-principal/per-resource indexes that keep directory paging O(page).
 	index *dirIndex
+
+	// clock stamps the objects the store creates itself (seeded users and groups).
+	clock *Clock
 }
 
 // New is an empty directory. lag reports the replication-lag fault in force (nil: none): objects
-// younger than it are invisible to reads, as new objects are on Graph's replicas.
-func New(lag func() time.Duration) *Store {
+// younger than it are invisible to reads, as new objects are on Graph's replicas. clock stamps what
+// the store creates itself (nil: real time).
+func New(lag func() time.Duration, clock *Clock) *Store {
+	if clock == nil {
+		clock = NewClock()
+	}
 	if lag == nil {
 		lag = func() time.Duration { return 0 }
 	}
@@ -57,6 +64,7 @@ func New(lag func() time.Duration) *Store {
 		created:     map[string]time.Time{},
 		lag:         lag,
 		index:       &dirIndex{},
+		clock:       clock,
 	}
 }
 
@@ -78,9 +86,6 @@ func (s *Store) LagCheck() func(id string) bool {
 		return ok && time.Since(t) < lag
 	}
 }
-
-// Now is the time the sandbox stamps on objects, in UTC.
-func Now() time.Time { return time.Now().UTC() }
 
 // GraphTime renders a time the way Graph does.
 func GraphTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

@@ -30,6 +30,8 @@ func (c *Caller) has(role string) bool { return slices.Contains(c.Roles, role) }
 type Config struct {
 	Store  *directory.Store
 	Engine *provisioning.Engine
+	// Clock is the sandbox's now, which the admin API can advance; real time when nil.
+	Clock *directory.Clock
 	// Verify checks an Authorization header and says who is calling; its error message is what Graph
 	// answers with 401.
 	Verify func(authorization string) (*Caller, error)
@@ -47,6 +49,7 @@ type Config struct {
 type API struct {
 	store         *directory.Store
 	engine        *provisioning.Engine
+	clock         *directory.Clock
 	verify        func(string) (*Caller, error)
 	tenantID      string
 	cycleInterval time.Duration
@@ -58,10 +61,13 @@ type API struct {
 
 // New builds the Graph routes over cfg.
 func New(cfg Config) *API {
-	s := &API{store: cfg.Store, engine: cfg.Engine, verify: cfg.Verify, tenantID: cfg.TenantID,
+	s := &API{store: cfg.Store, engine: cfg.Engine, clock: cfg.Clock, verify: cfg.Verify, tenantID: cfg.TenantID,
 		cycleInterval: cfg.CycleInterval, logf: cfg.Logf, faults: newFaultState(cfg.Faults), stats: newStats()}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
+	}
+	if s.clock == nil {
+		s.clock = directory.NewClock()
 	}
 	s.seedGallery()
 	s.graphMux = s.newGraphRouter()

@@ -207,7 +207,7 @@ func (s *API) instantiateTemplate(c *gctx) {
 
 // instantiateLocked creates the objects of a gallery app. Callers hold store.mu for writing.
 func (s *API) instantiateLocked(tpl *directory.ApplicationTemplate, displayName, ownerAppID string) (*directory.Application, *directory.ServicePrincipal) {
-	created := directory.GraphTime(directory.Now())
+	created := directory.GraphTime(s.clock.Now())
 	tplID := tpl.ID
 	roles := make([]directory.AppRole, 0, len(tpl.RoleNames))
 	for _, name := range tpl.RoleNames {
@@ -454,7 +454,7 @@ func (s *API) deleteApplication(c *gctx) {
 	}
 	a := (*directory.Application)(nil)
 	s.changeVisible(c, id, func() bool { a = s.store.Apps[id]; return a != nil }, func() {
-		deleted := directory.GraphTime(directory.Now())
+		deleted := directory.GraphTime(s.clock.Now())
 		a.DeletedDateTime = &deleted
 		delete(s.store.Apps, id)
 		delete(s.store.AppsByAppID, a.AppID)

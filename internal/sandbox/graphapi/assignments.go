@@ -339,7 +339,7 @@ func (s *API) createAssignment(v assignmentView) func(c *gctx) {
 			}
 		}
 		a := &directory.AppRoleAssignment{
-			AppRoleID: roleID, CreatedDateTime: directory.GraphTime(directory.Now()), PrincipalDisplayName: principal.DisplayName(),
+			AppRoleID: roleID, CreatedDateTime: directory.GraphTime(s.clock.Now()), PrincipalDisplayName: principal.DisplayName(),
 			PrincipalID: principalID, PrincipalType: principalType, ResourceDisplayName: sp.DisplayName, ResourceID: resourceID,
 		}
 		for {
@@ -377,7 +377,7 @@ func (s *API) AssignRole(resourceSPID, principalID, appRoleID string) (string, e
 		}
 	}
 	a := &directory.AppRoleAssignment{
-		ID: newAssignmentID(principal.ID()), AppRoleID: strings.ToLower(appRoleID), CreatedDateTime: directory.GraphTime(directory.Now()),
+		ID: newAssignmentID(principal.ID()), AppRoleID: strings.ToLower(appRoleID), CreatedDateTime: directory.GraphTime(s.clock.Now()),
 		PrincipalDisplayName: principal.DisplayName(), PrincipalID: principal.ID(),
 		PrincipalType:       map[string]string{"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}[principal.Kind()],
 		ResourceDisplayName: sp.DisplayName, ResourceID: sp.ID,

@@ -49,7 +49,19 @@ type Faults struct {
 	SyncUnreadyMS int `json:"sync_unready_ms"`
 	// SyncUnreadyStatus is 403 (the default) or 409.
 	SyncUnreadyStatus int `json:"sync_unready_status,omitempty"`
+	// StartStatus is what a job's status code reads after start or restart until a cycle completes.
+	// Entra documents NotRun for a new job's first cycle, not what a job that has run before reads when
+	// it is started again, so both guesses are offered: "first_cycle" (the default: NotRun only until
+	// the job's first cycle ever; a job that has run reads Active at once) or "every_start" (NotRun
+	// after every start, until the next cycle completes).
+	StartStatus string `json:"start_status,omitempty"`
 }
+
+// Values of Faults.StartStatus.
+const (
+	StartStatusFirstCycle = "first_cycle"
+	StartStatusEveryStart = "every_start"
+)
 
 // Values of Faults.SecretsPut.
 const (
@@ -64,6 +76,9 @@ func (f Faults) Validate() error {
 	}
 	if !slices.Contains([]string{"", SecretsPutReplace, SecretsPutMerge}, f.SecretsPut) {
 		return fmt.Errorf("secrets_put must be %q or %q, not %q", SecretsPutReplace, SecretsPutMerge, f.SecretsPut)
+	}
+	if !slices.Contains([]string{"", StartStatusFirstCycle, StartStatusEveryStart}, f.StartStatus) {
+		return fmt.Errorf("start_status must be %q or %q, not %q", StartStatusFirstCycle, StartStatusEveryStart, f.StartStatus)
 	}
 	if !slices.Contains([]int{0, http.StatusForbidden, http.StatusConflict}, f.SyncUnreadyStatus) {
 		return fmt.Errorf("sync_unready_status must be 403 or 409, not %d", f.SyncUnreadyStatus)

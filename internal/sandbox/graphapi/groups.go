@@ -113,7 +113,7 @@ func (s *API) createGroup(c *gctx) {
 		}
 	}
 	g := &directory.Group{ID: uuid.NewString(), DisplayName: *displayName, Description: desc, MailNickname: *nick,
-		MailEnabled: mailEnabled, SecurityEnabled: securityEnabled, GroupTypes: groupTypes, CreatedDateTime: directory.GraphTime(directory.Now())}
+		MailEnabled: mailEnabled, SecurityEnabled: securityEnabled, GroupTypes: groupTypes, CreatedDateTime: directory.GraphTime(s.clock.Now())}
 	if mailEnabled && !isUnified(g) {
 		c.badRequest("The service does not currently support writes of mail-enabled groups. Please ensure that the mail-enablement property is unset or is set to false.")
 		return

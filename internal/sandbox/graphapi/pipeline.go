@@ -200,7 +200,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, code, messag
 		"code":    code,
 		"message": message,
 		"innerError": map[string]any{
-			"date":              directory.GraphTime(directory.Now()),
+			"date":              directory.GraphTime(time.Now()),
 			"request-id":        reqID,
 			"client-request-id": clientReqID,
 		},
@@ -515,7 +515,7 @@ func (s *API) serveBatch(w http.ResponseWriter, r *http.Request, claims *Caller,
 
 func errorBody(code, message string) map[string]any {
 	return map[string]any{"error": map[string]any{"code": code, "message": message,
-		"innerError": map[string]any{"date": directory.GraphTime(directory.Now()), "request-id": uuid.NewString(), "client-request-id": uuid.NewString()}}}
+		"innerError": map[string]any{"date": directory.GraphTime(time.Now()), "request-id": uuid.NewString(), "client-request-id": uuid.NewString()}}}
 }
 
 func (s *API) runBatchItem(outer *http.Request, claims *Caller, it *batchItem) *batchResponse {

@@ -366,27 +366,30 @@ func isoInterval(d time.Duration) string {
 	return b.String()
 }
 
-// startLocked turns a job's schedule on. Entra will not run a job it has no credentials for, so a
-// job without a saved BaseAddress and SecretToken cannot start. Callers hold store.mu for writing.
-func (s *API) startLocked(c *gctx, sp *directory.ServicePrincipal, j *directory.SyncJob) bool {
-	if !credentialsSaved(sp.Sync.Secrets) {
-		c.error(http.StatusBadRequest, "BadRequest", "The job cannot start: the credentials of the target system (BaseAddress and SecretToken) are not saved. Save them with PUT .../synchronization/secrets, then start the job.")
-		return false
-	}
+// startLocked turns a job's schedule on and asks for a cycle at once. Entra accepts a start without
+// saved credentials (azuread's acceptance tests start such jobs): the cycle then fails and quarantines
+// the job. A start lifts quarantine. Callers hold store.mu for writing.
+func (s *API) startLocked(j *directory.SyncJob) {
 	j.Schedule.State = "Active"
 	j.Schedule.Interval = isoInterval(s.cycleInterval)
-	if j.Status.Code != "Quarantine" {
+	j.Status.Quarantine = nil
+	j.Status.CountSuccessiveCompleteFailures = 0
+	// A started job reads NotRun until its first cycle completes (StartStatus decides whether that
+	// holds for every start). Guess: a job without credentials reads NotRun too, not NotConfigured,
+	// since the schedule is on and a cycle is coming.
+	if j.Status.LastExecution == nil || s.faults.get().StartStatus == StartStatusEveryStart {
+		j.Status.Code = "NotRun"
+	} else {
 		j.Status.Code = "Active"
 	}
-	j.NextCycle = directory.Now()
-	return true
+	j.NextCycle = s.clock.Now()
 }
 
 func (s *API) startSyncJob(c *gctx) {
 	s.store.Mu.Lock()
 	sp, j, ok := s.syncJob(c)
 	if ok {
-		ok = s.startLocked(c, sp, j)
+		s.startLocked(j)
 	}
 	s.store.Mu.Unlock()
 	if !ok {
@@ -409,9 +412,16 @@ func (s *API) pauseSyncJob(c *gctx) {
 	}
 }
 
+// defaultRestartScope is what a restart resets when its criteria name nothing (no criteria, or an
+// empty resetScope): quarantine, watermark and escrows (Graph's synchronizationjob-restart).
+var defaultRestartScope = []string{"QuarantineState", "Watermark", "Escrows"}
+
 // parseRestartScope splits resetScope flags ("Watermark, Escrows" or "Watermark,Escrows", as the Go
-// SDK writes them); an unknown flag is an error.
+// SDK writes them); an unknown flag is an error, an empty scope the default one.
 func parseRestartScope(v string) ([]string, error) {
+	if strings.TrimSpace(v) == "" {
+		return defaultRestartScope, nil
+	}
 	var flags []string
 	for _, f := range strings.Split(v, ",") {
 		f = strings.TrimSpace(f)
@@ -430,7 +440,7 @@ func (s *API) restartSyncJob(c *gctx) {
 			ResetScope *string `json:"resetScope"`
 		} `json:"criteria"`
 	}
-	var flags []string
+	flags := defaultRestartScope
 	if len(strings.TrimSpace(string(c.body))) > 0 {
 		if !c.decode(&body) {
 			return
@@ -446,16 +456,9 @@ func (s *API) restartSyncJob(c *gctx) {
 	has := func(f string) bool { return slices.Contains(flags, f) || slices.Contains(flags, "Full") }
 	s.store.Mu.Lock()
 	sp, j, ok := s.syncJob(c)
-	if ok && !credentialsSaved(sp.Sync.Secrets) {
-		ok = s.startLocked(c, sp, j) // answers the missing-credentials error
-	}
 	if ok {
-		if has("QuarantineState") || (has("ForceDeletes") && j.Status.Quarantine != nil && j.Status.Quarantine.Reason == "TooManyDeletes") {
-			j.Status.Quarantine = nil
-			j.Status.CountSuccessiveCompleteFailures = 0
-			if j.Status.Code == "Quarantine" {
-				j.Status.Code = "Active"
-			}
+		if has("ForceDeletes") {
+			j.ForceDeletes = true
 		}
 		if has("ConnectorDataStore") {
 			// Entra forgets what it provisioned; the next cycle matches target objects afresh.
@@ -468,7 +471,8 @@ func (s *API) restartSyncJob(c *gctx) {
 		if has("Watermark") {
 			j.Status.Progress = []any{}
 		}
-		ok = s.startLocked(c, sp, j)
+		// A restart starts the job, and a start lifts quarantine whatever the scope names.
+		s.startLocked(j)
 	}
 	s.store.Mu.Unlock()
 	if !ok {

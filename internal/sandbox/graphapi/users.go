@@ -205,7 +205,7 @@ func (s *API) createUser(c *gctx) {
 	}
 	u := &directory.User{
 		ID: uuid.NewString(), DisplayName: *displayName, UserPrincipalName: *upn, Mail: mail, MailNickname: *nick,
-		GivenName: given, Surname: surname, AccountEnabled: enabled, CreatedDateTime: directory.GraphTime(directory.Now()),
+		GivenName: given, Surname: surname, AccountEnabled: enabled, CreatedDateTime: directory.GraphTime(s.clock.Now()),
 	}
 	s.store.Users[u.ID] = u
 	s.store.UsersByUPN[strings.ToLower(u.UserPrincipalName)] = u.ID

@@ -15,9 +15,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// testSCIMConnection is Entra's Test Connection: a lookup of a user that cannot exist, which a SCIM
-// endpoint answers with 200 and an empty ListResponse. The error says why it failed and never
-// contains the token.
+// TestConnection is Entra's Test Connection: it looks up a random user and a random group, which a
+// SCIM endpoint answers with 200 and an empty ListResponse each. The error says why it failed and
+// never contains the token.
 func (e *Engine) TestConnection(ctx context.Context, baseURL, token string) error {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
@@ -27,25 +27,40 @@ func (e *Engine) TestConnection(ctx context.Context, baseURL, token string) erro
 		return errors.New(redact(fmt.Sprintf("the Tenant URL %s must use https", baseURL), token))
 	}
 	c := &scimClient{ctx: ctx, hc: e.client, base: strings.TrimRight(u.String(), "/"), token: token}
-	filterExpr := fmt.Sprintf("userName eq %s", scimString(uuid.NewString()))
-	st, body, err := c.do(http.MethodGet, "/Users", url.Values{"filter": {filterExpr}}, nil)
+	for _, probe := range []struct {
+		path  string
+		query url.Values
+	}{
+		{"/Users", url.Values{"filter": {"userName eq " + scimString(uuid.NewString())}}},
+		{"/Groups", url.Values{"excludedAttributes": {"members"}, "filter": {"displayName eq " + scimString(uuid.NewString())}}},
+	} {
+		if err := probeSCIM(c, probe.path, probe.query); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probeSCIM sends one of Test Connection's lookups and says what is wrong with its answer.
+func probeSCIM(c *scimClient, path string, q url.Values) error {
+	st, body, err := c.do(http.MethodGet, path, q, nil)
 	if err != nil {
-		return errors.New(redact(describeTransportError(c.base, err), token))
+		return errors.New(redact(describeTransportError(c.base, err), c.token))
 	}
 	var msg string
 	switch {
 	case st == http.StatusUnauthorized || st == http.StatusForbidden:
 		msg = fmt.Sprintf("the SCIM endpoint %s rejected the Secret Token (HTTP %d): the token is invalid, expired or revoked", c.base, st)
 	case st == http.StatusNotFound:
-		msg = fmt.Sprintf("%s is not a SCIM endpoint: GET /Users answered HTTP 404 (check the Tenant URL; Netskope's ends in /api/v2/scim)", c.base)
+		msg = fmt.Sprintf("%s is not a SCIM endpoint: GET %s answered HTTP 404 (check the Tenant URL; Netskope's ends in /api/v2/scim)", c.base, path)
 	case st != http.StatusOK:
-		msg = fmt.Sprintf("the SCIM endpoint %s answered HTTP %d to GET /Users", c.base, st)
+		msg = fmt.Sprintf("the SCIM endpoint %s answered HTTP %d to GET %s", c.base, st, path)
 	case !isListResponse(body):
-		msg = fmt.Sprintf("%s is not a SCIM endpoint: GET /Users did not answer with a SCIM ListResponse", c.base)
+		msg = fmt.Sprintf("%s is not a SCIM endpoint: GET %s did not answer with a SCIM ListResponse", c.base, path)
 	default:
 		return nil
 	}
-	return errors.New(redact(msg, token))
+	return errors.New(redact(msg, c.token))
 }
 
 func isListResponse(body map[string]any) bool {

@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
 )
@@ -97,9 +99,21 @@ type cycleRun struct {
 
 	fatal *directory.SyncError
 	exec  directory.SyncExecution
-	// entries counts objects that needed work, failed those whose work failed.
-	entries, failed int64
+	// entries counts the SCIM requests of the cycle, failed those that failed; objects counts the
+	// users and groups the cycle looked at (the escrow thresholds' denominator).
+	entries, failed, objects int64
+	// scheduled is the job's next cycle when the snapshot was taken, due whether it had come.
+	scheduled time.Time
+	due       bool
+	// deleteThreshold is the accidental-deletion threshold (0: off); forceDeletes lets this cycle past
+	// it; heldDeletes counts the disables and deletes it held back because they were over it.
+	deleteThreshold int64
+	forceDeletes    bool
+	heldDeletes     int64
 }
+
+// codeInterrupted is the error of a cycle cut short by the sandbox shutting down.
+const codeInterrupted = "SynchronizationInterrupted"
 
 // snapshot copies what a cycle needs. requireStarted skips jobs that are not started (scheduled and
 // admin cycles); provisionOnDemand works on any job with credentials.
@@ -117,6 +131,7 @@ func (e *Engine) snapshot(ctx context.Context, spID, jobID string, requireStarte
 	r := &cycleRun{e: e, ctx: ctx, spID: spID, jobID: jobID,
 		users: map[string]*entraUser{}, groups: map[string]*entraGroup{}, known: map[string]*entraUser{}}
 	r.ledger, r.orig = copyLedger(j.Provisioned), j.Provisioned
+	r.scheduled, r.due, r.forceDeletes = j.NextCycle, isDue(j, e.clock.Now()), j.ForceDeletes
 	r.userMap, r.groupMap, r.rules = schemaMappings(j.Schema)
 	secret := func(k string) string {
 		for key, v := range sp.Sync.Secrets {
@@ -128,6 +143,7 @@ func (e *Engine) snapshot(ctx context.Context, spID, jobID string, requireStarte
 	}
 	base, token := strings.TrimSpace(secret("BaseAddress")), secret("SecretToken")
 	r.syncAll = strings.EqualFold(strings.TrimSpace(secret("SyncAll")), "true")
+	r.deleteThreshold = deleteThreshold(secret("SyncNotificationSettings"))
 	if base == "" || token == "" {
 		r.fatal = &directory.SyncError{Code: "CredentialsMissing", TenantActionable: true,
 			Message: "The credentials of the target system are missing: save the Tenant URL (BaseAddress) and the Secret Token (SecretToken) before provisioning can run."}
@@ -260,8 +276,60 @@ func schemaMappings(raw json.RawMessage) (users, groups []attrMapping, rules []s
 	return users, groups, rules
 }
 
+// deleteThreshold reads the accidental-deletion threshold from the SyncNotificationSettings secret
+// (DeleteThresholdEnabled, DeleteThresholdValue as a number or a string); 0 when it is off.
+func deleteThreshold(raw string) int64 {
+	var n struct {
+		Enabled bool            `json:"DeleteThresholdEnabled"`
+		Value   json.RawMessage `json:"DeleteThresholdValue"`
+	}
+	if raw == "" || json.Unmarshal([]byte(raw), &n) != nil || !n.Enabled {
+		return 0
+	}
+	v, err := strconv.ParseInt(strings.Trim(string(n.Value), `"`), 10, 64)
+	if err != nil || v < 0 {
+		return 0
+	}
+	return v
+}
+
+// pendingDeletes counts what the cycle would disable or delete in the target: provisioned, active
+// users that left the scope or whose account was disabled, and provisioned groups that left it.
+func (r *cycleRun) pendingDeletes() int64 {
+	var n int64
+	for id := range r.ledger.Users {
+		u, in := r.users[id]
+		if r.ledger.Active[id] && (!in || !u.enabled) {
+			n++
+		}
+	}
+	for id := range r.ledger.Groups {
+		if _, in := r.groups[id]; !in {
+			n++
+		}
+	}
+	return n
+}
+
 func (r *cycleRun) cycle() {
 	ids := sortedKeys(r.users)
+	// Over the accidental-deletion threshold, the cycle disables and deletes nothing and the job is
+	// quarantined (TooManyDeletes). Guess: creates and updates still go through, since Entra documents
+	// only that the deletions wait for an administrator.
+	if pending := r.pendingDeletes(); r.deleteThreshold > 0 && pending > r.deleteThreshold && !r.forceDeletes {
+		r.heldDeletes = pending
+	}
+	r.objects = int64(len(r.users) + len(r.groups))
+	for id := range r.ledger.Users {
+		if _, in := r.users[id]; !in {
+			r.objects++
+		}
+	}
+	for id := range r.ledger.Groups {
+		if _, in := r.groups[id]; !in {
+			r.objects++
+		}
+	}
 	r.exec.CountEntitled = int64(len(r.users) + len(r.groups))
 	r.exec.CountEntitledForProvisioning = r.exec.CountEntitled
 	r.exec.CountImported = int64(len(r.known) + len(r.groups))
@@ -295,7 +363,7 @@ func (r *cycleRun) cycle() {
 		}
 	}
 	if err := r.ctx.Err(); err != nil && r.fatal == nil {
-		r.fatal = &directory.SyncError{Code: "SynchronizationInterrupted", Message: "The provisioning cycle was interrupted."}
+		r.fatal = &directory.SyncError{Code: codeInterrupted, Message: "The provisioning cycle was interrupted."}
 	}
 }
 
@@ -430,12 +498,21 @@ func (r *cycleRun) syncUser(u *entraUser) outcome {
 	return outcome{action: "Create", result: "Success", scimID: id, changes: changes}
 }
 
+// heldBack is the outcome of a disable or delete the accidental-deletion threshold stopped.
+func (r *cycleRun) heldBack(scimID string) outcome {
+	return outcome{action: "Other", result: "Skipped", scimID: scimID, code: ReasonTooManyDeletes,
+		message: fmt.Sprintf("Held back: the cycle would disable or delete %d objects, more than the accidental deletion threshold of %d.", r.heldDeletes, r.deleteThreshold)}
+}
+
 // deactivate disables a provisioned user with Entra's PATCH Replace active=false.
 func (r *cycleRun) deactivate(entraID, reason string) outcome {
 	scimID, known := r.ledger.Users[entraID]
 	if !known {
 		return outcome{action: "Other", result: "Skipped", code: reason,
 			message: "The user is not in scope for provisioning and was never provisioned."}
+	}
+	if r.heldDeletes > 0 && r.ledger.Active[entraID] {
+		return r.heldBack(scimID)
 	}
 	if !r.ledger.Active[entraID] {
 		return outcome{action: "Other", result: "Skipped", scimID: scimID, code: "RedundantExport",
@@ -569,6 +646,9 @@ func (r *cycleRun) syncGroup(g *entraGroup) outcome {
 // deleteGroup removes a group that left the scope: groups have no active flag, so Entra deletes them.
 func (r *cycleRun) deleteGroup(entraID string) outcome {
 	scimID := r.ledger.Groups[entraID]
+	if r.heldDeletes > 0 {
+		return r.heldBack(scimID)
+	}
 	st, ok := r.write(http.MethodDelete, "/Groups/"+url.PathEscape(scimID), nil)
 	if !ok {
 		return failure(r.lastCode(), r.lastMessage())

@@ -13,24 +13,13 @@ package provisioning
 
 import (
 	"context"
-	"math"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
-	"github.com/google/uuid"
 )
-
-// QuarantineAfterFailures is how many successive complete failures put a job in quarantine. Entra
-// documents quarantine after "a series" of failed cycles without a number; three is our guess.
-const QuarantineAfterFailures = 3
-
-// quarantineMaxBackoff caps how rarely a quarantined job is retried: Entra lowers the frequency of
-// a quarantined job's cycles gradually, to once a day.
-const quarantineMaxBackoff = 24 * time.Hour
 
 // provisionOnDemand is limited to 5 requests per 10 seconds (Graph's documentation), per job here.
 const (
@@ -43,6 +32,7 @@ type Engine struct {
 	store    *directory.Store
 	client   *http.Client
 	interval time.Duration
+	clock    *directory.Clock
 	wake     chan struct{}
 
 	mu       sync.Mutex
@@ -63,14 +53,20 @@ type CycleResult struct {
 	CountExported                   int64  `json:"countExported"`
 	CountEscrowed                   int64  `json:"countEscrowed"`
 	CountSuccessiveCompleteFailures int64  `json:"countSuccessiveCompleteFailures"`
+	QuarantineReason                string `json:"quarantineReason,omitempty"`
+	ScheduleState                   string `json:"scheduleState,omitempty"`
 	Error                           string `json:"error,omitempty"`
 }
 
 // New is an engine over store. client is how it reaches SCIM endpoints (the sandbox gives it one that
-// never leaves the machine); interval is the time between cycles of a started job (Entra: 40 minutes).
-func New(store *directory.Store, client *http.Client, interval time.Duration) *Engine {
-	return &Engine{store: store, client: client, interval: interval, wake: make(chan struct{}, 1), jobLocks: map[string]*sync.Mutex{},
-		running: map[string]bool{}, onDemand: map[string][]time.Time{}}
+// never leaves the machine); interval is the time between cycles of a started job (Entra: 40 minutes);
+// clock is the sandbox's now, which decides when cycles and quarantine retries are due.
+func New(store *directory.Store, client *http.Client, interval time.Duration, clock *directory.Clock) *Engine {
+	if clock == nil {
+		clock = directory.NewClock()
+	}
+	return &Engine{store: store, client: client, interval: interval, clock: clock, wake: make(chan struct{}, 1),
+		jobLocks: map[string]*sync.Mutex{}, running: map[string]bool{}, onDemand: map[string][]time.Time{}}
 }
 
 func jobKey(spID, jobID string) string { return spID + "/" + jobID }
@@ -99,12 +95,15 @@ func (e *Engine) JobStarted(servicePrincipalID, jobID string) {
 	e.store.Mu.Lock()
 	if sp, ok := e.store.SPs[servicePrincipalID]; ok && sp.Sync != nil {
 		if j, ok := sp.Sync.Jobs[jobID]; ok {
-			j.NextCycle = directory.Now()
+			j.NextCycle = e.clock.Now()
 		}
 	}
 	e.store.Mu.Unlock()
 	e.poke()
 }
+
+// ClockAdvanced wakes the scheduler after the sandbox's clock moved, so that it recomputes what is due.
+func (e *Engine) ClockAdvanced() { e.poke() }
 
 // Run is the scheduler: it launches every due job's cycle, then sleeps until the next one is due or
 // a job is started. It returns once ctx is done and the cycles it launched have finished.
@@ -116,7 +115,7 @@ func (e *Engine) Run(ctx context.Context) {
 		next := e.dispatchDue(ctx)
 		d := time.Hour
 		if !next.IsZero() {
-			d = max(time.Until(next), 0)
+			d = max(next.Sub(e.clock.Now()), 0)
 		}
 		timer.Reset(d)
 		select {
@@ -136,7 +135,7 @@ func (e *Engine) dispatchDue(ctx context.Context) time.Time {
 	type due struct{ sp, job string }
 	var launch []due
 	var next time.Time
-	t := directory.Now()
+	t := e.clock.Now()
 	e.store.Mu.RLock()
 	e.mu.Lock()
 	for _, sp := range e.store.SPs {
@@ -161,7 +160,7 @@ func (e *Engine) dispatchDue(ctx context.Context) time.Time {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			e.runCycle(ctx, d.sp, d.job)
+			e.runCycle(ctx, d.sp, d.job, true)
 			e.mu.Lock()
 			delete(e.running, jobKey(d.sp, d.job))
 			e.mu.Unlock()
@@ -174,15 +173,27 @@ func (e *Engine) dispatchDue(ctx context.Context) time.Time {
 // RunCycles runs one cycle now for every started job (schedule Active, quarantined ones included)
 // and returns when all are done.
 func (e *Engine) RunCycles(ctx context.Context) ([]CycleResult, error) {
+	return e.runJobs(ctx, false)
+}
+
+// RunDue runs, one after the other, the cycles that are due by the sandbox's clock (what the
+// scheduler would start), and returns when they are done: after the clock was advanced, tests call it
+// to see the quarantine retries and the disabling that the new time brings.
+func (e *Engine) RunDue(ctx context.Context) ([]CycleResult, error) {
+	return e.runJobs(ctx, true)
+}
+
+func (e *Engine) runJobs(ctx context.Context, onlyDue bool) ([]CycleResult, error) {
 	type ref struct{ sp, job string }
 	var jobs []ref
+	t := e.clock.Now()
 	e.store.Mu.RLock()
 	for _, sp := range e.store.SPs {
 		if sp.Sync == nil {
 			continue
 		}
 		for _, j := range sp.Sync.Jobs {
-			if j.Schedule.State == "Active" {
+			if j.Schedule.State == "Active" && (!onlyDue || isDue(j, t)) {
 				jobs = append(jobs, ref{sp.ID, j.ID})
 			}
 		}
@@ -194,121 +205,32 @@ func (e *Engine) RunCycles(ctx context.Context) ([]CycleResult, error) {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		if res, ok := e.runCycle(ctx, j.sp, j.job); ok {
+		if res, ok := e.runCycle(ctx, j.sp, j.job, onlyDue); ok {
 			out = append(out, res)
 		}
 	}
 	return out, nil
 }
 
-// runCycle runs one cycle of a job; ok is false when the job is gone or no longer started.
-func (e *Engine) runCycle(ctx context.Context, spID, jobID string) (CycleResult, bool) {
+func isDue(j *directory.SyncJob, t time.Time) bool {
+	return !j.NextCycle.IsZero() && !j.NextCycle.After(t)
+}
+
+// runCycle runs one cycle of a job; ok is false when the job is gone or no longer started, or, with
+// onlyDue, when it is no longer due: the scheduler and RunDue may both pick a job, and the second to
+// get its lock finds the cycle already run and the next one scheduled.
+func (e *Engine) runCycle(ctx context.Context, spID, jobID string, onlyDue bool) (CycleResult, bool) {
 	lock := e.jobLock(spID, jobID)
 	lock.Lock()
 	defer lock.Unlock()
 
-	began := directory.Now()
+	began := e.clock.Now()
 	r, ok := e.snapshot(ctx, spID, jobID, true)
-	if !ok {
+	if !ok || (onlyDue && !r.due) {
 		return CycleResult{}, false
 	}
 	if r.fatal == nil {
 		r.cycle()
 	}
 	return e.finish(spID, jobID, began, r), true
-}
-
-func (e *Engine) finish(spID, jobID string, began time.Time, r *cycleRun) CycleResult {
-	ended := directory.Now()
-	exec := r.exec
-	exec.ActivityIdentifier = uuid.NewString()
-	exec.TimeBegan, exec.TimeEnded = directory.GraphTime(began), directory.GraphTime(ended)
-	complete := r.fatal != nil || (r.failed > 0 && r.failed >= r.entries)
-	switch {
-	case complete:
-		exec.State = "Failed"
-		exec.Error = r.fatal
-		if exec.Error == nil {
-			exec.Error = &directory.SyncError{Code: "SystemForCrossDomainIdentityManagementBadResponse", TenantActionable: true,
-				Message: redact("Every request of the cycle to the SCIM endpoint failed: "+r.client.lastDetail, r.client.token)}
-		}
-	case r.failed > 0:
-		exec.State = "EntryLevelErrors"
-	default:
-		exec.State = "Succeeded"
-	}
-	res := CycleResult{ServicePrincipalID: spID, JobID: jobID, State: exec.State, CountEntitled: exec.CountEntitled,
-		CountExports: exec.CountExports, CountExported: exec.CountExported, CountEscrowed: exec.CountEscrowed}
-	if exec.Error != nil {
-		res.Error = exec.Error.Message
-	}
-
-	e.store.Mu.Lock()
-	defer e.store.Mu.Unlock()
-	sp, ok := e.store.SPs[spID]
-	if !ok || sp.Sync == nil || sp.Sync.Jobs[jobID] == nil {
-		res.StatusCode = "Deleted"
-		return res
-	}
-	j := sp.Sync.Jobs[jobID]
-	if j.Provisioned == r.orig {
-		j.Provisioned = r.ledger
-	}
-	st := &j.Status
-	ex := exec
-	st.LastExecution = &ex
-	interval := e.interval
-	if complete {
-		st.CountSuccessiveCompleteFailures++
-		if st.CountSuccessiveCompleteFailures >= QuarantineAfterFailures {
-			q := st.Quarantine
-			if q == nil {
-				// A cycle that could not talk to Netskope at all is a quarantine exception; one whose every
-				// entry was rejected is the escrow-proportion threshold.
-				reason := "EncounteredQuarantineException"
-				if r.fatal == nil {
-					reason = "EncounteredEscrowProportionThreshold"
-				}
-				q = &directory.SyncQuarantine{SeriesBegan: directory.GraphTime(ended), Reason: reason}
-				st.Quarantine = q
-			} else {
-				q.SeriesCount++
-			}
-			q.CurrentBegan = directory.GraphTime(ended)
-			q.Error = exec.Error
-			backoff := time.Duration(float64(interval) * math.Pow(2, float64(min(q.SeriesCount, 20))))
-			interval = min(max(backoff, interval), max(quarantineMaxBackoff, interval))
-			q.NextAttempt = directory.GraphTime(ended.Add(interval))
-			if j.Schedule.State == "Active" {
-				st.Code = "Quarantine"
-			}
-		}
-	} else {
-		st.CountSuccessiveCompleteFailures = 0
-		st.Quarantine = nil
-		if j.Schedule.State == "Active" {
-			st.Code = "Active"
-		}
-		st.LastSuccessfulExecution = &ex
-		if ex.CountExported > 0 {
-			st.LastSuccessfulExecutionWithExports = &ex
-		}
-		if ex.State == "Succeeded" {
-			if st.SteadyStateFirstAchievedTime == "" || strings.HasPrefix(st.SteadyStateFirstAchievedTime, "0001-") {
-				st.SteadyStateFirstAchievedTime = directory.GraphTime(ended)
-			}
-			st.SteadyStateLastAchievedTime = directory.GraphTime(ended)
-		}
-	}
-	st.SynchronizedEntryCountByType = []directory.KeyValueInt{
-		{Key: "user to " + scimEnterpriseSchema, Value: int64(len(r.ledger.Users))},
-		{Key: "group to " + scimGroupSchema, Value: int64(len(r.ledger.Groups))},
-	}
-	// A start or restart during the cycle asked for another one at once: keep that request.
-	if !j.NextCycle.After(began) {
-		j.NextCycle = ended.Add(interval)
-	}
-	res.StatusCode = st.Code
-	res.CountSuccessiveCompleteFailures = st.CountSuccessiveCompleteFailures
-	return res
 }

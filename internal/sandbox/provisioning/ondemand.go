@@ -133,10 +133,25 @@ type OnDemandError struct {
 
 func (e *OnDemandError) Error() string { return e.Message }
 
-// OnDemand provisions one user (or one group with its members) of a job now, through the same code as
-// a cycle, and returns Entra's report: key is {"result","details"}, value the steps. kind is "User" or
-// "Group".
-func (e *Engine) OnDemand(ctx context.Context, spID, jobID, ruleID, kind, objectID string) (key, value string, err *OnDemandError) {
+// OnDemandSubject is one object provisionOnDemand is asked for: a user, or a group with the members
+// to provision with it (links.members).
+type OnDemandSubject struct {
+	Kind     string // User | Group
+	ObjectID string
+	Members  []string
+}
+
+// OnDemandMaxMembers is how many members one group subject may list (Graph's documentation).
+const OnDemandMaxMembers = 5
+
+// OnDemand provisions the subjects of a job now, in order, through the same code as a cycle, and
+// returns Entra's report: key is {"result","details"}, value the steps.
+//
+// Guesses, where Graph documents only the request: the answer (one stringKeyStringValuePair, the
+// action's return type) reports the first subject; a group is provisioned with the members its
+// links.members list and are direct members in scope, other listed objects are skipped, and a group
+// without links.members is provisioned alone (its already provisioned members stay members).
+func (e *Engine) OnDemand(ctx context.Context, spID, jobID, ruleID string, subjects []OnDemandSubject) (key, value string, err *OnDemandError) {
 	lock := e.jobLock(spID, jobID)
 	lock.Lock()
 	defer lock.Unlock()
@@ -147,59 +162,61 @@ func (e *Engine) OnDemand(ctx context.Context, spID, jobID, ruleID, kind, object
 	if len(r.rules) > 0 && !slices.Contains(r.rules, ruleID) {
 		return "", "", &OnDemandError{Message: fmt.Sprintf("The rule '%s' is not defined in the synchronization schema of the job.", ruleID)}
 	}
+	names := map[string]string{}
 	e.store.Mu.RLock()
-	var user *entraUser
-	var groupName string
-	found := false
-	if kind == "User" {
-		if u, ok := e.store.Users[objectID]; ok {
-			user, found = toEntraUser(u), true
+	for _, sub := range subjects {
+		if u, ok := e.store.Users[sub.ObjectID]; ok && sub.Kind == "User" {
+			names[sub.ObjectID] = u.UserPrincipalName
+		} else if g, ok := e.store.Groups[sub.ObjectID]; ok && sub.Kind == "Group" {
+			names[sub.ObjectID] = g.DisplayName
 		}
-	} else if g, ok := e.store.Groups[objectID]; ok {
-		groupName, found = g.DisplayName, true
 	}
 	e.store.Mu.RUnlock()
-	if !found {
-		return "", "", &OnDemandError{NotFound: objectID}
-	}
-
-	began := directory.Now()
-	var out outcome
-	identifier := groupName
-	inScope := false
-	switch {
-	case r.fatal != nil:
-		out = failure(r.fatal.Code, r.fatal.Message)
-	case kind == "User":
-		identifier = user.upn
-		if u, ok := r.users[user.id]; ok {
-			inScope = true
-			out = r.syncUser(u)
-		} else {
-			out = r.deactivate(user.id, "NotEffectivelyEntitled")
+	for _, sub := range subjects {
+		if _, found := names[sub.ObjectID]; !found {
+			return "", "", &OnDemandError{NotFound: sub.ObjectID}
 		}
-	default:
-		if g, ok := r.groups[objectID]; ok {
-			inScope = true
-			for _, m := range g.members {
-				if r.fatal != nil {
-					break
-				}
-				r.syncUser(r.users[m])
-			}
-			if r.fatal != nil {
-				out = failure(r.fatal.Code, r.fatal.Message)
-			} else {
-				out = r.syncGroup(g)
-			}
-		} else if _, known := r.ledger.Groups[objectID]; known {
-			out = r.deleteGroup(objectID)
-		} else {
-			out = outcome{action: "Other", result: "Skipped", code: "NotEffectivelyEntitled",
-				message: fmt.Sprintf("The group '%s' is not in scope for provisioning.", groupName)}
+	}
+	for i, sub := range subjects {
+		began := e.clock.Now()
+		out, inScope := r.onDemandSubject(sub)
+		if i == 0 {
+			key, value = onDemandReport(sub.Kind, sub.ObjectID, names[sub.ObjectID], inScope, out, began, e.clock.Now())
 		}
 	}
 	e.saveLedger(spID, jobID, r.orig, r.ledger)
-	key, value = onDemandReport(kind, objectID, identifier, inScope, out, began, directory.Now())
 	return key, value, nil
+}
+
+// onDemandSubject provisions one subject of provisionOnDemand and says whether it was in scope.
+func (r *cycleRun) onDemandSubject(sub OnDemandSubject) (outcome, bool) {
+	if r.fatal != nil {
+		return failure(r.fatal.Code, r.fatal.Message), false
+	}
+	if sub.Kind == "User" {
+		if u, ok := r.users[sub.ObjectID]; ok {
+			return r.syncUser(u), true
+		}
+		return r.deactivate(sub.ObjectID, "NotEffectivelyEntitled"), false
+	}
+	g, ok := r.groups[sub.ObjectID]
+	if !ok {
+		if _, known := r.ledger.Groups[sub.ObjectID]; known {
+			return r.deleteGroup(sub.ObjectID), false
+		}
+		return outcome{action: "Other", result: "Skipped", code: "NotEffectivelyEntitled",
+			message: "The group is not in scope for provisioning."}, false
+	}
+	for _, m := range sub.Members {
+		if r.fatal != nil {
+			break
+		}
+		if u, in := r.users[m]; in && slices.Contains(g.members, m) {
+			r.syncUser(u)
+		}
+	}
+	if r.fatal != nil {
+		return failure(r.fatal.Code, r.fatal.Message), true
+	}
+	return r.syncGroup(g), true
 }

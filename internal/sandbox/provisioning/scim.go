@@ -23,11 +23,23 @@ const (
 	scimListSchema       = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 )
 
-// read sends a lookup; ok is false when the cycle cannot go on (unreachable, TLS, 401/403).
+// read sends a lookup; ok is false when the cycle cannot go on (unreachable, TLS, 401/403, or an
+// endpoint that does not answer a filtered GET as SCIM requires).
 func (r *cycleRun) read(path string, q url.Values) (int, map[string]any, bool) {
 	r.entries++
 	st, body, err := r.client.do(http.MethodGet, path, q, nil)
-	return st, body, r.check(st, err)
+	if !r.check(st, err) {
+		return st, body, false
+	}
+	// Entra quarantines a job whose endpoint is not SCIM-compliant; a lookup answered 404 or with
+	// something other than a ListResponse is how that shows (other statuses fail the one entry).
+	if st == http.StatusNotFound || (st == http.StatusOK && !isListResponse(body)) {
+		r.failed++
+		r.fatal = &directory.SyncError{Code: "SystemForCrossDomainIdentityManagementServiceIncompatible", TenantActionable: true,
+			Message: fmt.Sprintf("The SCIM endpoint %s is not SCIM 2.0 compliant: GET %s answered HTTP %d without a SCIM ListResponse.", r.client.base, path, st)}
+		return st, body, false
+	}
+	return st, body, true
 }
 
 // write sends an export and counts it.
