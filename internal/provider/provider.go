@@ -230,7 +230,7 @@ func resolveConfig(m providerModel) (graph.Config, error) {
 			missing = append(missing, "client_id (or ARM_CLIENT_ID)")
 		}
 		if len(missing) > 0 {
-			return fmt.Errorf("signing in with a %s needs %s", cfg.Method, strings.Join(missing, " and "))
+			return fmt.Errorf("signing in with %s needs %s", cfg.Method.Phrase(), strings.Join(missing, " and "))
 		}
 		return nil
 	}
@@ -265,7 +265,8 @@ func resolveConfig(m providerModel) (graph.Config, error) {
 		case oidcURL.set() || oidcReqToken.set():
 			return cfg, fmt.Errorf("use_oidc with a token request needs both oidc_request_url and oidc_request_token (or ARM_OIDC_REQUEST_URL and ARM_OIDC_REQUEST_TOKEN)")
 		default:
-			return cfg, fmt.Errorf("use_oidc is set but no token source is: set oidc_token, oidc_token_file_path, or oidc_request_url with oidc_request_token (or their ARM_* environment variables)")
+			return cfg, fmt.Errorf("use_oidc is set but no token source is: set oidc_token, oidc_token_file_path, or oidc_request_url with oidc_request_token (or their ARM_* environment variables). " +
+				"In GitHub Actions the runner sets the request URL and token only for a job with \"permissions: id-token: write\"")
 		}
 		return cfg, needIDs()
 	}
@@ -289,7 +290,7 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 	}
 	cfg, err := resolveConfig(m)
 	if err != nil {
-		resp.Diagnostics.AddError("Invalid provider authentication settings", err.Error())
+		resp.Diagnostics.AddError("Invalid sign-in settings", err.Error()+"\n\n"+signInFound(m))
 		return
 	}
 	cfg.Transport = p.opts.Transport
@@ -298,6 +299,14 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("graph_endpoint"), "Invalid provider settings", err.Error())
 		return
+	}
+	// Sign in once, here: a missing or wrong credential is one error for the run, not one per
+	// resource. Settings still unknown at plan (from other resources) leave it to the first call.
+	if req.Config.Raw.IsFullyKnown() {
+		if summary, detail, ok := signIn(ctx, client, cfg, m); !ok {
+			resp.Diagnostics.AddError(summary, detail)
+			return
+		}
 	}
 	data := newProviderData(client, p.opts)
 	resp.ResourceData = data
