@@ -79,7 +79,7 @@ func errorFromBody(resp *http.Response, data []byte, op, object, permission stri
 			e.Message = e.Message[:300] + "..."
 		}
 	}
-	e.Hint = hintFor(e.Status, permission)
+	e.explain(permission)
 	return e
 }
 

@@ -331,12 +331,13 @@ func configuredData(data any, diags *diag.Diagnostics) *providerData {
 type providerData struct {
 	client      *graph.Client
 	assignments *assignmentStore
+	denied      *deniedPermissions
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
 // (and tests) never share cached answers.
 func newProviderData(client *graph.Client, opts Options) *providerData {
-	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait)}
+	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait), denied: newDeniedPermissions()}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {

@@ -54,6 +54,7 @@ func NewProvisioningResource() resource.Resource { return &provisioningResource{
 
 type provisioningResource struct {
 	client *graph.Client
+	denied *deniedPermissions
 }
 
 func (r *provisioningResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -164,7 +165,7 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 
 func (r *provisioningResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		r.client = pd.client
+		r.client, r.denied = pd.client, pd.denied
 	}
 }
 
@@ -247,12 +248,12 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	// 1. The app must be able to provision at all.
 	tmpl, err := r.syncTemplate(ctx, spID)
 	if err != nil {
-		resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
 		return
 	}
 	jobs, err := r.client.ListJobs(ctx, spID)
 	if err != nil {
-		resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
 		return
 	}
 	for _, j := range jobs {
@@ -276,7 +277,7 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	// 3. Job, secrets, start. From here on a failure removes what was made, so the next apply starts clean.
 	job, err := r.client.CreateJob(ctx, spID, tmpl.ID)
 	if err != nil {
-		resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
 		r.cleanUp(ctx, spID, "", &resp.Diagnostics)
 		return
 	}
@@ -326,7 +327,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 	if imported {
 		job, err = r.findJobToImport(ctx, spID)
 		if err != nil {
-			resp.Diagnostics.AddError("Cannot import provisioning of service principal "+spID, err.Error())
+			r.denied.add(&resp.Diagnostics, "Cannot import provisioning of service principal "+spID, err)
 			return
 		}
 	} else {
@@ -338,7 +339,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 			return
 		}
 		if err != nil {
-			resp.Diagnostics.AddError(summary, err.Error())
+			r.denied.add(&resp.Diagnostics, summary, err)
 			return
 		}
 	}
@@ -348,7 +349,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
+		r.denied.add(&resp.Diagnostics, summary, err)
 		return
 	}
 	state.ID = types.StringValue(spID)
@@ -396,7 +397,7 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 			settings.BaseURL, settings.Token = plan.SCIMBaseURL.ValueString(), token
 		}
 		if err := r.client.PutProvisioningSettings(ctx, spID, settings); err != nil {
-			resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+			r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
 			return
 		}
 	}
@@ -412,12 +413,12 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 		err = r.client.PauseJob(ctx, spID, jobID)
 	}
 	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
+		r.denied.add(&resp.Diagnostics, summary, err)
 		return
 	}
 	job, err := r.client.GetJob(ctx, spID, jobID)
 	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
+		r.denied.add(&resp.Diagnostics, summary, err)
 		return
 	}
 	plan.ID = state.ID
@@ -435,7 +436,7 @@ func (r *provisioningResource) Delete(ctx context.Context, req resource.DeleteRe
 	spID := state.ServicePrincipalID.ValueString()
 	summary := "Could not delete provisioning of service principal " + spID
 	if err := r.client.DeleteJob(ctx, spID, state.JobID.ValueString()); err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
+		r.denied.add(&resp.Diagnostics, summary, err)
 		return
 	}
 	if err := r.client.ClearProvisioningSettings(ctx, spID); err != nil && !graph.IsNotFound(err) {
