@@ -39,6 +39,8 @@ type Options struct {
 	// PlanLagWait bounds how long a plan waits for a principal or app Graph does not show yet
 	// (default 20s): tests whose objects are long replicated shorten it.
 	PlanLagWait time.Duration
+	// Now is the clock of expiry checks (default time.Now): tests set the day.
+	Now func() time.Time
 }
 
 // New returns a constructor for the provider at the given version.
@@ -332,12 +334,17 @@ type providerData struct {
 	client      *graph.Client
 	assignments *assignmentStore
 	denied      *deniedPermissions
+	now         func() time.Time
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
 // (and tests) never share cached answers.
 func newProviderData(client *graph.Client, opts Options) *providerData {
-	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait), denied: newDeniedPermissions()}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait), denied: newDeniedPermissions(), now: now}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {
@@ -354,5 +361,6 @@ func (p *entranetskopeProvider) DataSources(context.Context) []func() datasource
 		NewGalleryTemplateDataSource,
 		NewUsersDataSource,
 		NewGroupsDataSource,
+		NewProvisioningStatusDataSource,
 	}
 }

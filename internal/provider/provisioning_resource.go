@@ -55,6 +55,7 @@ func NewProvisioningResource() resource.Resource { return &provisioningResource{
 type provisioningResource struct {
 	client *graph.Client
 	denied *deniedPermissions
+	now    func() time.Time
 }
 
 func (r *provisioningResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -112,6 +113,18 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				MarkdownDescription: "A version of `scim_token_wo`, required with it: Terraform cannot see a write-only " +
 					"value change, so change this number whenever the token changes.",
 			},
+			"scim_token_expires_at": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: tokenExpiryDescription + " Plans warn from `scim_token_expiry_warning_days` days " +
+					"before, and fail once it has passed; `data.entranetskope_provisioning_status` gives the days left for `check` blocks.",
+				Validators: []validator.String{rfc3339Timestamp()},
+			},
+			"scim_token_expiry_warning_days": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: fmt.Sprintf("How many days before `scim_token_expires_at` plans start to warn "+
+					"(default %d; 0 warns only once the token has expired).", defaultTokenExpiryWarningDays),
+				Validators: []validator.Int64{int64validator.Between(0, 365)},
+			},
 			"scope": schema.StringAttribute{
 				Optional: true,
 				Computed: true,
@@ -165,7 +178,7 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 
 func (r *provisioningResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		r.client, r.denied = pd.client, pd.denied
+		r.client, r.denied, r.now = pd.client, pd.denied, pd.now
 	}
 }
 
@@ -200,10 +213,25 @@ func (r *provisioningResource) ValidateConfig(ctx context.Context, req resource.
 	}
 }
 
-// ModifyPlan says, in the plan, when the saved token is unknown to Terraform (after import, or
+// ModifyPlan warns, from scim_token_expiry_warning_days before, that the SCIM token expires (and
+// fails once it has), and says when the saved token is unknown to Terraform (after import, or
 // removed in the portal) and this apply will save the one from configuration.
 func (r *provisioningResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var expiresAt types.String
+	var warnDays types.Int64
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("scim_token_expires_at"), &expiresAt)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("scim_token_expiry_warning_days"), &warnDays)...)
+	if expires, ok := parseTokenExpiry(expiresAt); ok && r.now != nil && !warnDays.IsUnknown() {
+		days := int64(defaultTokenExpiryWarningDays)
+		if !warnDays.IsNull() {
+			days = warnDays.ValueInt64()
+		}
+		checkTokenExpiry(&resp.Diagnostics, path.Root("scim_token_expires_at"), expires, days, r.now())
+	}
+	if req.State.Raw.IsNull() || resp.Diagnostics.HasError() {
 		return
 	}
 	var state provisioningModel
@@ -578,6 +606,8 @@ type provisioningModel struct {
 	SCIMToken          types.String   `tfsdk:"scim_token"`
 	SCIMTokenWO        types.String   `tfsdk:"scim_token_wo"`
 	SCIMTokenWOVersion types.Int64    `tfsdk:"scim_token_wo_version"`
+	SCIMTokenExpiresAt types.String   `tfsdk:"scim_token_expires_at"`
+	SCIMTokenWarnDays  types.Int64    `tfsdk:"scim_token_expiry_warning_days"`
 	Scope              types.String   `tfsdk:"scope"`
 	NotificationEmail  types.String   `tfsdk:"notification_email"`
 	DeletionThreshold  types.Int64    `tfsdk:"accidental_deletion_threshold"`

@@ -12,8 +12,9 @@ var (
 		"entranetskope_app_assignments": {"AppRoleAssignment.ReadWrite.All", "Application.Read.All", "User.Read.All", "Group.Read.All"},
 	}
 	DataSourcePermissions = map[string][]string{
-		"entranetskope_gallery_template": {}, // any valid token
-		"entranetskope_users":            {"User.Read.All"},
-		"entranetskope_groups":           {"Group.Read.All"},
+		"entranetskope_gallery_template":    {}, // any valid token
+		"entranetskope_users":               {"User.Read.All"},
+		"entranetskope_groups":              {"Group.Read.All"},
+		"entranetskope_provisioning_status": {"Application.ReadWrite.OwnedBy"},
 	}
 )
