@@ -92,10 +92,12 @@ func run(dirs []string, w io.Writer) error {
 		perms = append(perms, p)
 	}
 	sort.Strings(perms)
-	fmt.Fprintln(w, "Microsoft Graph application permissions to grant (then \"Grant admin consent\"):")
+	var b strings.Builder
+	b.WriteString("Microsoft Graph application permissions to grant (then \"Grant admin consent\"):\n")
 	for _, p := range perms {
-		fmt.Fprintf(w, "  %-34s %s\n", p, strings.Join(needs[p], ", "))
+		fmt.Fprintf(&b, "  %-34s %s\n", p, strings.Join(needs[p], ", "))
 	}
-	fmt.Fprintln(w, "Why each is needed: docs/guides/permissions.md")
-	return nil
+	b.WriteString("Why each is needed: docs/guides/permissions.md\n")
+	_, err := io.WriteString(w, b.String())
+	return err
 }

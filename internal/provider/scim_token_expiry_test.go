@@ -50,10 +50,7 @@ func testAccProvisioningConfig_expiry(s *sandbox.Server, spID string, warnDays i
 		warn = fmt.Sprint(warnDays)
 	}
 	return testProviderConfig(s) + fmt.Sprintf(`
-variable "scim_token" {
-  type      = string
-  sensitive = true
-}
+variable "scim_token" { sensitive = true }
 
 resource "entranetskope_provisioning" "test" {
   service_principal_id           = %[1]q
