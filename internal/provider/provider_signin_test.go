@@ -70,6 +70,12 @@ func ws(s string) string {
 
 func TestProviderSignIn_secretMissing(t *testing.T) {
 	s := newSandbox(t)
+	// Keep the default chain from finding a developer's own sign-in: no az or azd, no AZURE_* variables.
+	t.Setenv("PATH", t.TempDir())
+	for _, k := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
+		"AZURE_USERNAME", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "MSI_ENDPOINT"} {
+		t.Setenv(k, "")
+	}
 	t.Setenv("ARM_TENANT_ID", s.TenantID())
 	t.Setenv("ARM_CLIENT_ID", s.MainClient().AppID)
 	expectErrors(t, testProviders(s), testAccSignInConfig_several(fmt.Sprintf("provider \"entranetskope\" {\n%s}\n", directEndpoints(s))), 1,
