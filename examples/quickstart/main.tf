@@ -24,6 +24,12 @@ variable "scim_token" {
   sensitive   = true
 }
 
+variable "scim_token_expires_at" {
+  description = "When the Netskope token expires (RFC 3339, e.g. 2026-12-31T00:00:00Z): plans warn from 14 days before. Empty: not tracked"
+  type        = string
+  default     = ""
+}
+
 data "entranetskope_gallery_template" "netskope" {
   display_name = "Netskope User Authentication"
 }
@@ -39,6 +45,8 @@ resource "entranetskope_provisioning" "netskope" {
   scim_token           = var.scim_token
   scope                = "assigned"
   notification_email   = "identity-team@contoso.example"
+
+  scim_token_expires_at = var.scim_token_expires_at != "" ? var.scim_token_expires_at : null
 }
 
 variable "netskope_groups" {

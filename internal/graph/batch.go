@@ -173,8 +173,9 @@ func (c *Client) sendBatch(ctx context.Context, calls []batchCall, idxs []int) (
 }
 
 func batchItemError(r batchItemResult, op, object, permission string) error {
-	return &Error{Op: op, Object: object, Status: r.Status, Code: r.code, Message: r.message, RequestID: r.requestID,
-		Hint: hintFor(r.Status, permission)}
+	e := &Error{Op: op, Object: object, Status: r.Status, Code: r.code, Message: r.message, RequestID: r.requestID}
+	e.explain(permission)
+	return e
 }
 
 // normalize turns the SDK's parsed batch body (pointers to primitives, nested maps) into plain JSON

@@ -50,6 +50,17 @@ const (
 	AuthDefault           AuthMethod = "default credential chain"
 )
 
+// Phrase is the method with its article, for sentences: "a client secret", "the Azure CLI".
+func (m AuthMethod) Phrase() string {
+	switch m {
+	case AuthCLI, AuthDefault:
+		return "the " + string(m)
+	case AuthOIDC:
+		return "an " + string(m)
+	}
+	return "a " + string(m)
+}
+
 // Config is a resolved, validated sign-in configuration (the provider does the validation and
 // reports conflicts in Terraform's words).
 type Config struct {
@@ -90,6 +101,7 @@ type Client struct {
 	http    *http.Client // the same middleware and retry stack the SDK uses, for raw requests
 	base    string       // Graph base with /v1.0
 	scope   string
+	method  AuthMethod
 	counter *requestCounter
 }
 
@@ -151,7 +163,7 @@ func New(cfg Config) (*Client, error) {
 	adapter.SetBaseUrl(base)
 	return &Client{
 		sdk: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, cred: cred,
-		http: hc, base: base, scope: scope, counter: counter,
+		http: hc, base: base, scope: scope, method: AuthMethod(firstNonEmpty(string(cfg.Method), string(AuthDefault))), counter: counter,
 	}, nil
 }
 

@@ -24,6 +24,9 @@ type Error struct {
 	RequestID string
 	// Hint says what to do next (for 403: the permission to grant).
 	Hint string
+	// Permission is, on a 403, the application permission the call needs, as the Perm* constants
+	// name it (the least-privilege one first, then what else works); empty otherwise.
+	Permission string
 }
 
 func (e *Error) Error() string {
@@ -90,8 +93,31 @@ func wrap(err error, op, object, permission string) error {
 		return fmt.Errorf("could not %s (%s): %w", op, object, err)
 	}
 	e.unpackServiceError()
-	e.Hint = hintFor(e.Status, permission)
+	e.explain(permission)
 	return e
+}
+
+// explain sets what to do next, given the permission the call needs.
+func (e *Error) explain(permission string) {
+	e.Hint = hintFor(e.Status, permission)
+	if e.Status == http.StatusForbidden {
+		e.Permission = permission
+	}
+}
+
+// PermissionDenied returns the Graph error when err is a 403 whose needed permission is known.
+func PermissionDenied(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusForbidden && e.Permission != "" {
+		return e, true
+	}
+	return nil, false
+}
+
+// PermissionName is the permission to grant first, from a Perm* constant: its first word.
+func PermissionName(permission string) string {
+	name, _, _ := strings.Cut(permission, " ")
+	return name
 }
 
 // unpackServiceError reads the error of a service behind Graph out of Graph's message. Entra's

@@ -80,7 +80,7 @@ func errorFromBody(resp *http.Response, data []byte, op, object, permission stri
 		}
 	}
 	e.unpackServiceError()
-	e.Hint = hintFor(e.Status, permission)
+	e.explain(permission)
 	return e
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
@@ -51,6 +52,7 @@ type Job struct {
 	StatusCode                      string // NotConfigured | NotRun | Active | Paused | Quarantine
 	CountSuccessiveCompleteFailures int64
 	LastExecutionState              string
+	LastExecutionEnded              time.Time // zero before the first cycle ends
 	LastExecutionError              string
 	QuarantineReason                string
 }
@@ -75,6 +77,9 @@ func jobFrom(j models.SynchronizationJobable) *Job {
 		if le := st.GetLastExecution(); le != nil {
 			if s := le.GetState(); s != nil {
 				out.LastExecutionState = s.String()
+			}
+			if t := le.GetTimeEnded(); t != nil {
+				out.LastExecutionEnded = t.UTC()
 			}
 			if e := le.GetError(); e != nil {
 				out.LastExecutionError = deref(e.GetMessage())

@@ -243,13 +243,15 @@ func (r *appAssignmentResource) Create(ctx context.Context, req resource.CreateR
 		r.reportDuplicate(ctx, spID, principalID, roleID, err, &resp.Diagnostics)
 		return
 	}
-	if err != nil {
+	if err != nil && !r.data.denied.addDenied(&resp.Diagnostics, err) {
 		detail := err.Error()
 		if ctx.Err() != nil {
 			detail += fmt.Sprintf("\n\nGraph still did not find the app or principal when the create timeout (%s) ran out. If it was "+
 				"created moments ago, raise timeouts.create; otherwise check that service_principal_id and principal_id exist.", timeout)
 		}
 		resp.Diagnostics.AddError("Could not assign the principal to the app", detail)
+	}
+	if err != nil {
 		return
 	}
 	tflog.Info(ctx, "assigned principal to the app", map[string]any{"assignment_id": a.ID, "principal_id": principalID, "app_role_id": roleID})
@@ -309,7 +311,7 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
+		r.data.denied.add(&resp.Diagnostics, "Could not read the app's assignments", err)
 		return
 	}
 	for i := range list {
@@ -384,7 +386,7 @@ func (r *appAssignmentResource) Delete(ctx context.Context, req resource.DeleteR
 	}
 	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
 	if err := r.data.client.DeleteAssignment(ctx, spID, id); err != nil {
-		resp.Diagnostics.AddError("Could not remove the assignment", err.Error())
+		r.data.denied.add(&resp.Diagnostics, "Could not remove the assignment", err)
 		return
 	}
 	r.data.assignments.removed(spID, id)

@@ -222,7 +222,7 @@ func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID strin
 	if len(unknown) > 0 {
 		found, err := r.pd.assignments.findPrincipalsWaiting(ctx, unknown)
 		if err != nil {
-			diags.AddError("Could not look up the principals to assign", err.Error())
+			r.pd.denied.add(diags, "Could not look up the principals to assign", err)
 			return
 		}
 		isPrior := map[string]bool{}
@@ -288,7 +288,7 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 	}
 	current, err := r.pd.assignments.listWaiting(ctx, spID)
 	if err != nil {
-		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
+		r.pd.denied.add(&resp.Diagnostics, "Could not read the app's assignments", err)
 		return
 	}
 	desired, _ := knownSetStrings(plan.PrincipalIDs)
@@ -319,7 +319,7 @@ func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequ
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
+		r.pd.denied.add(&resp.Diagnostics, "Could not read the app's assignments", err)
 		return
 	}
 	got := assignmentsOfRole(list, roleID)
@@ -366,7 +366,7 @@ func (r *appAssignmentsResource) Update(ctx context.Context, req resource.Update
 	// put right too, and only the difference is sent.
 	current, err := r.pd.assignments.list(ctx, spID)
 	if err != nil {
-		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
+		r.pd.denied.add(&resp.Diagnostics, "Could not read the app's assignments", err)
 		return
 	}
 	desired, _ := knownSetStrings(plan.PrincipalIDs)
@@ -388,7 +388,7 @@ func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.Delete
 		return // the app is gone, and its assignments with it
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Could not read the app's assignments", err.Error())
+		r.pd.denied.add(&resp.Diagnostics, "Could not read the app's assignments", err)
 		return
 	}
 	got := r.converge(ctx, spID, roleID, nil, current, &resp.Diagnostics)
@@ -524,11 +524,12 @@ func (r *appAssignmentsResource) converge(ctx context.Context, spID, roleID stri
 			}
 		}
 	}
-	reportAssignmentFailures(spID, addFailed, delFailed, principalOf, diags)
+	reportAssignmentFailures(spID, r.pd.denied.addAllDenied(diags, addFailed), r.pd.denied.addAllDenied(diags, delFailed), principalOf, diags)
 	return got
 }
 
-// reportAssignmentFailures adds one error per failed principal, or, past maxAssignmentFailureDiagnostics, one error
+// reportAssignmentFailures adds, for the failures that are not missing permissions (those are one
+// error per permission), one error per failed principal, or, past maxAssignmentFailureDiagnostics, one error
 // listing them all.
 func reportAssignmentFailures(spID string, addFailed, delFailed map[string]error, principalOf map[string]string, diags *diag.Diagnostics) {
 	n := len(addFailed) + len(delFailed)

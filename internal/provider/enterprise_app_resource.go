@@ -48,6 +48,7 @@ func NewEnterpriseAppResource() resource.Resource { return &enterpriseAppResourc
 
 type enterpriseAppResource struct {
 	client *graph.Client
+	denied *deniedPermissions
 }
 
 func (r *enterpriseAppResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -124,7 +125,7 @@ func (r *enterpriseAppResource) Schema(ctx context.Context, _ resource.SchemaReq
 
 func (r *enterpriseAppResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		r.client = pd.client
+		r.client, r.denied = pd.client, pd.denied
 	}
 }
 
@@ -203,13 +204,15 @@ func (r *enterpriseAppResource) Create(ctx context.Context, req resource.CreateR
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		resp.Diagnostics.Append(setAppliedName(ctx, resp.Private, name)...)
 	}
-	if err != nil {
+	if err != nil && !r.denied.addDenied(&resp.Diagnostics, err) {
 		detail := err.Error()
 		if errors.Is(err, graph.ErrReadBack) {
 			detail += "\n\nThe app exists and is recorded in the state, marked as tainted: the next apply replaces it. " +
 				"To keep it instead, run `terraform untaint` on this resource once Microsoft Graph shows it, or raise the create timeout."
 		}
 		resp.Diagnostics.AddError("Could not create the enterprise application", detail)
+	}
+	if err != nil {
 		return
 	}
 	tflog.Info(ctx, "created the enterprise application", map[string]any{"service_principal_id": app.ServicePrincipalID, "application_object_id": app.ApplicationObjectID})
@@ -229,7 +232,7 @@ func (r *enterpriseAppResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Could not read the enterprise application", err.Error())
+		r.denied.add(&resp.Diagnostics, "Could not read the enterprise application", err)
 		return
 	}
 	applied, diags := appliedName(ctx, req.Private)
@@ -258,7 +261,7 @@ func (r *enterpriseAppResource) Update(ctx context.Context, req resource.UpdateR
 		app := state.app()
 		tflog.Info(ctx, "renaming the enterprise application", map[string]any{"service_principal_id": app.ServicePrincipalID, "from": state.DisplayName.ValueString(), "to": plan.DisplayName.ValueString()})
 		if err := r.client.RenameEnterpriseApp(ctx, app, plan.DisplayName.ValueString()); err != nil {
-			resp.Diagnostics.AddError("Could not rename the enterprise application", err.Error())
+			r.denied.add(&resp.Diagnostics, "Could not rename the enterprise application", err)
 			return
 		}
 	}
@@ -277,7 +280,7 @@ func (r *enterpriseAppResource) Delete(ctx context.Context, req resource.DeleteR
 	purge := state.PermanentlyDelete.ValueBool()
 	tflog.Info(ctx, "deleting the enterprise application", map[string]any{"application_object_id": app.ApplicationObjectID, "permanently": purge})
 	if err := r.client.DeleteEnterpriseApp(ctx, app, purge); err != nil {
-		resp.Diagnostics.AddError("Could not delete the enterprise application", err.Error())
+		r.denied.add(&resp.Diagnostics, "Could not delete the enterprise application", err)
 	}
 }
 
@@ -300,7 +303,7 @@ func (r *enterpriseAppResource) ImportState(ctx context.Context, req resource.Im
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Could not read the enterprise application to import", err.Error())
+		r.denied.add(&resp.Diagnostics, "Could not read the enterprise application to import", err)
 		return
 	}
 	if app.TemplateID == "" {

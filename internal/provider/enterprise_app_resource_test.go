@@ -144,7 +144,7 @@ func TestEnterpriseAppResource_importOtherTemplate(t *testing.T) {
 			},
 			{
 				Config:      testAccEnterpriseAppConfig_template(s, "Contoso (renamed)", contoso),
-				ExpectError: eaRE(`could not rename the application .* 403 Authorization_RequestDenied.*add the client as its owner or grant Application.ReadWrite.All`),
+				ExpectError: eaRE(`Missing Microsoft Graph permission Application.ReadWrite.OwnedBy.*may not rename the application .* 403 Authorization_RequestDenied.*add the client as its owner or grant Application.ReadWrite.All`),
 			},
 			{
 				PreConfig: func() {
@@ -392,7 +392,7 @@ func TestEnterpriseAppResource_missingPermission(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:      testAccEnterpriseAppConfig_basic(s, "Netskope (permission)"),
-				ExpectError: eaRE(`403 Authorization_RequestDenied.*Grant the application permission Application.ReadWrite.OwnedBy`),
+				ExpectError: eaRE(`Missing Microsoft Graph permission Application.ReadWrite.OwnedBy.*403 Authorization_RequestDenied.*Grant the provider's app registration the application permission Application.ReadWrite.OwnedBy`),
 			},
 			{
 				PreConfig: func() {

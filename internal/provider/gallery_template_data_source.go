@@ -30,6 +30,7 @@ func NewGalleryTemplateDataSource() datasource.DataSource { return &galleryTempl
 
 type galleryTemplateDataSource struct {
 	client *graph.Client
+	denied *deniedPermissions
 }
 
 func (d *galleryTemplateDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -71,7 +72,7 @@ func (d *galleryTemplateDataSource) Schema(_ context.Context, _ datasource.Schem
 
 func (d *galleryTemplateDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		d.client = pd.client
+		d.client, d.denied = pd.client, pd.denied
 	}
 }
 
@@ -101,7 +102,7 @@ func (d *galleryTemplateDataSource) Read(ctx context.Context, req datasource.Rea
 			return
 		}
 		if err != nil {
-			resp.Diagnostics.AddError("Could not read the gallery application template", err.Error())
+			d.denied.add(&resp.Diagnostics, "Could not read the gallery application template", err)
 			return
 		}
 		t = got

@@ -29,6 +29,7 @@ func NewGroupsDataSource() datasource.DataSource { return &groupsDataSource{} }
 
 type groupsDataSource struct {
 	client *graph.Client
+	denied *deniedPermissions
 }
 
 type groupsDataSourceModel struct {
@@ -86,7 +87,7 @@ func (d *groupsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 
 func (d *groupsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		d.client = pd.client
+		d.client, d.denied = pd.client, pd.denied
 	}
 }
 
@@ -103,7 +104,7 @@ func (d *groupsDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	}
 	found, err := d.client.FindGroups(ctx, uniqueFold(names))
 	if err != nil {
-		resp.Diagnostics.AddError("Could not look up the groups", err.Error())
+		d.denied.add(&resp.Diagnostics, "Could not look up the groups", err)
 		return
 	}
 	matches := groupByFold(found, func(g graph.Group) string { return g.DisplayName })
@@ -117,7 +118,7 @@ func (d *groupsDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	}
 	nested, err := d.client.NestedGroups(ctx, ids)
 	if err != nil {
-		resp.Diagnostics.AddError("Could not check the groups for nested groups", err.Error())
+		d.denied.add(&resp.Diagnostics, "Could not check the groups for nested groups", err)
 		return
 	}
 	objIDs := make([]string, len(names))

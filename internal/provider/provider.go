@@ -43,6 +43,8 @@ type Options struct {
 	// synchronization API gives right after an app is created (default provisioningSyncReadyBudget):
 	// tests of a real missing permission shorten it.
 	SyncReadyWait time.Duration
+	// Now is the clock of expiry checks (default time.Now): tests set the day.
+	Now func() time.Time
 }
 
 // New returns a constructor for the provider at the given version.
@@ -234,7 +236,7 @@ func resolveConfig(m providerModel) (graph.Config, error) {
 			missing = append(missing, "client_id (or ARM_CLIENT_ID)")
 		}
 		if len(missing) > 0 {
-			return fmt.Errorf("signing in with a %s needs %s", cfg.Method, strings.Join(missing, " and "))
+			return fmt.Errorf("signing in with %s needs %s", cfg.Method.Phrase(), strings.Join(missing, " and "))
 		}
 		return nil
 	}
@@ -269,7 +271,8 @@ func resolveConfig(m providerModel) (graph.Config, error) {
 		case oidcURL.set() || oidcReqToken.set():
 			return cfg, fmt.Errorf("use_oidc with a token request needs both oidc_request_url and oidc_request_token (or ARM_OIDC_REQUEST_URL and ARM_OIDC_REQUEST_TOKEN)")
 		default:
-			return cfg, fmt.Errorf("use_oidc is set but no token source is: set oidc_token, oidc_token_file_path, or oidc_request_url with oidc_request_token (or their ARM_* environment variables)")
+			return cfg, fmt.Errorf("use_oidc is set but no token source is: set oidc_token, oidc_token_file_path, or oidc_request_url with oidc_request_token (or their ARM_* environment variables). " +
+				"In GitHub Actions the runner sets the request URL and token only for a job with \"permissions: id-token: write\"")
 		}
 		return cfg, needIDs()
 	}
@@ -293,7 +296,7 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 	}
 	cfg, err := resolveConfig(m)
 	if err != nil {
-		resp.Diagnostics.AddError("Invalid provider authentication settings", err.Error())
+		resp.Diagnostics.AddError("Invalid sign-in settings", err.Error()+"\n\n"+signInFound(m))
 		return
 	}
 	cfg.Transport = p.opts.Transport
@@ -302,6 +305,14 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("graph_endpoint"), "Invalid provider settings", err.Error())
 		return
+	}
+	// Sign in once, here: a missing or wrong credential is one error for the run, not one per
+	// resource. Settings still unknown at plan (from other resources) leave it to the first call.
+	if req.Config.Raw.IsFullyKnown() {
+		if summary, detail, ok := signIn(ctx, client, cfg, m); !ok {
+			resp.Diagnostics.AddError(summary, detail)
+			return
+		}
 	}
 	data := newProviderData(client, p.opts)
 	resp.ResourceData = data
@@ -327,12 +338,18 @@ type providerData struct {
 	client        *graph.Client
 	assignments   *assignmentStore
 	syncReadyWait time.Duration
+	denied        *deniedPermissions
+	now           func() time.Time
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
 // (and tests) never share cached answers.
 func newProviderData(client *graph.Client, opts Options) *providerData {
-	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait), syncReadyWait: opts.SyncReadyWait}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait), syncReadyWait: opts.SyncReadyWait, denied: newDeniedPermissions(), now: now}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {
@@ -349,5 +366,6 @@ func (p *entranetskopeProvider) DataSources(context.Context) []func() datasource
 		NewGalleryTemplateDataSource,
 		NewUsersDataSource,
 		NewGroupsDataSource,
+		NewProvisioningStatusDataSource,
 	}
 }

@@ -261,24 +261,6 @@ provider "entranetskope" {
 	}
 }
 
-func TestProviderAuth_wrongSecret(t *testing.T) {
-	s := newSandbox(t)
-	const wrong = "not-the-secret-value-123"
-	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testProviders(s),
-		Steps: []resource.TestStep{{
-			Config: testAccProviderAuthConfig_dataSource(fmt.Sprintf(`
-provider "entranetskope" {
-  tenant_id     = %[1]q
-  client_id     = %[2]q
-  client_secret = %[3]q
-%[4]s}
-`, s.TenantID(), s.MainClient().AppID, wrong, directEndpoints(s))),
-			ExpectError: regexp.MustCompile(`AADSTS7000215`),
-		}},
-	})
-}
-
 func TestProviderAuth_conflictingSettings(t *testing.T) {
 	s := newSandbox(t)
 	resource.UnitTest(t, resource.TestCase{

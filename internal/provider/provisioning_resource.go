@@ -59,6 +59,8 @@ func NewProvisioningResource() resource.Resource { return &provisioningResource{
 type provisioningResource struct {
 	client        *graph.Client
 	syncReadyWait time.Duration
+	denied        *deniedPermissions
+	now           func() time.Time
 }
 
 func (r *provisioningResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -116,6 +118,18 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				MarkdownDescription: "A version of `scim_token_wo`, required with it: Terraform cannot see a write-only " +
 					"value change, so change this number whenever the token changes.",
 			},
+			"scim_token_expires_at": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: tokenExpiryDescription + " Plans warn from `scim_token_expiry_warning_days` days " +
+					"before, and fail once it has passed; `data.entranetskope_provisioning_status` gives the days left for `check` blocks.",
+				Validators: []validator.String{rfc3339Timestamp()},
+			},
+			"scim_token_expiry_warning_days": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: fmt.Sprintf("How many days before `scim_token_expires_at` plans start to warn "+
+					"(default %d; 0 warns only once the token has expired).", defaultTokenExpiryWarningDays),
+				Validators: []validator.Int64{int64validator.Between(0, 365)},
+			},
 			"scope": schema.StringAttribute{
 				Optional: true,
 				Computed: true,
@@ -169,7 +183,7 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 
 func (r *provisioningResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		r.client, r.syncReadyWait = pd.client, pd.syncReadyWait
+		r.client, r.syncReadyWait, r.denied, r.now = pd.client, pd.syncReadyWait, pd.denied, pd.now
 	}
 }
 
@@ -204,10 +218,25 @@ func (r *provisioningResource) ValidateConfig(ctx context.Context, req resource.
 	}
 }
 
-// ModifyPlan says, in the plan, when the saved token is unknown to Terraform (after import, or
+// ModifyPlan warns, from scim_token_expiry_warning_days before, that the SCIM token expires (and
+// fails once it has), and says when the saved token is unknown to Terraform (after import, or
 // removed in the portal) and this apply will save the one from configuration.
 func (r *provisioningResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var expiresAt types.String
+	var warnDays types.Int64
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("scim_token_expires_at"), &expiresAt)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("scim_token_expiry_warning_days"), &warnDays)...)
+	if expires, ok := parseTokenExpiry(expiresAt); ok && r.now != nil && !warnDays.IsUnknown() {
+		days := int64(defaultTokenExpiryWarningDays)
+		if !warnDays.IsNull() {
+			days = warnDays.ValueInt64()
+		}
+		checkTokenExpiry(&resp.Diagnostics, path.Root("scim_token_expires_at"), expires, days, r.now())
+	}
+	if req.State.Raw.IsNull() || resp.Diagnostics.HasError() {
 		return
 	}
 	var state provisioningModel
@@ -254,12 +283,12 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	// 1. The app must be able to provision at all.
 	tmpl, err := r.syncTemplate(ctx, spID)
 	if err != nil {
-		resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
 		return
 	}
 	jobs, err := r.client.ListJobs(ctx, spID)
 	if err != nil {
-		resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
 		return
 	}
 	for _, j := range jobs {
@@ -283,7 +312,7 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	// 3. Job, secrets, start. From here on a failure removes what was made, so the next apply starts clean.
 	job, err := r.client.CreateJob(ctx, spID, tmpl.ID)
 	if err != nil {
-		resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
 		r.cleanUp(ctx, spID, "", &resp.Diagnostics)
 		return
 	}
@@ -333,7 +362,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 	if imported {
 		job, err = r.findJobToImport(ctx, spID)
 		if err != nil {
-			resp.Diagnostics.AddError("Cannot import provisioning of service principal "+spID, err.Error())
+			r.denied.add(&resp.Diagnostics, "Cannot import provisioning of service principal "+spID, err)
 			return
 		}
 	} else {
@@ -345,7 +374,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 			return
 		}
 		if err != nil {
-			resp.Diagnostics.AddError(summary, err.Error())
+			r.denied.add(&resp.Diagnostics, summary, err)
 			return
 		}
 	}
@@ -355,7 +384,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
+		r.denied.add(&resp.Diagnostics, summary, err)
 		return
 	}
 	state.ID = types.StringValue(spID)
@@ -406,7 +435,7 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 		settings := plan.settings()
 		settings.BaseURL, settings.Token = plan.SCIMBaseURL.ValueString(), token
 		if err := r.client.PutProvisioningSettings(ctx, spID, settings); err != nil {
-			resp.Diagnostics.AddError(summary, redact(err.Error(), token))
+			r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
 			return
 		}
 	}
@@ -422,12 +451,12 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 		err = r.client.PauseJob(ctx, spID, jobID)
 	}
 	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
+		r.denied.add(&resp.Diagnostics, summary, err)
 		return
 	}
 	job, err := r.client.GetJob(ctx, spID, jobID)
 	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
+		r.denied.add(&resp.Diagnostics, summary, err)
 		return
 	}
 	plan.ID = state.ID
@@ -445,7 +474,7 @@ func (r *provisioningResource) Delete(ctx context.Context, req resource.DeleteRe
 	spID := state.ServicePrincipalID.ValueString()
 	summary := "Could not delete provisioning of service principal " + spID
 	if err := r.client.DeleteJob(ctx, spID, state.JobID.ValueString()); err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
+		r.denied.add(&resp.Diagnostics, summary, err)
 		return
 	}
 	if err := r.client.ClearProvisioningSettings(ctx, spID); err != nil && !graph.IsNotFound(err) {
@@ -636,6 +665,8 @@ type provisioningModel struct {
 	SCIMToken          types.String   `tfsdk:"scim_token"`
 	SCIMTokenWO        types.String   `tfsdk:"scim_token_wo"`
 	SCIMTokenWOVersion types.Int64    `tfsdk:"scim_token_wo_version"`
+	SCIMTokenExpiresAt types.String   `tfsdk:"scim_token_expires_at"`
+	SCIMTokenWarnDays  types.Int64    `tfsdk:"scim_token_expiry_warning_days"`
 	Scope              types.String   `tfsdk:"scope"`
 	NotificationEmail  types.String   `tfsdk:"notification_email"`
 	DeletionThreshold  types.Int64    `tfsdk:"accidental_deletion_threshold"`

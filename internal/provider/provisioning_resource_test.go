@@ -602,9 +602,8 @@ func TestProvisioningResource_missingPermission(t *testing.T) {
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{{
 			Config: testProviderConfig(s) + testAccProvisioningConfig_basic(f.spID, s.SCIMURL("")),
-			ExpectError: provRx("403 Authorization_RequestDenied",
-				"Grant the application permission Application.ReadWrite.OwnedBy", "Synchronization.ReadWrite.All",
-				"Entra's synchronization API was not ready", "answered 403", "missing permission"),
+			ExpectError: provRx("Missing Microsoft Graph permission Application.ReadWrite.OwnedBy", "403 Authorization_RequestDenied",
+				"the application permission Application.ReadWrite.OwnedBy", "Synchronization.ReadWrite.All"),
 		}},
 	})
 	f.now(provNothingLeft)

@@ -31,6 +31,7 @@ func NewUsersDataSource() datasource.DataSource { return &usersDataSource{} }
 
 type usersDataSource struct {
 	client *graph.Client
+	denied *deniedPermissions
 }
 
 type usersDataSourceModel struct {
@@ -97,7 +98,7 @@ func (d *usersDataSource) ConfigValidators(context.Context) []datasource.ConfigV
 
 func (d *usersDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		d.client = pd.client
+		d.client, d.denied = pd.client, pd.denied
 	}
 }
 
@@ -118,7 +119,7 @@ func (d *usersDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	}
 	found, err := d.client.FindUsers(ctx, property, uniqueFold(names))
 	if err != nil {
-		resp.Diagnostics.AddError("Could not look up the users", err.Error())
+		d.denied.add(&resp.Diagnostics, "Could not look up the users", err)
 		return
 	}
 	key := func(u graph.User) string {

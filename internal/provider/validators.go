@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -106,5 +107,28 @@ func (scimBaseURLValidator) ValidateString(_ context.Context, req validator.Stri
 			resp.Diagnostics.AddAttributeWarning(req.Path, "Unexpected Netskope SCIM path",
 				fmt.Sprintf("%q does not end in /api/v2/scim. %s", raw, form))
 		}
+	}
+}
+
+// rfc3339Timestamp accepts a date and time as RFC 3339 writes it, with its time zone.
+func rfc3339Timestamp() validator.String { return rfc3339Validator{} }
+
+type rfc3339Validator struct{}
+
+func (rfc3339Validator) Description(context.Context) string {
+	return "must be an RFC 3339 date and time, such as 2026-03-31T00:00:00Z"
+}
+
+func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw := req.ConfigValue.ValueString()
+	if _, err := time.Parse(time.RFC3339, raw); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid date and time",
+			fmt.Sprintf("%q is not an RFC 3339 date and time. Write it with its time zone, like 2026-03-31T00:00:00Z (UTC) "+
+				"or 2026-03-31T09:00:00+02:00: the expiry Netskope shows when it creates the token.", raw))
 	}
 }

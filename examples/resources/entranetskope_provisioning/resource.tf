@@ -14,6 +14,11 @@ resource "entranetskope_provisioning" "netskope" {
   scim_base_url        = "https://contoso.eu.goskope.com/api/v2/scim"
   scim_token           = var.netskope_scim_token
 
+  # The expiry Netskope showed when it created the token: plans warn from 14 days before (here 30),
+  # and fail once it has passed.
+  scim_token_expires_at          = "2026-12-31T00:00:00Z"
+  scim_token_expiry_warning_days = 30
+
   # "Sync only assigned users and groups" (the default); "all" syncs the whole directory.
   scope = "assigned"
 
