@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
 // Object ids and their letter case: the one policy.
@@ -19,16 +22,16 @@ import (
 //
 //   - An attribute holding one id (service_principal_id, principal_id, app_role_id, template_id)
 //     accepts any case, and the state keeps it as written.
-//   - The ids in a set (principal_ids) must be in lower case. The provider reads the set back from
-//     Graph, in Graph's lower case, and Terraform compares set elements exactly: an upper-case
-//     element would show as a change on every plan, so it is refused at plan time instead.
+//   - The ids in a map of principals (principals) must be in lower case. The provider reads the map
+//     back from Graph, in Graph's lower case, and Terraform compares the values exactly: an
+//     upper-case id would show as a change on every plan, so it is refused at plan time instead.
 //
 // Import ids are parsed in any case and stored in lower case, as Graph returns them.
 
 // objectIDPattern is a GUID in any case (the form of a single id).
 var objectIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// lowerObjectIDPattern is a GUID in lower case (the form of an id in a set).
+// lowerObjectIDPattern is a GUID in lower case (the form of an id in a map of principals).
 var lowerObjectIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // exampleObjectID is the id the messages show.
@@ -37,7 +40,7 @@ const exampleObjectID = "3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47"
 // anyCaseNote and lowerCaseNote end the MarkdownDescription of an id attribute with its case policy.
 const (
 	anyCaseNote   = " Any letter case is accepted and kept as written."
-	lowerCaseNote = " The ids must be in lower case, as Microsoft Graph returns them: Terraform compares set elements exactly, " +
+	lowerCaseNote = " The ids must be in lower case, as Microsoft Graph returns them: Terraform compares them exactly, " +
 		"so an upper-case id would show as a change on every plan."
 )
 
@@ -49,7 +52,7 @@ func objectID(what string) validator.String {
 	return stringvalidator.RegexMatches(objectIDPattern, "must be "+what+", a GUID such as "+exampleObjectID)
 }
 
-// lowerCaseObjectID validates one id of a set of ids.
+// lowerCaseObjectID validates one id of a map of principals.
 func lowerCaseObjectID() validator.String {
 	return stringvalidator.RegexMatches(lowerObjectIDPattern,
 		"must be an object id in lower case, as Microsoft Graph returns it (e.g. "+exampleObjectID+")")
@@ -106,5 +109,53 @@ func (scimBaseURLValidator) ValidateString(_ context.Context, req validator.Stri
 			resp.Diagnostics.AddAttributeWarning(req.Path, "Unexpected Netskope SCIM path",
 				fmt.Sprintf("%q does not end in /api/v2/scim. %s", raw, form))
 		}
+	}
+}
+
+// uniqueMapValues refuses a map of labels to object ids that names the same object id twice:
+// one principal holds one assignment, so two labels for it would always disagree with Graph.
+func uniqueMapValues() validator.Map { return uniqueMapValuesValidator{} }
+
+type uniqueMapValuesValidator struct{}
+
+func (uniqueMapValuesValidator) Description(context.Context) string {
+	return "each object id must appear under one label only"
+}
+
+func (v uniqueMapValuesValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (uniqueMapValuesValidator) ValidateMap(_ context.Context, req validator.MapRequest, resp *validator.MapResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	labels := map[string][]string{}
+	for label, v := range req.ConfigValue.Elements() {
+		s, ok := v.(types.String)
+		if !ok || s.IsNull() || s.IsUnknown() {
+			continue
+		}
+		id := strings.ToLower(s.ValueString())
+		labels[id] = append(labels[id], label)
+	}
+	ids := make([]string, 0, len(labels))
+	for id, ls := range labels {
+		if len(ls) > 1 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		ls := labels[id]
+		sort.Strings(ls)
+		quoted := make([]string, len(ls))
+		for i, l := range ls {
+			quoted[i] = strconv.Quote(l)
+		}
+		resp.Diagnostics.AddAttributeError(req.Path.AtMapKey(ls[1]), "Principal listed under two labels",
+			fmt.Sprintf("The object id %s is the value of %s in %s. A principal holds one assignment: keep one label for it "+
+				"(when the map is a merge() of data source maps, the same user or group was looked up twice, e.g. by two names).",
+				id, strings.Join(quoted, " and "), req.Path))
 	}
 }
