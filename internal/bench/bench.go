@@ -50,6 +50,8 @@ type Phase struct {
 	Throttled     int64         `json:"throttled_429"`
 	Wall          time.Duration `json:"wall_ns"`
 	ExitCode      int           `json:"exit_code"`
+	// Routes counts the Graph requests by route ("POST /$batch"), to see where they went.
+	Routes map[string]int64 `json:"routes,omitempty"`
 }
 
 // Run is the result for one size and form.
@@ -190,6 +192,7 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 		st := s.Stats()
 		p.GraphRequests = st.Total
 		p.Throttled = st.Statuses["429"]
+		p.Routes = st.Routes
 		logf("%s: %d Graph requests, %d throttled, %s, exit %d", name, p.GraphRequests, p.Throttled, p.Wall.Round(time.Millisecond), p.ExitCode)
 		wantExit := 0
 		if name == PhasePlanAfterDrop {
