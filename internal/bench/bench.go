@@ -421,6 +421,7 @@ func Table(rep Report) string {
 	b.WriteString("|---:|---|---|---|---|---|---:|\n")
 	for _, r := range rep.Runs {
 		floor, hasFloor := floorOf(rep.Runs, r)
+		hasFloor = hasFloor && !strings.HasPrefix(string(r.Form), "floor")
 		fmt.Fprintf(&b, "| %d | %s |", r.N, r.Form)
 		for _, name := range []string{PhaseApply, PhasePlanNoChange, PhasePlanAfterDrop, PhaseDestroy} {
 			p, ok := phaseOf(r, name)
