@@ -69,12 +69,13 @@ data "entranetskope_users" "netskope" {
   user_principal_names = var.netskope_users
 }
 
-# Every assignment of the app's "User" role: one added or removed in the portal shows up in plan.
+# Every assignment of the app's "User" role, labelled by name: one added or removed in the portal
+# shows up in plan (one added there under its object id).
 resource "entranetskope_app_assignments" "netskope" {
   service_principal_id = entranetskope_enterprise_app.netskope.service_principal_id
-  principal_ids = setunion(
-    data.entranetskope_groups.netskope.object_ids,
-    data.entranetskope_users.netskope.object_ids,
+  principals = merge(
+    data.entranetskope_groups.netskope.ids_by_name,
+    data.entranetskope_users.netskope.ids_by_name,
   )
 }
 

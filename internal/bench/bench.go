@@ -26,11 +26,23 @@ import (
 type Form string
 
 const (
-	// FormSet is one authoritative entranetskope_app_assignments resource.
-	FormSet Form = "set"
+	// FormMap is one authoritative entranetskope_app_assignments resource, principals as a map.
+	FormMap Form = "map"
 	// FormEach is one entranetskope_app_assignment resource per principal (for_each).
 	FormEach Form = "each"
+	// FloorMap is Terraform's floor for FormMap: a terraform_data holding the same map.
+	FloorMap Form = "floor-map"
+	// FloorEach is Terraform's floor for FormEach: a terraform_data per principal, same for_each.
+	FloorEach Form = "floor-each"
 )
+
+// FloorOf is the terraform_data form of the same shape as f.
+func FloorOf(f Form) Form {
+	if f == FormEach {
+		return FloorEach
+	}
+	return FloorMap
+}
 
 // Config of a benchmark run.
 type Config struct {
@@ -50,6 +62,8 @@ type Phase struct {
 	Throttled     int64         `json:"throttled_429"`
 	Wall          time.Duration `json:"wall_ns"`
 	ExitCode      int           `json:"exit_code"`
+	// Routes counts the Graph requests by route ("POST /$batch"), to see where they went.
+	Routes map[string]int64 `json:"routes,omitempty"`
 }
 
 // Run is the result for one size and form.
@@ -105,8 +119,8 @@ const benchConfig = `terraform {
 
 provider "entranetskope" {}
 
-variable "principal_ids" {
-  type = list(string)
+variable "principals" {
+  type = map(string)
 }
 
 resource "entranetskope_enterprise_app" "bench" {
@@ -114,16 +128,36 @@ resource "entranetskope_enterprise_app" "bench" {
 }
 `
 
-const setForm = `
+const mapForm = `
 resource "entranetskope_app_assignments" "all" {
   service_principal_id = entranetskope_enterprise_app.bench.service_principal_id
-  principal_ids        = toset(var.principal_ids)
+  principals           = var.principals
+}
+`
+
+// The floors: the same configuration shape, with terraform_data in place of the assignments.
+const floorMapForm = `
+resource "terraform_data" "all" {
+  input = {
+    service_principal_id = entranetskope_enterprise_app.bench.service_principal_id
+    principals           = var.principals
+  }
+}
+`
+
+const floorEachForm = `
+resource "terraform_data" "each" {
+  for_each = var.principals
+  input = {
+    service_principal_id = entranetskope_enterprise_app.bench.service_principal_id
+    principal_id         = each.value
+  }
 }
 `
 
 const eachForm = `
 resource "entranetskope_app_assignment" "each" {
-  for_each             = toset(var.principal_ids)
+  for_each             = var.principals
   service_principal_id = entranetskope_enterprise_app.bench.service_principal_id
   principal_id         = each.value
 }
@@ -149,14 +183,15 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 	defer s.Close()
 	ids := s.AddUsers(n)
 
-	body := benchConfig + setForm
-	if form == FormEach {
-		body = benchConfig + eachForm
-	}
+	body := benchConfig + map[Form]string{FormMap: mapForm, FormEach: eachForm, FloorMap: floorMapForm, FloorEach: floorEachForm}[form]
 	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(body), 0o644); err != nil {
 		return run, err
 	}
-	vars, _ := json.Marshal(map[string]any{"principal_ids": ids})
+	principals := make(map[string]string, len(ids))
+	for i, id := range ids {
+		principals[fmt.Sprintf("user%05d@contoso.example", i+1)] = id
+	}
+	vars, _ := json.Marshal(map[string]any{"principals": principals})
 	if err := os.WriteFile(filepath.Join(dir, "terraform.tfvars.json"), vars, 0o644); err != nil {
 		return run, err
 	}
@@ -190,9 +225,10 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 		st := s.Stats()
 		p.GraphRequests = st.Total
 		p.Throttled = st.Statuses["429"]
+		p.Routes = st.Routes
 		logf("%s: %d Graph requests, %d throttled, %s, exit %d", name, p.GraphRequests, p.Throttled, p.Wall.Round(time.Millisecond), p.ExitCode)
 		wantExit := 0
-		if name == PhasePlanAfterDrop {
+		if name == PhasePlanAfterDrop && !strings.HasPrefix(string(form), "floor") {
 			wantExit = 2
 		}
 		if p.ExitCode != wantExit {
@@ -216,7 +252,7 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 		{PhaseDestroy, []string{"destroy", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"}, nil},
 	}
 	for _, st := range steps {
-		if st.pre != nil {
+		if st.pre != nil && !strings.HasPrefix(string(form), "floor") {
 			if err := st.pre(); err != nil {
 				return run, err
 			}
@@ -350,31 +386,100 @@ func (w *peakWatcher) peak() int64 {
 
 func (w *peakWatcher) stop() { close(w.done) }
 
-// Table renders runs as a Markdown table a person can paste.
-func Table(runs []Run) string {
+// Report is what make bench writes as JSON: every run, and the provider binary's size.
+type Report struct {
+	Runs []Run `json:"runs"`
+	// BinaryBytes is the size of the provider binary measured (go build, as make build makes it);
+	// ReleaseBinaryBytes of the same built as released (-s -w -trimpath, .goreleaser.yml).
+	BinaryBytes        int64 `json:"binary_bytes"`
+	ReleaseBinaryBytes int64 `json:"release_binary_bytes,omitempty"`
+}
+
+func phaseOf(r Run, name string) (Phase, bool) {
+	for _, p := range r.Phases {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Phase{}, false
+}
+
+func floorOf(runs []Run, r Run) (Run, bool) {
+	for _, f := range runs {
+		if f.N == r.N && f.Form == FloorOf(r.Form) && f.Error == "" {
+			return f, true
+		}
+	}
+	return Run{}, false
+}
+
+// Table renders a report as Markdown: requests and wall time per phase, and the wall time as a
+// ratio of Terraform's floor of the same shape measured in the same run.
+func Table(rep Report) string {
 	var b strings.Builder
 	b.WriteString("| N | form | first apply | no-change plan | plan after 1% removed | destroy | provider peak RSS |\n")
 	b.WriteString("|---:|---|---|---|---|---|---:|\n")
-	for _, r := range runs {
+	for _, r := range rep.Runs {
+		floor, hasFloor := floorOf(rep.Runs, r)
+		hasFloor = hasFloor && !strings.HasPrefix(string(r.Form), "floor")
 		fmt.Fprintf(&b, "| %d | %s |", r.N, r.Form)
 		for _, name := range []string{PhaseApply, PhasePlanNoChange, PhasePlanAfterDrop, PhaseDestroy} {
-			cell := " - |"
-			for _, p := range r.Phases {
-				if p.Name == name {
-					cell = fmt.Sprintf(" %d req, %s", p.GraphRequests, p.Wall.Round(100*time.Millisecond))
-					if p.Throttled > 0 {
-						cell += fmt.Sprintf(" (%d x 429)", p.Throttled)
-					}
-					cell += " |"
-				}
+			p, ok := phaseOf(r, name)
+			if !ok {
+				b.WriteString(" - |")
+				continue
 			}
-			b.WriteString(cell)
+			cell := ""
+			if !strings.HasPrefix(string(r.Form), "floor") {
+				cell = fmt.Sprintf("%d req, ", p.GraphRequests)
+			}
+			cell += fmtDuration(p.Wall)
+			if fp, ok := phaseOf(floor, name); hasFloor && ok && fp.Wall > 0 {
+				cell += fmt.Sprintf(" (**%.2fx**)", float64(p.Wall)/float64(fp.Wall))
+			}
+			if p.Throttled > 0 {
+				cell += fmt.Sprintf(", %d x 429", p.Throttled)
+			}
+			b.WriteString(" " + cell + " |")
 		}
-		fmt.Fprintf(&b, " %.0f MB |", float64(r.PeakProviderKB)/1024)
+		if strings.HasPrefix(string(r.Form), "floor") {
+			b.WriteString(" - |")
+		} else {
+			fmt.Fprintf(&b, " %.0f MB |", float64(r.PeakProviderKB)/1024)
+		}
 		if r.Error != "" {
 			fmt.Fprintf(&b, " error: %s", strings.SplitN(r.Error, "\n", 2)[0])
 		}
 		b.WriteString("\n")
 	}
+	if rep.BinaryBytes > 0 {
+		fmt.Fprintf(&b, "\nProvider binary: %.1f MB (`go build`)", float64(rep.BinaryBytes)/1e6)
+		if rep.ReleaseBinaryBytes > 0 {
+			fmt.Fprintf(&b, ", %.1f MB as released (`-s -w -trimpath`)", float64(rep.ReleaseBinaryBytes)/1e6)
+		}
+		b.WriteString(".\n")
+	}
 	return b.String()
+}
+
+func fmtDuration(d time.Duration) string {
+	if d >= time.Minute {
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// README markers around the generated table.
+const (
+	ReadmeStart = "<!-- bench:start (generated by make bench from bin/bench.json; do not edit) -->"
+	ReadmeEnd   = "<!-- bench:end -->"
+)
+
+// RewriteReadme replaces what is between the markers in text with the report's table.
+func RewriteReadme(text string, rep Report) (string, error) {
+	i, j := strings.Index(text, ReadmeStart), strings.Index(text, ReadmeEnd)
+	if i < 0 || j < i {
+		return "", fmt.Errorf("the README has no %q ... %q section", ReadmeStart, ReadmeEnd)
+	}
+	return text[:i+len(ReadmeStart)] + "\n" + Table(rep) + text[j:], nil
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	kiotaauth "github.com/microsoft/kiota-authentication-azure-go"
 	khttp "github.com/microsoft/kiota-http-go"
-	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 )
 
@@ -95,8 +94,8 @@ type Config struct {
 
 // Client is a signed-in Microsoft Graph client.
 type Client struct {
-	sdk     *msgraphsdk.GraphServiceClient
-	adapter *msgraphsdk.GraphRequestAdapter
+	sdk     *sdkClient
+	adapter *msgraphcore.GraphRequestAdapterBase
 	cred    azcore.TokenCredential
 	http    *http.Client // the same middleware and retry stack the SDK uses, for raw requests
 	base    string       // Graph base with /v1.0
@@ -151,18 +150,18 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	gopts := msgraphsdk.GetDefaultClientOptions()
+	gopts := msgraphcore.GraphClientOptions{GraphServiceLibraryVersion: sdkVersion}
 	// Each not-yet-ready answer waited out goes through the whole retry layer again (429s included).
 	ready := &syncReadyTransport{next: retrying}
 	hc := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(ready, middlewares(&gopts, cfg.UserAgent)...)}
-	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
+	adapter, err := msgraphcore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, gopts, nil, nil, hc)
 	if err != nil {
 		return nil, err
 	}
 	base := graphEndpoint + "/v1.0"
 	adapter.SetBaseUrl(base)
 	return &Client{
-		sdk: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, cred: cred,
+		sdk: newSDKClient(adapter), adapter: adapter, cred: cred,
 		http: hc, base: base, scope: scope, method: AuthMethod(firstNonEmpty(string(cfg.Method), string(AuthDefault))), counter: counter,
 	}, nil
 }
@@ -249,9 +248,6 @@ func ParseClientCertificateBase64(v string) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// SDK is the msgraph-sdk-go client, for callers inside this package.
-func (c *Client) SDK() *msgraphsdk.GraphServiceClient { return c.sdk }
 
 // Requests is how many HTTP requests this client sent to Graph (retries included).
 func (c *Client) Requests() int64 { return c.counter.load() }

@@ -6,9 +6,7 @@ import (
 	"strings"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
-	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
-	"github.com/microsoftgraph/msgraph-sdk-go/users"
 )
 
 // MaxInFilterValues is how many values Graph accepts in one `in` filter on directory objects.
@@ -77,9 +75,7 @@ func (c *Client) FindUsers(ctx context.Context, property string, values []string
 	top := int32(999)
 	rows, err := c.lookupByValues(ctx, values, func(in string) (*abstractions.RequestInformation, error) {
 		filter := property + " in (" + in + ")"
-		return c.sdk.Users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-			QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
-		})
+		return c.sdk.list(usersTemplate, nil, listQuery{Filter: &filter, Select: sel, Top: &top}), nil
 	}, "look up users by "+property, PermUserRead)
 	if err != nil {
 		return nil, err
@@ -99,9 +95,7 @@ func (c *Client) FindGroups(ctx context.Context, names []string) ([]Group, error
 	top := int32(999)
 	rows, err := c.lookupByValues(ctx, names, func(in string) (*abstractions.RequestInformation, error) {
 		filter := "displayName in (" + in + ")"
-		return c.sdk.Groups().ToGetRequestInformation(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
-			QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
-		})
+		return c.sdk.list(groupsTemplate, nil, listQuery{Filter: &filter, Select: sel, Top: &top}), nil
 	}, "look up groups by display name", PermGroupRead)
 	if err != nil {
 		return nil, err
@@ -122,12 +116,7 @@ func (c *Client) NestedGroups(ctx context.Context, groupIDs []string) (map[strin
 	sel := []string{"id", "displayName"}
 	top := int32(999)
 	for _, id := range groupIDs {
-		info, err := c.sdk.Groups().ByGroupId(id).Members().GraphGroup().ToGetRequestInformation(ctx, &groups.ItemMembersGraphGroupRequestBuilderGetRequestConfiguration{
-			QueryParameters: &groups.ItemMembersGraphGroupRequestBuilderGetQueryParameters{Select: sel, Top: &top},
-		})
-		if err != nil {
-			return nil, err
-		}
+		info := c.sdk.list(groupNestedGroupsTemplate, map[string]string{"group%2Did": id}, listQuery{Select: sel, Top: &top})
 		calls = append(calls, batchCall{info: info, object: "group " + id})
 	}
 	outcomes, err := c.runBatches(ctx, calls, "list the nested groups of a group", PermGroupRead)
@@ -168,18 +157,9 @@ func (c *Client) DirectoryObjects(ctx context.Context, ids []string) (map[string
 			quoted[i] = "'" + odataQuote(v) + "'"
 		}
 		filter := "id in (" + strings.Join(quoted, ", ") + ")"
-		u, err := c.sdk.Users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-			QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
-		})
-		if err != nil {
-			return nil, err
-		}
-		g, err := c.sdk.Groups().ToGetRequestInformation(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
-			QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: sel, Top: &top},
-		})
-		if err != nil {
-			return nil, err
-		}
+		q := listQuery{Filter: &filter, Select: sel, Top: &top}
+		u := c.sdk.list(usersTemplate, nil, q)
+		g := c.sdk.list(groupsTemplate, nil, q)
 		object := fmt.Sprintf("%d object ids", len(chunk))
 		calls = append(calls, batchCall{info: u, object: object}, batchCall{info: g, object: object})
 		kinds = append(kinds, "user", "group")

@@ -327,7 +327,7 @@ func TestAccAppAssignmentsResource_groupAndUser(t *testing.T) {
 	config := env.appConfig("assignments") + env.lookupConfig()[len("\nprovider \"entranetskope\" {}\n"):] + `
 resource "entranetskope_app_assignments" "test" {
   service_principal_id = entranetskope_enterprise_app.test.service_principal_id
-  principal_ids        = concat(data.entranetskope_groups.test.object_ids, data.entranetskope_users.test.object_ids)
+  principals           = merge(data.entranetskope_groups.test.ids_by_name, data.entranetskope_users.test.ids_by_name)
 }
 `
 	env.run(t, resource.TestCase{
@@ -337,7 +337,8 @@ resource "entranetskope_app_assignments" "test" {
 				Config: config,
 				Check:  recordAttr(addr, "service_principal_id", &spID),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(addr, tfjsonpath.New("principal_ids"), knownvalue.SetSizeExact(2)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("principals"), knownvalue.MapSizeExact(2)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("principals").AtMapKey(env.groupName), knownvalue.NotNull()),
 				},
 			},
 			{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},

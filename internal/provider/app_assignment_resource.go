@@ -238,7 +238,8 @@ func (r *appAssignmentResource) Create(ctx context.Context, req resource.CreateR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	a, err := r.data.client.CreateAssignment(ctx, spID, principalID, roleID)
+	// Through the run's batcher: the other instances Terraform applies meanwhile share its $batch.
+	a, err := r.data.assignments.writes.CreateAssignment(ctx, spID, principalID, roleID)
 	if graph.IsDuplicateAssignment(err) {
 		r.reportDuplicate(ctx, spID, principalID, roleID, err, &resp.Diagnostics)
 		return
@@ -385,7 +386,7 @@ func (r *appAssignmentResource) Delete(ctx context.Context, req resource.DeleteR
 		return
 	}
 	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
-	if err := r.data.client.DeleteAssignment(ctx, spID, id); err != nil {
+	if err := r.data.assignments.writes.DeleteAssignment(ctx, spID, id); err != nil {
 		r.data.denied.add(&resp.Diagnostics, "Could not remove the assignment", err)
 		return
 	}

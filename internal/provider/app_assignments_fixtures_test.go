@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,9 +35,9 @@ func testAccAppAssignmentsConfig_basic(s *sandbox.Server, spID string, principal
 	return testProviderConfig(s) + fmt.Sprintf(`
 resource "entranetskope_app_assignments" "test" {
   service_principal_id = %[1]q
-  principal_ids        = %[2]s
+  principals           = %[2]s
 }
-`, spID, aasHCLList(principals))
+`, spID, aasHCLMap(principals))
 }
 
 func testAccAppAssignmentsConfig_role(s *sandbox.Server, spID, roleID string, principals []string) string {
@@ -44,9 +45,24 @@ func testAccAppAssignmentsConfig_role(s *sandbox.Server, spID, roleID string, pr
 resource "entranetskope_app_assignments" "test" {
   service_principal_id = %[1]q
   app_role_id          = %[2]q
-  principal_ids        = %[3]s
+  principals           = %[3]s
 }
-`, spID, roleID, aasHCLList(principals))
+`, spID, roleID, aasHCLMap(principals))
+}
+
+// testAccAppAssignmentsConfig_labels assigns principals under the labels given.
+func testAccAppAssignmentsConfig_labels(s *sandbox.Server, spID string, principals map[string]string) string {
+	var b strings.Builder
+	for _, l := range slices.Sorted(maps.Keys(principals)) {
+		fmt.Fprintf(&b, "    %q = %q\n", l, principals[l])
+	}
+	return testProviderConfig(s) + fmt.Sprintf(`
+resource "entranetskope_app_assignments" "test" {
+  service_principal_id = %[1]q
+  principals = {
+%[2]s  }
+}
+`, spID, b.String())
 }
 
 // testAccAppAssignmentsConfig_deferred passes the ids through terraform_data, so they are unknown
@@ -56,15 +72,15 @@ func testAccAppAssignmentsConfig_deferred(s *sandbox.Server, spID string, princi
 resource "terraform_data" "ids" {
   input = {
     service_principal_id = %[1]q
-    principal_ids        = %[2]s
+    principals           = %[2]s
   }
 }
 
 resource "entranetskope_app_assignments" "test" {
   service_principal_id = terraform_data.ids.output.service_principal_id
-  principal_ids        = terraform_data.ids.output.principal_ids
+  principals           = terraform_data.ids.output.principals
 }
-`, spID, aasHCLList(principals))
+`, spID, aasHCLMap(principals))
 }
 
 // aasRE matches Terraform's error output, which wraps long lines: a space matches any white space.
@@ -72,12 +88,16 @@ func aasRE(pattern string) *regexp.Regexp {
 	return regexp.MustCompile(`(?s)` + strings.ReplaceAll(pattern, " ", `\s+`))
 }
 
-func aasHCLList(ids []string) string {
+// aasLabel is the label the tests give a principal in the principals map.
+func aasLabel(id string) string { return "principal " + id }
+
+// aasHCLMap is the principals map of ids, each under aasLabel.
+func aasHCLMap(ids []string) string {
 	q := make([]string, len(ids))
 	for i, id := range ids {
-		q[i] = fmt.Sprintf("%q", id)
+		q[i] = fmt.Sprintf("%q = %q", aasLabel(id), id)
 	}
-	return "[" + strings.Join(q, ", ") + "]"
+	return "{\n" + strings.Join(q, "\n") + "\n}"
 }
 
 // ---- sandbox helpers ----
@@ -293,25 +313,22 @@ func (f aasStateCheck) CheckState(_ context.Context, req statecheck.CheckStateRe
 	resp.Error = fmt.Errorf("%s not in the state", aasAddr)
 }
 
-// aasExpectPriorPrincipals checks the refreshed principal_ids the plan starts from: drift made
-// outside Terraform is visible in the plan.
-func aasExpectPriorPrincipals(addr string, want []string) plancheck.PlanCheck {
+// aasExpectPriorPrincipals checks the refreshed principals map the plan starts from, label by
+// label: drift made outside Terraform is visible in the plan.
+func aasExpectPriorPrincipals(addr string, want map[string]string) plancheck.PlanCheck {
 	return aasPlanCheck(func(req plancheck.CheckPlanRequest) error {
 		for _, rc := range req.Plan.ResourceChanges {
 			if rc.Address != addr {
 				continue
 			}
 			before, _ := rc.Change.Before.(map[string]any)
-			raw, _ := before["principal_ids"].([]any)
-			var got []string
-			for _, v := range raw {
-				got = append(got, fmt.Sprint(v))
+			raw, _ := before["principals"].(map[string]any)
+			got := map[string]string{}
+			for k, v := range raw {
+				got[k] = fmt.Sprint(v)
 			}
-			sort.Strings(got)
-			w := slices.Clone(want)
-			sort.Strings(w)
-			if !slices.Equal(got, w) {
-				return fmt.Errorf("the plan starts from principal_ids %v, want %v", got, w)
+			if !maps.Equal(got, want) {
+				return fmt.Errorf("the plan starts from principals %v, want %v", got, want)
 			}
 			return nil
 		}
@@ -325,7 +342,26 @@ func (f aasPlanCheck) CheckPlan(_ context.Context, req plancheck.CheckPlanReques
 	resp.Error = f(req)
 }
 
-// aasStatePrincipals reads principal_ids from the state file terraform-plugin-testing keeps in
+// aasImportedPrincipals checks an imported principals map: exactly ids, each labelled by itself.
+func aasImportedPrincipals(ids []string) resource.ImportStateCheckFunc {
+	return func(states []*terraform.InstanceState) error {
+		if len(states) != 1 {
+			return fmt.Errorf("%d imported instances, want 1", len(states))
+		}
+		got := map[string]string{}
+		for k, v := range states[0].Attributes {
+			if label, ok := strings.CutPrefix(k, "principals."); ok && label != "%" {
+				got[label] = v
+			}
+		}
+		if want := aasLabelled(nil, ids); !maps.Equal(got, want) {
+			return fmt.Errorf("imported principals %v, want each id under its own label: %v", got, want)
+		}
+		return nil
+	}
+}
+
+// aasStatePrincipals reads the object ids of principals from the state file terraform-plugin-testing keeps in
 // TF_ACC_TEMP_DIR: the state as the last apply left it, without a refresh.
 func aasStatePrincipals(t *testing.T, tmp string) []string {
 	t.Helper()
@@ -342,7 +378,7 @@ func aasStatePrincipals(t *testing.T, tmp string) []string {
 			Type      string `json:"type"`
 			Instances []struct {
 				Attributes struct {
-					PrincipalIDs []string `json:"principal_ids"`
+					Principals map[string]string `json:"principals"`
 				} `json:"attributes"`
 			} `json:"instances"`
 		} `json:"resources"`
@@ -352,8 +388,7 @@ func aasStatePrincipals(t *testing.T, tmp string) []string {
 	}
 	for _, r := range st.Resources {
 		if r.Type == "entranetskope_app_assignments" && len(r.Instances) == 1 {
-			out := slices.Clone(r.Instances[0].Attributes.PrincipalIDs)
-			sort.Strings(out)
+			out := slices.Sorted(maps.Values(r.Instances[0].Attributes.Principals))
 			return out
 		}
 	}
@@ -361,12 +396,26 @@ func aasStatePrincipals(t *testing.T, tmp string) []string {
 	return nil
 }
 
-func aasSetOf(ids []string) knownvalue.Check {
-	checks := make([]knownvalue.Check, len(ids))
-	for i, id := range ids {
-		checks[i] = knownvalue.StringExact(id)
+// aasMapOf checks a principals map: exactly ids, each under aasLabel.
+func aasMapOf(ids []string) knownvalue.Check {
+	checks := map[string]knownvalue.Check{}
+	for label, id := range aasLabelled(ids, nil) {
+		checks[label] = knownvalue.StringExact(id)
 	}
-	return knownvalue.SetExact(checks)
+	return knownvalue.MapExact(checks)
+}
+
+// aasLabelled is the principals map of ids under aasLabel, plus extra ids under their own id, as the
+// provider labels a principal assigned outside Terraform.
+func aasLabelled(ids, extra []string) map[string]string {
+	out := map[string]string{}
+	for _, id := range ids {
+		out[aasLabel(id)] = id
+	}
+	for _, id := range extra {
+		out[id] = id
+	}
+	return out
 }
 
 // aasStatsProbe measures the Graph requests made between a mark and a check.

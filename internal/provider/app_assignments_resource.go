@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -56,7 +56,7 @@ type appAssignmentsModel struct {
 	ID                 types.String   `tfsdk:"id"`
 	ServicePrincipalID types.String   `tfsdk:"service_principal_id"`
 	AppRoleID          types.String   `tfsdk:"app_role_id"`
-	PrincipalIDs       types.Set      `tfsdk:"principal_ids"`
+	Principals         types.Map      `tfsdk:"principals"`
 	AssignmentIDs      types.Map      `tfsdk:"assignment_ids"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
@@ -68,9 +68,9 @@ func (r *appAssignmentsResource) Metadata(_ context.Context, req resource.Metada
 func (r *appAssignmentsResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Every user and group assigned to one role of the Netskope enterprise app, as one authoritative set: " +
-			"exactly the principals in `principal_ids` hold the role, and nobody else. An assignment added in the portal " +
-			"shows in `terraform plan` as a principal to remove, one removed there as a principal to add back, and `terraform apply` " +
-			"puts the set back. Creating the resource adopts the assignments that already match and removes the others.\n\n" +
+			"exactly the principals in `principals` hold the role, and nobody else. An assignment added in the portal " +
+			"shows in `terraform plan` as a principal to remove, labelled with its object id (`- \"<object id>\" = \"<object id>\"`), " +
+			"one removed there as a principal to add back, and `terraform apply` puts the set back. Creating the resource adopts the assignments that already match and removes the others.\n\n" +
 			"Changes are sent in `$batch` requests of 20, a few at a time, and reading the set is one listing of the app's " +
 			"assignments (999 per page) however large it is, so plans stay fast on large tenants. If some assignments fail, " +
 			"the apply reports each of them and the state records exactly the assignments that exist; the next apply retries the rest. " +
@@ -100,13 +100,17 @@ func (r *appAssignmentsResource) Schema(ctx context.Context, _ resource.SchemaRe
 					"(its id differs from app to app). The *Default Access* role (`" + graph.DefaultAccessRoleID + "`) is refused: Netskope " +
 					"does not provision users and groups assigned with it. Changing it replaces the set." + anyCaseNote,
 			},
-			"principal_ids": schema.SetAttribute{
+			"principals": schema.MapAttribute{
 				ElementType: types.StringType, Required: true,
-				Validators: []validator.Set{setvalidator.ValueStringsAre(lowerCaseObjectID())},
-				MarkdownDescription: "The object ids of the users and groups to assign; every other assignment of the role on the app is removed. " +
-					"Look them up by name with the `entranetskope_users` and `entranetskope_groups` data sources. An empty set removes everyone. " +
+				Validators: []validator.Map{mapvalidator.ValueStringsAre(lowerCaseObjectID()), uniqueMapValues()},
+				MarkdownDescription: "The users and groups to assign, as `{ \"<label>\" = \"<object id>\" }`; every other assignment of the role on the app is removed. " +
+					"The label is whatever the team reviews by (a user principal name, a group name): the provider sends only the object ids to Graph, " +
+					"and a label can be changed without any change in Entra. The `ids_by_name` maps of the `entranetskope_users` and " +
+					"`entranetskope_groups` data sources are ready to use: `merge(data.entranetskope_groups.x.ids_by_name, data.entranetskope_users.x.ids_by_name)`. " +
+					"The same object id under two labels is an error. An empty map removes everyone. " +
 					"Entra provisions only the direct members of an assigned group: a group with nested groups gets a warning at plan time. " +
-					"A principal deleted from the directory disappears from the set with a warning; remove it from the configuration." + lowerCaseNote,
+					"A principal deleted from the directory disappears from the map with a warning; remove it from the configuration. " +
+					"A principal assigned outside Terraform appears in the state under its object id as label, so the plan shows it being removed." + lowerCaseNote,
 			},
 			"assignment_ids": schema.MapAttribute{
 				ElementType: types.StringType, Computed: true,
@@ -182,10 +186,10 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 		replacing = true
 	}
 
-	planned, complete := knownSetStrings(plan.PrincipalIDs)
+	planned, complete := principalIDs(plan.Principals)
 	var prior []string
 	if !replacing {
-		prior, _ = knownSetStrings(state.PrincipalIDs)
+		prior, _ = principalIDs(state.Principals)
 	}
 	if complete && !replacing && sameStrings(planned, prior) {
 		plan.AssignmentIDs = state.AssignmentIDs
@@ -196,13 +200,13 @@ func (r *appAssignmentsResource) ModifyPlan(ctx context.Context, req resource.Mo
 	if resp.Diagnostics.HasError() || len(planned) == 0 {
 		return
 	}
-	r.checkPrincipals(ctx, graphSPID, planned, prior, &resp.Diagnostics)
+	r.checkPrincipals(ctx, graphSPID, planned, prior, labelsOf(plan.Principals), &resp.Diagnostics)
 }
 
 // checkPrincipals fails the plan for principals being added that are no user or group, and warns
 // about groups with nested groups. Principals already assigned are known from the app's assignment
 // listing (read once per run anyway); only the others are looked up.
-func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID string, planned, prior []string, diags *diag.Diagnostics) {
+func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID string, planned, prior []string, labels map[string]string, diags *diag.Diagnostics) {
 	known := map[string]graph.DirectoryObject{}
 	list, err := r.pd.assignments.list(ctx, spID)
 	if err != nil {
@@ -237,10 +241,10 @@ func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID strin
 			if isPrior[id] {
 				continue // already in the state: Read reports it
 			}
-			diags.AddAttributeError(path.Root("principal_ids").AtSetValue(types.StringValue(id)), "Principal not found in the directory",
-				fmt.Sprintf("No user or group in Microsoft Entra ID has the object id %s, so it cannot be assigned to the app (service principal %s). "+
-					"If it was deleted, remove it from principal_ids; if it is a mistake, look the principal up by name with the "+
-					"entranetskope_users or entranetskope_groups data source.", id, spID))
+			diags.AddAttributeError(path.Root("principals").AtMapKey(labels[id]), "Principal not found in the directory",
+				fmt.Sprintf("No user or group in Microsoft Entra ID has the object id %s (principals[%q]), so it cannot be assigned to the app (service principal %s). "+
+					"If it was deleted, remove it from principals; if it is a mistake, look the principal up by name with the "+
+					"entranetskope_users or entranetskope_groups data source.", id, labels[id], spID))
 		}
 	}
 	var (
@@ -258,7 +262,7 @@ func (r *appAssignmentsResource) checkPrincipals(ctx context.Context, spID strin
 		go func(o graph.DirectoryObject) {
 			defer wg.Done()
 			var d diag.Diagnostics
-			l.warnNestedGroups(ctx, o.ID, o.DisplayName, path.Root("principal_ids").AtSetValue(types.StringValue(o.ID)), &d)
+			l.warnNestedGroups(ctx, o.ID, o.DisplayName, path.Root("principals").AtMapKey(labels[o.ID]), &d)
 			mu.Lock()
 			warning.Append(d...)
 			mu.Unlock()
@@ -291,11 +295,11 @@ func (r *appAssignmentsResource) Create(ctx context.Context, req resource.Create
 		r.pd.denied.add(&resp.Diagnostics, "Could not read the app's assignments", err)
 		return
 	}
-	desired, _ := knownSetStrings(plan.PrincipalIDs)
+	desired, _ := principalIDs(plan.Principals)
 	if extra := extraAssignments(current, roleID, desired); len(extra) > 0 {
-		tflog.Info(ctx, "the app already has assignments of the role that are not in principal_ids: removing them", map[string]any{"count": len(extra), "principal_ids": extra})
+		tflog.Info(ctx, "the app already has assignments of the role that are not in principals: removing them", map[string]any{"count": len(extra), "principal_ids": extra})
 	}
-	got := r.converge(ctx, spID, roleID, desired, current, &resp.Diagnostics)
+	got := r.converge(ctx, spID, roleID, desired, labelsOf(plan.Principals), current, &resp.Diagnostics)
 	if plan.AppRoleID.IsUnknown() || plan.AppRoleID.IsNull() {
 		plan.AppRoleID = types.StringValue(roleID)
 	}
@@ -323,7 +327,8 @@ func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequ
 		return
 	}
 	got := assignmentsOfRole(list, roleID)
-	prior, _ := knownSetStrings(state.PrincipalIDs)
+	prior, _ := principalIDs(state.Principals)
+	labels := labelsOf(state.Principals)
 	var gone []string
 	for _, id := range prior {
 		if _, ok := got[id]; !ok {
@@ -342,12 +347,12 @@ func (r *appAssignmentsResource) Read(ctx context.Context, req resource.ReadRequ
 				tflog.Info(ctx, "assignment removed outside Terraform: the plan adds it back", map[string]any{"principal_id": id})
 				continue
 			}
-			resp.Diagnostics.AddAttributeWarning(path.Root("principal_ids"), "Assigned principal deleted from the directory",
-				fmt.Sprintf("Principal %s was assigned to the app (service principal %s) but no longer exists in Microsoft Entra ID: Entra removed "+
-					"its assignment when it was deleted. It is no longer in the state of principal_ids; remove it from the configuration too.", id, spID))
+			resp.Diagnostics.AddAttributeWarning(path.Root("principals").AtMapKey(labels[id]), "Assigned principal deleted from the directory",
+				fmt.Sprintf("Principal %s (principals[%q]) was assigned to the app (service principal %s) but no longer exists in Microsoft Entra ID: Entra removed "+
+					"its assignment when it was deleted. It is no longer in the state of principals; remove it from the configuration too.", id, labels[id], spID))
 		}
 	}
-	r.setAssignments(&state, got, &resp.Diagnostics)
+	r.setAssignments(&state, got, labels, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -369,8 +374,8 @@ func (r *appAssignmentsResource) Update(ctx context.Context, req resource.Update
 		r.pd.denied.add(&resp.Diagnostics, "Could not read the app's assignments", err)
 		return
 	}
-	desired, _ := knownSetStrings(plan.PrincipalIDs)
-	got := r.converge(ctx, spID, roleID, desired, current, &resp.Diagnostics)
+	desired, _ := principalIDs(plan.Principals)
+	got := r.converge(ctx, spID, roleID, desired, labelsOf(plan.Principals), current, &resp.Diagnostics)
 	plan.ID, plan.AppRoleID = state.ID, state.AppRoleID
 	r.saveAssignments(ctx, &plan, got, &resp.State, &resp.Diagnostics)
 }
@@ -391,10 +396,11 @@ func (r *appAssignmentsResource) Delete(ctx context.Context, req resource.Delete
 		r.pd.denied.add(&resp.Diagnostics, "Could not read the app's assignments", err)
 		return
 	}
-	got := r.converge(ctx, spID, roleID, nil, current, &resp.Diagnostics)
+	labels := labelsOf(state.Principals)
+	got := r.converge(ctx, spID, roleID, nil, labels, current, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		// Keep in the state exactly the assignments that could not be removed.
-		r.setAssignments(&state, got, &resp.Diagnostics)
+		r.setAssignments(&state, got, labels, &resp.Diagnostics)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 	}
 }
@@ -420,7 +426,9 @@ func (r *appAssignmentsResource) ImportState(ctx context.Context, req resource.I
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), spID+"/"+roleID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_principal_id"), spID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("app_role_id"), roleID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("principal_ids"), types.SetValueMust(types.StringType, nil))...)
+	// Read fills principals with every assignment of the role, labelled by object id; the
+	// configuration's labels replace them on the next apply without any request to Graph.
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("principals"), types.MapValueMust(types.StringType, nil))...)
 }
 
 // graphIDs are the app's and the role's ids as Graph returns them: the model keeps them as the
@@ -433,7 +441,7 @@ func (m *appAssignmentsModel) graphIDs() (spID, roleID string) {
 // (the app's assignments), through $batch. It reports every failure and returns the assignments of
 // the role that exist afterwards, by principal id: after a failure they are read back from Graph, so
 // the state never claims an assignment that is not there nor forgets one that is.
-func (r *appAssignmentsResource) converge(ctx context.Context, spID, roleID string, desired []string, current []graph.Assignment, diags *diag.Diagnostics) map[string]string {
+func (r *appAssignmentsResource) converge(ctx context.Context, spID, roleID string, desired []string, labels map[string]string, current []graph.Assignment, diags *diag.Diagnostics) map[string]string {
 	client := r.pd.client
 	have := assignmentsOfRole(current, roleID)
 	want := map[string]bool{}
@@ -524,14 +532,14 @@ func (r *appAssignmentsResource) converge(ctx context.Context, spID, roleID stri
 			}
 		}
 	}
-	reportAssignmentFailures(spID, r.pd.denied.addAllDenied(diags, addFailed), r.pd.denied.addAllDenied(diags, delFailed), principalOf, diags)
+	reportAssignmentFailures(spID, r.pd.denied.addAllDenied(diags, addFailed), r.pd.denied.addAllDenied(diags, delFailed), principalOf, labels, diags)
 	return got
 }
 
 // reportAssignmentFailures adds, for the failures that are not missing permissions (those are one
 // error per permission), one error per failed principal, or, past maxAssignmentFailureDiagnostics, one error
 // listing them all.
-func reportAssignmentFailures(spID string, addFailed, delFailed map[string]error, principalOf map[string]string, diags *diag.Diagnostics) {
+func reportAssignmentFailures(spID string, addFailed, delFailed map[string]error, principalOf, labels map[string]string, diags *diag.Diagnostics) {
 	n := len(addFailed) + len(delFailed)
 	if n == 0 {
 		return
@@ -541,12 +549,12 @@ func reportAssignmentFailures(spID string, addFailed, delFailed map[string]error
 	dels := sortedMapKeys(delFailed)
 	if n <= maxAssignmentFailureDiagnostics {
 		for _, pid := range adds {
-			diags.AddAttributeError(path.Root("principal_ids").AtSetValue(types.StringValue(pid)), "Could not assign principal "+pid,
+			diags.AddAttributeError(path.Root("principals").AtMapKey(labelFor(labels, pid)), "Could not assign principal "+pid,
 				fmt.Sprintf("Assigning principal %s to the app (service principal %s) failed: %v\n\n%s", pid, spID, addFailed[pid], next))
 		}
 		for _, aid := range dels {
 			pid := principalOf[aid]
-			diags.AddAttributeError(path.Root("principal_ids"), "Could not remove principal "+pid,
+			diags.AddAttributeError(path.Root("principals"), "Could not remove principal "+pid,
 				fmt.Sprintf("Removing the assignment %s of principal %s from the app (service principal %s) failed: %v\n\n%s", aid, pid, spID, delFailed[aid], next))
 		}
 		return
@@ -560,22 +568,44 @@ func reportAssignmentFailures(spID string, addFailed, delFailed map[string]error
 		fmt.Fprintf(&b, "\n- remove principal %s (assignment %s): %v", principalOf[aid], aid, delFailed[aid])
 	}
 	b.WriteString("\n\n" + next)
-	diags.AddAttributeError(path.Root("principal_ids"), fmt.Sprintf("Could not change %d assignments", n), b.String())
+	diags.AddAttributeError(path.Root("principals"), fmt.Sprintf("Could not change %d assignments", n), b.String())
 }
 
-// setAssignments records the assignments that exist in the model.
-func (r *appAssignmentsResource) setAssignments(m *appAssignmentsModel, got map[string]string, diags *diag.Diagnostics) {
-	ids := make([]attr.Value, 0, len(got))
+// setAssignments records the assignments that exist in the model: each principal under its label
+// (from labels, by object id), and a principal with no label, assigned outside Terraform, under its
+// object id, so the plan shows it being removed.
+func (r *appAssignmentsResource) setAssignments(m *appAssignmentsModel, got, labels map[string]string, diags *diag.Diagnostics) {
+	principals := make(map[string]attr.Value, len(got))
 	byPrincipal := make(map[string]attr.Value, len(got))
-	for _, pid := range sortedMapKeys(got) {
-		ids = append(ids, types.StringValue(pid))
-		byPrincipal[pid] = types.StringValue(got[pid])
+	for pid, aid := range got {
+		byPrincipal[pid] = types.StringValue(aid)
+		if l, ok := labels[pid]; ok {
+			principals[l] = types.StringValue(pid)
+		}
 	}
-	set, d := types.SetValue(types.StringType, ids)
+	for pid := range got {
+		if _, ok := labels[pid]; ok {
+			continue
+		}
+		l := pid
+		if _, taken := principals[l]; taken {
+			l = pid + " (assigned outside Terraform)"
+		}
+		principals[l] = types.StringValue(pid)
+	}
+	mp, d := types.MapValue(types.StringType, principals)
 	diags.Append(d...)
-	mp, d := types.MapValue(types.StringType, byPrincipal)
+	ids, d := types.MapValue(types.StringType, byPrincipal)
 	diags.Append(d...)
-	m.PrincipalIDs, m.AssignmentIDs = set, mp
+	m.Principals, m.AssignmentIDs = mp, ids
+}
+
+// labelFor is the label of principal pid, or pid itself when it has none.
+func labelFor(labels map[string]string, pid string) string {
+	if l, ok := labels[pid]; ok {
+		return l
+	}
+	return pid
 }
 
 // resolveRoleWaiting finds the app's User role when the app was created in this apply, waiting
@@ -611,9 +641,13 @@ func assignmentsOfRole(list []graph.Assignment, roleID string) map[string]string
 
 // extraAssignments lists the principals holding roleID that are not in desired.
 func extraAssignments(list []graph.Assignment, roleID string, desired []string) []string {
+	want := make(map[string]bool, len(desired))
+	for _, id := range desired {
+		want[id] = true
+	}
 	var out []string
 	for pid := range assignmentsOfRole(list, roleID) {
-		if !slices.Contains(desired, pid) {
+		if !want[pid] {
 			out = append(out, pid)
 		}
 	}
@@ -621,17 +655,17 @@ func extraAssignments(list []graph.Assignment, roleID string, desired []string) 
 	return out
 }
 
-// knownSetStrings returns the known string elements of a set, and whether the set was wholly known.
-func knownSetStrings(s types.Set) ([]string, bool) {
-	if s.IsNull() {
+// principalIDs returns the known object ids of a principals map, and whether the map was wholly known.
+func principalIDs(m types.Map) ([]string, bool) {
+	if m.IsNull() {
 		return nil, true
 	}
-	if s.IsUnknown() {
+	if m.IsUnknown() {
 		return nil, false
 	}
 	complete := true
-	var out []string
-	for _, v := range s.Elements() {
+	out := make([]string, 0, len(m.Elements()))
+	for _, v := range m.Elements() {
 		sv, ok := v.(types.String)
 		if !ok || sv.IsUnknown() || sv.IsNull() {
 			complete = false
@@ -661,6 +695,21 @@ func sortedMapKeys[V any](m map[string]V) []string {
 
 // saveAssignments records what Graph holds in the model and saves it.
 func (r *appAssignmentsResource) saveAssignments(ctx context.Context, m *appAssignmentsModel, got map[string]string, state *tfsdk.State, diags *diag.Diagnostics) {
-	r.setAssignments(m, got, diags)
+	r.setAssignments(m, got, labelsOf(m.Principals), diags)
 	diags.Append(state.Set(ctx, m)...)
+}
+
+// labelsOf maps each known object id of a principals map to its label. The validator makes the ids
+// unique; should a plan still carry a duplicate, the first label in order wins.
+func labelsOf(m types.Map) map[string]string {
+	out := make(map[string]string, len(m.Elements()))
+	for _, l := range sortedMapKeys(m.Elements()) {
+		if v, ok := m.Elements()[l].(types.String); ok && !v.IsUnknown() && !v.IsNull() {
+			id := strings.ToLower(v.ValueString())
+			if _, dup := out[id]; !dup {
+				out[id] = l
+			}
+		}
+	}
+	return out
 }

@@ -66,7 +66,7 @@ func TestAppAssignmentsResource_basic(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("id"), knownvalue.StringExact(app.spID+"/"+app.userRoleID)),
 					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("app_role_id"), knownvalue.StringExact(app.userRoleID)),
-					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), aasSetOf(users)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principals"), aasMapOf(users)),
 					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("assignment_ids"), knownvalue.MapSizeExact(100)),
 					aasAssignmentIDsMatch(s, app),
 				},
@@ -90,18 +90,22 @@ func TestAppAssignmentsResource_basic(t *testing.T) {
 				},
 			},
 			{
-				ResourceName:            aasAddr,
-				ImportState:             true,
-				ImportStateId:           app.spID,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"timeouts"},
+				ResourceName:      aasAddr,
+				ImportState:       true,
+				ImportStateId:     app.spID,
+				ImportStateVerify: true,
+				// The labels are the configuration's: an import labels each principal by its object id.
+				ImportStateVerifyIgnore: []string{"timeouts", "principals"},
+				ImportStateCheck:        aasImportedPrincipals(users),
 			},
 			{
-				ResourceName:            aasAddr,
-				ImportState:             true,
-				ImportStateId:           app.spID + "/" + app.userRoleID,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"timeouts"},
+				ResourceName:      aasAddr,
+				ImportState:       true,
+				ImportStateId:     app.spID + "/" + app.userRoleID,
+				ImportStateVerify: true,
+				// The labels are the configuration's: an import labels each principal by its object id.
+				ImportStateVerifyIgnore: []string{"timeouts", "principals"},
+				ImportStateCheck:        aasImportedPrincipals(users),
 			},
 		},
 	})
@@ -145,7 +149,7 @@ func TestAppAssignmentsResource_update(t *testing.T) {
 					aasCheckAssigned(s, app, second),
 				),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), aasSetOf(second)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principals"), aasMapOf(second)),
 					aasAssignmentIDsMatch(s, app),
 				},
 			},
@@ -154,8 +158,62 @@ func TestAppAssignmentsResource_update(t *testing.T) {
 				Config: testAccAppAssignmentsConfig_basic(s, app.spID, nil),
 				Check:  aasCheckAssigned(s, app, nil),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), knownvalue.SetSizeExact(0)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principals"), knownvalue.MapSizeExact(0)),
 				},
+			},
+		},
+	})
+}
+
+// Labels are for reviewers: renaming one changes the state and nothing in Entra, and the same
+// object id under two labels fails the plan, naming both.
+func TestAppAssignmentsResource_labels(t *testing.T) {
+	s := newSandbox(t)
+	app := aasNewApp(t, s, "Netskope labels")
+	users := s.AddUsers(3)
+	byUPN := map[string]string{"alice@contoso.test": users[0], "bob@contoso.test": users[1], "carol@contoso.test": users[2]}
+	renamed := map[string]string{"alice.smith@contoso.test": users[0], "bob@contoso.test": users[1], "carol@contoso.test": users[2]}
+	twice := map[string]string{"alice@contoso.test": users[0], "Alice@Contoso.test": users[0], "bob@contoso.test": users[1]}
+	probe := &aasStatsProbe{s: s}
+	mapCheck := func(m map[string]string) knownvalue.Check {
+		checks := map[string]knownvalue.Check{}
+		for l, id := range m {
+			checks[l] = knownvalue.StringExact(id)
+		}
+		return knownvalue.MapExact(checks)
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             aasCheckNoneAssigned(s, app),
+		Steps: []resource.TestStep{
+			{
+				Config: testAccAppAssignmentsConfig_labels(s, app.spID, twice),
+				ExpectError: aasRE(`Principal listed under two labels.*The object id ` + users[0] +
+					` is the value of "Alice@Contoso.test" and "alice@contoso.test" in principals`),
+			},
+			{
+				Config:            testAccAppAssignmentsConfig_labels(s, app.spID, byUPN),
+				Check:             aasCheckAssigned(s, app, users),
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principals"), mapCheck(byUPN))},
+			},
+			{
+				Config: testAccAppAssignmentsConfig_labels(s, app.spID, renamed),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(aasAddr, plancheck.ResourceActionUpdate),
+					// The assignments are the same: their ids stay known in the plan.
+					plancheck.ExpectKnownValue(aasAddr, tfjsonpath.New("assignment_ids"), knownvalue.MapSizeExact(3)),
+					probe.mark(),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					probe.expect("relabel", func(d sandbox.Stats) error {
+						if n := d.Routes[aasPostRoute] + d.Routes[aasDelRoute] + aasAssignmentBatches(d); n != 0 {
+							return fmt.Errorf("renaming a label sent %d assignment writes to Graph, want none", n)
+						}
+						return nil
+					}),
+					aasCheckAssigned(s, app, users),
+				),
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principals"), mapCheck(renamed))},
 			},
 		},
 	})
@@ -194,7 +252,8 @@ func TestAppAssignmentsResource_drift(t *testing.T) {
 				Config: testAccAppAssignmentsConfig_basic(s, app.spID, managed),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(aasAddr, plancheck.ResourceActionUpdate),
-					aasExpectPriorPrincipals(aasAddr, append(slices.Clone(managed), intruder)),
+					// The intruder has no label in the configuration: it shows under its object id.
+					aasExpectPriorPrincipals(aasAddr, aasLabelled(managed, []string{intruder})),
 				}},
 				Check: aasCheckAssigned(s, app, managed),
 			},
@@ -209,11 +268,11 @@ func TestAppAssignmentsResource_drift(t *testing.T) {
 				Config: testAccAppAssignmentsConfig_basic(s, app.spID, managed),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(aasAddr, plancheck.ResourceActionUpdate),
-					aasExpectPriorPrincipals(aasAddr, slices.DeleteFunc(slices.Clone(managed), func(id string) bool { return id == managed[2] })),
+					aasExpectPriorPrincipals(aasAddr, aasLabelled(slices.DeleteFunc(slices.Clone(managed), func(id string) bool { return id == managed[2] }), nil)),
 				}},
 				Check: aasCheckAssigned(s, app, managed),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), aasSetOf(managed)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principals"), aasMapOf(managed)),
 					aasAssignmentIDsMatch(s, app),
 				},
 			},
@@ -266,7 +325,7 @@ func TestAppAssignmentsResource_deletedPrincipal(t *testing.T) {
 					},
 				),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), aasSetOf(rest)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principals"), aasMapOf(rest)),
 				},
 			},
 		},
@@ -289,7 +348,7 @@ func TestAppAssignmentsResource_unknownPrincipal(t *testing.T) {
 			},
 			{
 				Config:      testAccAppAssignmentsConfig_basic(s, app.spID, []string{"5F0C1E2D-0000-4000-8000-00000000ABCD"}),
-				ExpectError: aasRE(`principal_ids.*must be an object id in lower case`),
+				ExpectError: aasRE(`principals.*must be an object id in lower case`),
 			},
 		},
 	})
@@ -313,7 +372,7 @@ func TestAppAssignmentsResource_upperCaseIDs(t *testing.T) {
 					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("id"), knownvalue.StringExact(spID+"/"+roleID)),
 					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("service_principal_id"), knownvalue.StringExact(spID)),
 					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("app_role_id"), knownvalue.StringExact(roleID)),
-					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), aasSetOf(users)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principals"), aasMapOf(users)),
 				},
 			},
 			{
@@ -429,7 +488,7 @@ func TestAppAssignmentsResource_partialFailure(t *testing.T) {
 				Config: testAccAppAssignmentsConfig_basic(s, app.spID, all),
 				Check:  aasCheckAssigned(s, app, all),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), aasSetOf(all)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principals"), aasMapOf(all)),
 					aasAssignmentIDsMatch(s, app),
 				},
 			},
@@ -532,7 +591,7 @@ func TestAppAssignmentsResource_replicationLag(t *testing.T) {
 					},
 				),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principal_ids"), aasSetOf(users)),
+					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("principals"), aasMapOf(users)),
 					statecheck.ExpectKnownValue(aasAddr, tfjsonpath.New("app_role_id"), knownvalue.StringExact(app.userRoleID)),
 				},
 			},

@@ -24,6 +24,10 @@ type assignmentStore struct {
 	// planLagWait bounds each wait for an object Graph does not show yet.
 	planLagWait time.Duration
 
+	// writes coalesces the creates and deletes of entranetskope_app_assignment instances that
+	// Terraform applies concurrently into shared $batch requests.
+	writes *graph.Batcher
+
 	lists *runCache[[]graph.Assignment] // every assignment of an app, by service principal id
 	roles *runCache[[]graph.AppRole]    // by service principal id
 
@@ -44,6 +48,7 @@ func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentS
 	return &assignmentStore{
 		client:      c,
 		planLagWait: planLagWait,
+		writes:      c.NewBatcher(),
 		lists:       newRunCache[[]graph.Assignment](),
 		roles:       newRunCache[[]graph.AppRole](),
 		// DirectoryObjects resolves 150 ids per $batch request, BatchParallelism requests at a time.
@@ -317,8 +322,14 @@ func isClosed(ch chan struct{}) bool {
 	}
 }
 
-// coalescer resolves keys in bulk: concurrent callers within a short window share one fetch, and
-// answers are kept for the provider run (failures are not, so a later caller tries again).
+// coalescer resolves keys in bulk: concurrent callers share one fetch, and answers are kept for
+// the provider run (failures are not, so a later caller tries again).
+//
+// A fetch goes out as soon as every caller waiting is queued for it (or max keys are): Terraform
+// plans at most -parallelism instances at once, which the provider learns as the most callers it
+// has seen waiting together. A lone lookup goes at once; the instances of a large plan wait for each
+// other and share a request. Fewer than that (the tail of a run) go once no key arrived for
+// coalesceIdle, and never later than coalesceMaxWait after the first.
 type coalescer[V any] struct {
 	max   int
 	fetch func(ctx context.Context, keys []string) (map[string]V, error)
@@ -327,6 +338,9 @@ type coalescer[V any] struct {
 	entries map[string]*coalescedEntry[V]
 	queue   []string
 	timer   *time.Timer
+	firstAt time.Time
+	waiting int // callers inside get
+	peak    int // the most callers seen inside get at once
 }
 
 type coalescedEntry[V any] struct {
@@ -336,9 +350,10 @@ type coalescedEntry[V any] struct {
 	err   error
 }
 
-// coalesceWindow is how long the first caller waits for others to join its fetch. Terraform plans up
-// to 10 resources at once; they ask within microseconds of each other.
-const coalesceWindow = 15 * time.Millisecond
+const (
+	coalesceIdle    = 50 * time.Millisecond
+	coalesceMaxWait = 500 * time.Millisecond
+)
 
 func newCoalescer[V any](max int, fetch func(ctx context.Context, keys []string) (map[string]V, error)) *coalescer[V] {
 	return &coalescer[V]{max: max, fetch: fetch, entries: map[string]*coalescedEntry[V]{}}
@@ -346,19 +361,31 @@ func newCoalescer[V any](max int, fetch func(ctx context.Context, keys []string)
 
 func (c *coalescer[V]) get(ctx context.Context, key string) (V, bool, error) {
 	c.mu.Lock()
+	c.waiting++
+	c.peak = max(c.peak, c.waiting)
+	defer func() {
+		c.mu.Lock()
+		c.waiting--
+		c.mu.Unlock()
+	}()
 	e, ok := c.entries[key]
 	if !ok {
 		e = &coalescedEntry[V]{ready: make(chan struct{})}
 		c.entries[key] = e
 		c.queue = append(c.queue, key)
-		switch {
-		case len(c.queue) >= c.max:
+		if len(c.queue) == 1 {
+			c.firstAt = time.Now()
+		}
+		if len(c.queue) >= min(c.max, c.peak) {
 			c.flushLocked(ctx)
-		case c.timer == nil:
+		} else {
+			if c.timer != nil {
+				c.timer.Stop()
+			}
 			// The fetch runs on behalf of every waiter: keep the first caller's values (loggers) but
 			// not its cancellation.
 			fctx := context.WithoutCancel(ctx)
-			c.timer = time.AfterFunc(coalesceWindow, func() {
+			c.timer = time.AfterFunc(max(0, min(coalesceIdle, coalesceMaxWait-time.Since(c.firstAt))), func() {
 				c.mu.Lock()
 				defer c.mu.Unlock()
 				c.flushLocked(fctx)

@@ -35,6 +35,7 @@ type groupsDataSource struct {
 type groupsDataSourceModel struct {
 	DisplayNames types.List `tfsdk:"display_names"`
 	ObjectIDs    types.List `tfsdk:"object_ids"`
+	IDsByName    types.Map  `tfsdk:"ids_by_name"`
 	Groups       types.List `tfsdk:"groups"`
 }
 
@@ -68,6 +69,11 @@ func (d *groupsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"object_ids": schema.ListAttribute{
 				ElementType: types.StringType, Computed: true,
 				MarkdownDescription: "The groups' object ids, in the order of the names given.",
+			},
+			"ids_by_name": schema.MapAttribute{
+				ElementType: types.StringType, Computed: true,
+				MarkdownDescription: "The groups' object ids by display name, as written: ready for the `principals` map of " +
+					"`entranetskope_app_assignments`, where each name becomes the label reviewers read.",
 			},
 			"groups": schema.ListNestedAttribute{
 				Computed:            true,
@@ -122,10 +128,12 @@ func (d *groupsDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 		return
 	}
 	objIDs := make([]string, len(names))
+	byName := make(map[string]string, len(names))
 	objs := make([]attr.Value, len(names))
 	for i, n := range names {
 		g := matches[strings.ToLower(n)][0]
 		objIDs[i] = g.ID
+		byName[n] = g.ID
 		nestedNames := make([]string, 0, len(nested[g.ID]))
 		for _, ng := range nested[g.ID] {
 			nestedNames = append(nestedNames, ng.DisplayName)
@@ -143,6 +151,8 @@ func (d *groupsDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	tflog.Debug(ctx, "looked up groups", map[string]any{"count": len(names)})
 	var diags diag.Diagnostics
 	m.ObjectIDs, diags = types.ListValueFrom(ctx, types.StringType, objIDs)
+	resp.Diagnostics.Append(diags...)
+	m.IDsByName, diags = types.MapValueFrom(ctx, types.StringType, byName)
 	resp.Diagnostics.Append(diags...)
 	m.Groups, diags = types.ListValue(groupObjectType, objs)
 	resp.Diagnostics.Append(diags...)

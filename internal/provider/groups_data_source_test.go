@@ -47,6 +47,9 @@ func TestGroupsDataSource_basic(t *testing.T) {
 				statecheck.ExpectKnownValue(groupsAddr, tfjsonpath.New("object_ids"), knownvalue.ListExact([]knownvalue.Check{
 					knownvalue.StringExact(admins), knownvalue.StringExact(users),
 				})),
+				statecheck.ExpectKnownValue(groupsAddr, tfjsonpath.New("ids_by_name"), knownvalue.MapExact(map[string]knownvalue.Check{
+					sandbox.SeedGroupWithNested: knownvalue.StringExact(admins), "netskope users": knownvalue.StringExact(users),
+				})),
 				statecheck.ExpectKnownValue(groupsAddr, tfjsonpath.New("groups"), knownvalue.ListExact([]knownvalue.Check{
 					knownvalue.ObjectExact(map[string]knownvalue.Check{
 						"id": knownvalue.StringExact(admins), "display_name": knownvalue.StringExact(sandbox.SeedGroupWithNested),

@@ -38,6 +38,7 @@ type usersDataSourceModel struct {
 	UserPrincipalNames types.List `tfsdk:"user_principal_names"`
 	Mails              types.List `tfsdk:"mails"`
 	ObjectIDs          types.List `tfsdk:"object_ids"`
+	IDsByName          types.Map  `tfsdk:"ids_by_name"`
 	Users              types.List `tfsdk:"users"`
 }
 
@@ -74,6 +75,11 @@ func (d *usersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 			"object_ids": schema.ListAttribute{
 				ElementType: types.StringType, Computed: true,
 				MarkdownDescription: "The users' object ids, in the order of the names given.",
+			},
+			"ids_by_name": schema.MapAttribute{
+				ElementType: types.StringType, Computed: true,
+				MarkdownDescription: "The users' object ids by the name given (user principal name or mail, as written): ready for the " +
+					"`principals` map of `entranetskope_app_assignments`, where each name becomes the label reviewers read.",
 			},
 			"users": schema.ListNestedAttribute{
 				Computed:            true,
@@ -136,10 +142,12 @@ func (d *usersDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 		return
 	}
 	ids := make([]string, len(names))
+	byName := make(map[string]string, len(names))
 	objs := make([]attr.Value, len(names))
 	for i, n := range names {
 		u := matches[strings.ToLower(n)][0]
 		ids[i] = u.ID
+		byName[n] = u.ID
 		obj, diags := types.ObjectValue(userObjectType.AttrTypes, map[string]attr.Value{
 			"id": types.StringValue(u.ID), "user_principal_name": types.StringValue(u.UserPrincipalName),
 			"display_name": types.StringValue(u.DisplayName), "mail": types.StringValue(u.Mail),
@@ -151,6 +159,8 @@ func (d *usersDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	tflog.Debug(ctx, "looked up users", map[string]any{"count": len(names), "by": property})
 	var diags diag.Diagnostics
 	m.ObjectIDs, diags = types.ListValueFrom(ctx, types.StringType, ids)
+	resp.Diagnostics.Append(diags...)
+	m.IDsByName, diags = types.MapValueFrom(ctx, types.StringType, byName)
 	resp.Diagnostics.Append(diags...)
 	m.Users, diags = types.ListValue(userObjectType, objs)
 	resp.Diagnostics.Append(diags...)

@@ -59,11 +59,13 @@ func TestUsersDataSource_basic(t *testing.T) {
 	order := []int{5, 1, 3}
 	var upns []string
 	var ids, users []knownvalue.Check
+	byName := map[string]knownvalue.Check{}
 	for _, i := range order {
 		upn := sandbox.SeedUserUPN(i)
 		id := admin.userID(upn)
 		upns = append(upns, upn)
 		ids = append(ids, knownvalue.StringExact(id))
+		byName[upn] = knownvalue.StringExact(id)
 		users = append(users, knownvalue.ObjectExact(map[string]knownvalue.Check{
 			"id": knownvalue.StringExact(id), "user_principal_name": knownvalue.StringExact(upn),
 			"display_name": knownvalue.StringExact(fmt.Sprintf("Seed User %d", i)), "mail": knownvalue.StringExact(upn),
@@ -79,6 +81,7 @@ func TestUsersDataSource_basic(t *testing.T) {
 				Config: testAccUsersDataSourceConfig_upns(s, upns...),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(usersAddr, tfjsonpath.New("object_ids"), knownvalue.ListExact(ids)),
+					statecheck.ExpectKnownValue(usersAddr, tfjsonpath.New("ids_by_name"), knownvalue.MapExact(byName)),
 					statecheck.ExpectKnownValue(usersAddr, tfjsonpath.New("users"), knownvalue.ListExact(users)),
 				},
 			},
@@ -90,6 +93,11 @@ func TestUsersDataSource_basic(t *testing.T) {
 						knownvalue.StringExact(admin.userID(sandbox.SeedUserUPN(3))), knownvalue.StringExact(admin.userID(sandbox.SeedUserUPN(6))),
 					})),
 					statecheck.ExpectKnownValue(usersAddr, tfjsonpath.New("users").AtSliceIndex(1).AtMapKey("account_enabled"), knownvalue.Bool(false)),
+					// Keyed by the names as written, ready for the principals map of entranetskope_app_assignments.
+					statecheck.ExpectKnownValue(usersAddr, tfjsonpath.New("ids_by_name"), knownvalue.MapExact(map[string]knownvalue.Check{
+						strings.ToUpper(sandbox.SeedUserUPN(3)): knownvalue.StringExact(admin.userID(sandbox.SeedUserUPN(3))),
+						sandbox.SeedUserUPN(6):                  knownvalue.StringExact(admin.userID(sandbox.SeedUserUPN(6))),
+					})),
 				},
 			},
 		},

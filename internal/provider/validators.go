@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
 // Object ids and their letter case: the one policy.
@@ -130,5 +133,53 @@ func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRe
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid date and time",
 			fmt.Sprintf("%q is not an RFC 3339 date and time. Write it with its time zone, like 2026-03-31T00:00:00Z (UTC) "+
 				"or 2026-03-31T09:00:00+02:00: the expiry Netskope shows when it creates the token.", raw))
+	}
+}
+
+// uniqueMapValues refuses a map of labels to object ids that names the same object id twice:
+// one principal holds one assignment, so two labels for it would always disagree with Graph.
+func uniqueMapValues() validator.Map { return uniqueMapValuesValidator{} }
+
+type uniqueMapValuesValidator struct{}
+
+func (uniqueMapValuesValidator) Description(context.Context) string {
+	return "each object id must appear under one label only"
+}
+
+func (v uniqueMapValuesValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (uniqueMapValuesValidator) ValidateMap(_ context.Context, req validator.MapRequest, resp *validator.MapResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	labels := map[string][]string{}
+	for label, v := range req.ConfigValue.Elements() {
+		s, ok := v.(types.String)
+		if !ok || s.IsNull() || s.IsUnknown() {
+			continue
+		}
+		id := strings.ToLower(s.ValueString())
+		labels[id] = append(labels[id], label)
+	}
+	ids := make([]string, 0, len(labels))
+	for id, ls := range labels {
+		if len(ls) > 1 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		ls := labels[id]
+		sort.Strings(ls)
+		quoted := make([]string, len(ls))
+		for i, l := range ls {
+			quoted[i] = strconv.Quote(l)
+		}
+		resp.Diagnostics.AddAttributeError(req.Path.AtMapKey(ls[1]), "Principal listed under two labels",
+			fmt.Sprintf("The object id %s is the value of %s in %s. A principal holds one assignment: keep one label for it "+
+				"(when the map is a merge() of data source maps, the same user or group was looked up twice, e.g. by two names).",
+				id, strings.Join(quoted, " and "), req.Path))
 	}
 }

@@ -5,7 +5,7 @@ data "entranetskope_groups" "netskope" {
 }
 
 resource "entranetskope_app_assignment" "groups" {
-  for_each = zipmap(data.entranetskope_groups.netskope.groups[*].display_name, data.entranetskope_groups.netskope.object_ids)
+  for_each = data.entranetskope_groups.netskope.ids_by_name
 
   service_principal_id = entranetskope_enterprise_app.netskope.service_principal_id
   principal_id         = each.value

@@ -13,8 +13,10 @@ data "entranetskope_users" "contractors" {
   mails = ["carol@partner.example"]
 }
 
+# ids_by_name maps each name as written to its object id: the principals of
+# entranetskope_app_assignments, or the for_each of one entranetskope_app_assignment per user.
 resource "entranetskope_app_assignment" "users" {
-  for_each = toset(data.entranetskope_users.netskope.object_ids)
+  for_each = data.entranetskope_users.netskope.ids_by_name
 
   service_principal_id = entranetskope_enterprise_app.netskope.service_principal_id
   principal_id         = each.value

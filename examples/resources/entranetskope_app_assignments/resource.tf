@@ -1,6 +1,6 @@
 # Everyone who gets Netskope, in one reviewed list: exactly these users and groups hold the app's
-# "User" role. Someone assigned or unassigned in the portal shows up in `terraform plan`, and
-# `terraform apply` puts the list back.
+# "User" role. Someone assigned or unassigned in the portal shows up in `terraform plan` (someone
+# assigned there under their object id), and `terraform apply` puts the list back.
 data "entranetskope_users" "netskope" {
   user_principal_names = [
     "alice@contoso.com",
@@ -19,9 +19,10 @@ resource "entranetskope_app_assignments" "netskope" {
   # because Netskope does not provision users assigned with it.
   # app_role_id = entranetskope_enterprise_app.netskope.user_role_id
 
-  principal_ids = concat(
-    data.entranetskope_users.netskope.object_ids,
-    data.entranetskope_groups.netskope.object_ids,
+  # Labels are what reviewers read ("alice@contoso.com" = "<object id>"); only the ids reach Graph.
+  principals = merge(
+    data.entranetskope_users.netskope.ids_by_name,
+    data.entranetskope_groups.netskope.ids_by_name,
   )
 
   timeouts = {

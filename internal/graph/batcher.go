@@ -1,0 +1,239 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Batcher coalesces single-assignment writes made concurrently (one Terraform resource instance
+// each) into $batch requests of BatchSize. Each caller waits for its own item's answer: its own
+// error, its own retries (throttling inside runBatches, replication lag here), its own result.
+//
+// When to send: as soon as every write in flight is waiting in the queue (or BatchSize are).
+// Terraform runs at most -parallelism instances at once, and which the provider cannot ask: it
+// learns it as the most writes it has seen in flight together. A lone change (one in flight) goes
+// out at once, in one request; during a large apply, the instances Terraform runs side by side wait
+// for each other and share a request. When fewer arrive than were seen together (the tail of a
+// run, or instances busy in Terraform's own work), the queue goes out once no write arrived for
+// batcherIdle, and never later than batcherMaxWait after the first write waiting.
+type Batcher struct {
+	c    *Client
+	idle time.Duration
+	max  time.Duration
+	sem  chan struct{} // batches in flight at once
+
+	mu       sync.Mutex
+	queue    []*batcherItem
+	timer    *time.Timer
+	firstAt  time.Time
+	inFlight int // callers inside do
+	peak     int // the most callers seen inside do at once
+}
+
+type batcherItem struct {
+	call       batchCall
+	op, perm   string
+	ctx        context.Context
+	done       chan BatchOutcome
+	sent       bool
+	abandoned  bool
+	enqueuedAt time.Time
+}
+
+const (
+	batcherIdle    = 50 * time.Millisecond
+	batcherMaxWait = 500 * time.Millisecond
+	// batcherSentWait bounds how long a write already sent is waited for after its caller's context
+	// ended (an interrupted apply): its answer says whether the assignment exists, which Terraform
+	// must record to converge on the next apply.
+	batcherSentWait = 2 * time.Minute
+)
+
+// NewBatcher returns the run's batcher for c.
+func (c *Client) NewBatcher() *Batcher {
+	return &Batcher{c: c, idle: batcherIdle, max: batcherMaxWait, sem: make(chan struct{}, BatchParallelism)}
+}
+
+// CreateAssignment assigns one principal to one role of the app through the shared batches,
+// waiting out replication lag (within ctx) as Client.CreateAssignment does.
+func (b *Batcher) CreateAssignment(ctx context.Context, spID, principalID, roleID string) (*Assignment, error) {
+	body, err := newAssignmentBody(spID, principalID, roleID)
+	if err != nil {
+		return nil, err
+	}
+	info, err := b.c.sdk.ServicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().ToPostRequestInformation(ctx, body, nil)
+	if err != nil {
+		return nil, err
+	}
+	call := batchCall{info: info, object: "principal " + principalID + ", role " + roleID}
+	for attempt := 1; ; attempt++ {
+		o := b.do(ctx, call, "assign the principal to the app", PermAppRoleAssignment)
+		switch {
+		case o.Err == nil && o.Status >= 200 && o.Status < 300:
+			a := assignmentFromMap(o.Body)
+			return &a, nil
+		case o.Status == 0:
+			return nil, firstErr(o.Err, fmt.Errorf("could not assign principal %s: Graph gave no answer", principalID))
+		case IsReplicationLag(o.Err) && ctx.Err() == nil:
+			if err := sleep(ctx, retryDelay(&http.Response{Header: http.Header{}}, min(attempt, 3))); err != nil {
+				return nil, o.Err
+			}
+		default:
+			return nil, firstErr(o.Err, fmt.Errorf("could not assign principal %s: Graph answered %d", principalID, o.Status))
+		}
+	}
+}
+
+// DeleteAssignment removes one assignment through the shared batches; one already gone is not an
+// error.
+func (b *Batcher) DeleteAssignment(ctx context.Context, spID, assignmentID string) error {
+	info, err := b.c.sdk.ServicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().ByAppRoleAssignmentId(assignmentID).ToDeleteRequestInformation(ctx, nil)
+	if err != nil {
+		return err
+	}
+	o := b.do(ctx, batchCall{info: info, object: "assignment " + assignmentID}, "remove the assignment", PermAppRoleAssignment)
+	switch {
+	case o.Status == http.StatusNotFound, o.Err == nil && o.Status >= 200 && o.Status < 300:
+		return nil
+	case o.Status == 0:
+		return firstErr(o.Err, fmt.Errorf("could not remove assignment %s: Graph gave no answer", assignmentID))
+	default:
+		return firstErr(o.Err, fmt.Errorf("could not remove assignment %s: Graph answered %d", assignmentID, o.Status))
+	}
+}
+
+// do queues one call and waits for its answer. A call not sent yet when ctx ends is withdrawn
+// (nothing reached Graph); one already sent is waited for, within batcherSentWait.
+func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) BatchOutcome {
+	it := &batcherItem{call: call, op: op, perm: perm, ctx: ctx, done: make(chan BatchOutcome, 1), enqueuedAt: time.Now()}
+	b.mu.Lock()
+	b.queue = append(b.queue, it)
+	if len(b.queue) == 1 {
+		b.firstAt = it.enqueuedAt
+	}
+	b.inFlight++
+	b.peak = max(b.peak, b.inFlight)
+	defer func() {
+		b.mu.Lock()
+		b.inFlight--
+		b.mu.Unlock()
+	}()
+	switch {
+	case len(b.queue) >= min(BatchSize, b.peak):
+		b.flushLocked()
+	default:
+		wait := min(b.idle, b.max-time.Since(b.firstAt))
+		if b.timer != nil {
+			b.timer.Stop()
+		}
+		b.timer = time.AfterFunc(max(wait, 0), func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.flushLocked()
+		})
+	}
+	b.mu.Unlock()
+
+	select {
+	case o := <-it.done:
+		return o
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	if !it.sent {
+		it.abandoned = true
+		b.mu.Unlock()
+		return BatchOutcome{Err: fmt.Errorf("could not %s (%s): %w", op, call.object, ctx.Err())}
+	}
+	b.mu.Unlock()
+	select {
+	case o := <-it.done:
+		return o
+	case <-time.After(batcherSentWait):
+		return BatchOutcome{Err: fmt.Errorf("could not %s (%s): no answer from Graph within %s of the interruption", op, call.object, batcherSentWait)}
+	}
+}
+
+// flushLocked sends what is queued, up to BatchSize, grouped by operation (each group's errors
+// name its operation), in the background.
+func (b *Batcher) flushLocked() {
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	var items []*batcherItem
+	for _, it := range b.queue {
+		if !it.abandoned {
+			items = append(items, it)
+		}
+	}
+	take := min(len(items), BatchSize)
+	batch, rest := items[:take], items[take:]
+	b.queue = append([]*batcherItem(nil), rest...)
+	if len(b.queue) > 0 {
+		b.firstAt = b.queue[0].enqueuedAt
+		b.timer = time.AfterFunc(0, func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.flushLocked()
+		})
+	}
+	if len(batch) == 0 {
+		return
+	}
+	for _, it := range batch {
+		it.sent = true
+	}
+	go b.send(batch)
+}
+
+func (b *Batcher) send(items []*batcherItem) {
+	b.sem <- struct{}{}
+	defer func() { <-b.sem }()
+	// The batch runs for every caller in it: keep the first one's values (loggers), not its
+	// cancellation, and give up no later than the last caller's deadline plus the sent wait.
+	deadline := time.Now().Add(batcherSentWait)
+	for _, it := range items {
+		if d, ok := it.ctx.Deadline(); ok && d.Add(batcherSentWait).After(deadline) {
+			deadline = d.Add(batcherSentWait)
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(items[0].ctx), deadline)
+	defer cancel()
+
+	groups := map[string][]*batcherItem{}
+	var order []string
+	for _, it := range items {
+		key := it.op + "\x00" + it.perm
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], it)
+	}
+	var wg sync.WaitGroup
+	for _, key := range order {
+		group := groups[key]
+		op, perm, _ := strings.Cut(key, "\x00")
+		calls := make([]batchCall, len(group))
+		for i, it := range group {
+			calls[i] = it.call
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outcomes, err := b.c.runBatches(ctx, calls, op, perm)
+			for i, it := range group {
+				o := BatchOutcome{Err: err}
+				if i < len(outcomes) && outcomes[i].Status != 0 {
+					o = outcomes[i]
+				}
+				it.done <- o
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,238 @@
+package provider
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
+)
+
+// asgStateAssignments reads the entranetskope_app_assignment instances of a state file: principal
+// id to assignment id.
+func asgStateAssignments(t *testing.T, file string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return map[string]string{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Resources []struct {
+			Type      string `json:"type"`
+			Instances []struct {
+				Attributes struct {
+					ID          string `json:"id"`
+					PrincipalID string `json:"principal_id"`
+				} `json:"attributes"`
+			} `json:"instances"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range st.Resources {
+		if r.Type != "entranetskope_app_assignment" {
+			continue
+		}
+		for _, in := range r.Instances {
+			if _, dup := out[in.Attributes.PrincipalID]; dup {
+				t.Fatalf("principal %s is in the state twice", in.Attributes.PrincipalID)
+			}
+			out[in.Attributes.PrincipalID] = in.Attributes.ID
+		}
+	}
+	return out
+}
+
+// asgCheckStateMatchesEntra fails unless the state holds exactly the app's assignments, one per
+// principal: nothing assigned that Terraform forgot, nothing in the state that does not exist.
+func asgCheckStateMatchesEntra(t *testing.T, s *sandbox.Server, app aasApp, inState map[string]string) {
+	t.Helper()
+	assigned := aasAssigned(t, s, app)
+	if !slices.Equal(sortedMapKeys(inState), sortedMapKeys(assigned)) {
+		t.Fatalf("the state holds %d assignments, Entra %d:\nstate: %v\nentra: %v", len(inState), len(assigned), sortedMapKeys(inState), sortedMapKeys(assigned))
+	}
+	for pid, aid := range assigned {
+		if inState[pid] != aid {
+			t.Fatalf("principal %s: the state has assignment %s, Entra %s", pid, inState[pid], aid)
+		}
+	}
+}
+
+// A failed item inside a shared $batch fails only its own instance: the others in the same batch
+// are created and recorded, each failed instance reports its own principal, and the next apply
+// creates exactly the rest.
+func TestAppAssignmentResource_sharedBatchItemFailure(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TF_ACC_TEMP_DIR", tmp)
+	s := newSandbox(t)
+	app := aasNewApp(t, s, "Netskope shared batch failure")
+	users := s.AddUsers(40)
+	var failedRun sandbox.Stats
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             aasCheckNoneAssigned(s, app),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					f := s.Faults()
+					f.ErrorRate, f.ErrorStatus = 0.25, http.StatusInternalServerError
+					f.ErrorRoutes = []string{aasPostRoute}
+					s.SetFaults(f)
+					s.ResetStats()
+				},
+				Config:      testAccAppAssignmentConfig_many(s, app.spID, users),
+				ExpectError: aasRE(`Could not assign the principal to the app .*could not assign the principal to the app \(principal [0-9a-f-]+, role`),
+			},
+			{
+				PreConfig: func() {
+					failedRun = s.Stats()
+					f := s.Faults()
+					f.ErrorRate, f.ErrorRoutes = 0, nil
+					s.SetFaults(f)
+					files, _ := filepath.Glob(filepath.Join(tmp, "plugintest*", "work*", "terraform.tfstate"))
+					if len(files) != 1 {
+						t.Fatalf("want one state file under %s, found %v", tmp, files)
+					}
+					inState := asgStateAssignments(t, files[0])
+					if len(inState) == 0 || len(inState) == len(users) {
+						t.Fatalf("%d of %d instances were created: the faults did not fail some items of a batch", len(inState), len(users))
+					}
+					asgCheckStateMatchesEntra(t, s, app, inState)
+					// The writes went in shared batches: fewer $batch requests than assignment POSTs,
+					// so some batch carried both a failed item and a created one.
+					posts, batches := failedRun.Routes[aasPostRoute], failedRun.Routes[aasBatchRoute]
+					if posts < int64(len(users)) || batches*2 > posts {
+						t.Fatalf("%d assignment POSTs in %d $batch requests: the instances did not share batches", posts, batches)
+					}
+				},
+				Config: testAccAppAssignmentConfig_many(s, app.spID, users),
+				Check:  aasCheckAssigned(s, app, users),
+			},
+		},
+	})
+}
+
+// An apply interrupted (SIGINT) while batches are in flight converges: the state records every
+// assignment that reached Entra, so the next apply creates exactly the rest, with no duplicate.
+func TestAppAssignmentResource_interruptedApply(t *testing.T) {
+	faults := sandbox.DefaultFaults()
+	faults.LatencyMS = 150 // batches long enough in flight to be interrupted
+	s := newSandbox(t, sandbox.Options{Faults: &faults})
+	app := aasNewApp(t, s, "Netskope interrupted")
+	users := s.AddUsers(120)
+
+	dir := t.TempDir()
+	providerDir := filepath.Join(dir, "provider")
+	build := exec.Command("go", "build", "-o", filepath.Join(providerDir, "terraform-provider-entranetskope"), ".")
+	build.Dir = repoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the provider: %v\n%s", err, out)
+	}
+	work := filepath.Join(dir, "work")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := json.Marshal(users)
+	cfg := fmt.Sprintf(`terraform {
+  required_providers {
+    entranetskope = { source = "entranetskope/entranetskope" }
+  }
+}
+
+provider "entranetskope" {}
+
+resource "entranetskope_app_assignment" "each" {
+  for_each             = toset(%s)
+  service_principal_id = %q
+  principal_id         = each.value
+}
+`, ids, app.spID)
+	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc := filepath.Join(dir, "terraform.rc")
+	rcText := fmt.Sprintf("disable_checkpoint = true\nprovider_installation {\n  dev_overrides {\n    \"entranetskope/entranetskope\" = %q\n  }\n  direct {}\n}\n", providerDir)
+	if err := os.WriteFile(rc, []byte(rcText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TF_CLI_CONFIG_FILE=" + rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1"}
+	for k, v := range s.Env() {
+		env = append(env, k+"="+v)
+	}
+	terraform := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(os.Getenv("TF_ACC_TERRAFORM_PATH"), args...)
+		cmd.Dir, cmd.Env = work, env
+		return cmd
+	}
+	apply := []string{"apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"}
+
+	// Interrupt once some assignments exist and others are still on their way.
+	var out bytes.Buffer
+	cmd := terraform(apply...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(aasAssigned(t, s, app)) < 15 {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no assignment was created within 2 minutes:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	created := len(aasAssigned(t, s, app))
+	t.Logf("interrupted apply: exit %v, %d of %d assignments exist", err, created, len(users))
+	if err == nil || created >= len(users) {
+		t.Fatalf("the apply was not interrupted mid-way (exit %v, %d of %d assigned):\n%s", err, created, len(users), out.String())
+	}
+	asgCheckStateMatchesEntra(t, s, app, asgStateAssignments(t, filepath.Join(work, "terraform.tfstate")))
+
+	// The next apply converges: every principal assigned once, the state the same as Entra.
+	out.Reset()
+	cmd = terraform(apply...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("re-apply after the interruption: %v\n%s", err, out.String())
+	}
+	assigned := aasAssigned(t, s, app)
+	want := slices.Clone(users)
+	sort.Strings(want)
+	if got := sortedMapKeys(assigned); !slices.Equal(got, want) {
+		t.Fatalf("after the re-apply %d principals are assigned, want all %d", len(got), len(want))
+	}
+	asgCheckStateMatchesEntra(t, s, app, asgStateAssignments(t, filepath.Join(work, "terraform.tfstate")))
+	if !strings.Contains(out.String(), fmt.Sprintf("%d added", len(users)-created)) {
+		t.Fatalf("the re-apply did not add exactly the %d missing assignments:\n%s", len(users)-created, out.String())
+	}
+	out.Reset()
+	cmd = terraform("destroy", "-auto-approve", "-input=false", "-no-color", "-parallelism=20")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("destroy: %v\n%s", err, out.String())
+	}
+	if n := len(aasAssigned(t, s, app)); n != 0 {
+		t.Fatalf("%d assignments left after destroy", n)
+	}
+}
