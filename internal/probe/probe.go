@@ -97,8 +97,11 @@ func Run(ctx context.Context, g *graph.Client, opts Options) (*Report, error) {
 		opts.SCIMURL = "https://probe.goskope.com/api/v2/scim"
 	}
 	tpls, err := g.FindAppTemplates(ctx, netskopeTemplate)
-	if err != nil || len(tpls) == 0 {
-		return nil, fmt.Errorf("finding the gallery template %q: %v", netskopeTemplate, err)
+	if err != nil {
+		return nil, fmt.Errorf("finding the gallery template %q: %w", netskopeTemplate, err)
+	}
+	if len(tpls) == 0 {
+		return nil, fmt.Errorf("the gallery has no template %q", netskopeTemplate)
 	}
 	name := "entranetskope-probe-" + uuid.NewString()[:8]
 	opts.Logf("instantiating %q as %s", netskopeTemplate, name)

@@ -130,7 +130,7 @@ func (env *accEnv) appGone(spID *string) resource.TestCheckFunc {
 		if graph.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("after destroy, service principal %s: %v (want not found)", *spID, err)
+		return fmt.Errorf("after destroy, service principal %s: %w (want not found)", *spID, err)
 	}
 }
 

@@ -19,7 +19,9 @@ import (
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/probe"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+func run() int {
 	out := flag.String("out", "probe.json", "where to write the report")
 	patience := flag.Duration("patience", 5*time.Minute, "how long to wait for synchronization calls after instantiate")
 	flag.Parse()
@@ -27,12 +29,12 @@ func main() {
 		ClientSecret: os.Getenv("ARM_CLIENT_SECRET"), Environment: os.Getenv("ARM_ENVIRONMENT"), MaxRetryWait: 2 * time.Minute}
 	if cfg.TenantID == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
 		fmt.Fprintln(os.Stderr, "probe: set ARM_TENANT_ID, ARM_CLIENT_ID and ARM_CLIENT_SECRET (an app registration with Application.ReadWrite.OwnedBy in a test tenant)")
-		os.Exit(2)
+		return 2
 	}
 	g, err := graph.New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "probe:", err)
-		os.Exit(1)
+		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -42,12 +44,13 @@ func main() {
 		b, _ := json.MarshalIndent(r, "", "  ")
 		if werr := os.WriteFile(*out, append(b, '\n'), 0o644); werr != nil {
 			fmt.Fprintln(os.Stderr, "probe:", werr)
-			os.Exit(1)
+			return 1
 		}
 		fmt.Fprintln(os.Stderr, "probe: wrote", *out)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "probe:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
