@@ -23,16 +23,16 @@ import (
 //
 //   - An attribute holding one id (service_principal_id, principal_id, app_role_id, template_id)
 //     accepts any case, and the state keeps it as written.
-//   - The ids in a set (principal_ids) must be in lower case. The provider reads the set back from
-//     Graph, in Graph's lower case, and Terraform compares set elements exactly: an upper-case
-//     element would show as a change on every plan, so it is refused at plan time instead.
+//   - The ids in a map of principals (principals) must be in lower case. The provider reads the map
+//     back from Graph, in Graph's lower case, and Terraform compares the values exactly: an
+//     upper-case id would show as a change on every plan, so it is refused at plan time instead.
 //
 // Import ids are parsed in any case and stored in lower case, as Graph returns them.
 
 // objectIDPattern is a GUID in any case (the form of a single id).
 var objectIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// lowerObjectIDPattern is a GUID in lower case (the form of an id in a set).
+// lowerObjectIDPattern is a GUID in lower case (the form of an id in a map of principals).
 var lowerObjectIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // exampleObjectID is the id the messages show.
@@ -41,7 +41,7 @@ const exampleObjectID = "3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47"
 // anyCaseNote and lowerCaseNote end the MarkdownDescription of an id attribute with its case policy.
 const (
 	anyCaseNote   = " Any letter case is accepted and kept as written."
-	lowerCaseNote = " The ids must be in lower case, as Microsoft Graph returns them: Terraform compares set elements exactly, " +
+	lowerCaseNote = " The ids must be in lower case, as Microsoft Graph returns them: Terraform compares them exactly, " +
 		"so an upper-case id would show as a change on every plan."
 )
 
@@ -53,7 +53,7 @@ func objectID(what string) validator.String {
 	return stringvalidator.RegexMatches(objectIDPattern, "must be "+what+", a GUID such as "+exampleObjectID)
 }
 
-// lowerCaseObjectID validates one id of a set of ids.
+// lowerCaseObjectID validates one id of a map of principals.
 func lowerCaseObjectID() validator.String {
 	return stringvalidator.RegexMatches(lowerObjectIDPattern,
 		"must be an object id in lower case, as Microsoft Graph returns it (e.g. "+exampleObjectID+")")
@@ -113,29 +113,6 @@ func (scimBaseURLValidator) ValidateString(_ context.Context, req validator.Stri
 	}
 }
 
-// rfc3339Timestamp accepts a date and time as RFC 3339 writes it, with its time zone.
-func rfc3339Timestamp() validator.String { return rfc3339Validator{} }
-
-type rfc3339Validator struct{}
-
-func (rfc3339Validator) Description(context.Context) string {
-	return "must be an RFC 3339 date and time, such as 2026-03-31T00:00:00Z"
-}
-
-func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	raw := req.ConfigValue.ValueString()
-	if _, err := time.Parse(time.RFC3339, raw); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid date and time",
-			fmt.Sprintf("%q is not an RFC 3339 date and time. Write it with its time zone, like 2026-03-31T00:00:00Z (UTC) "+
-				"or 2026-03-31T09:00:00+02:00: the expiry Netskope shows when it creates the token.", raw))
-	}
-}
-
 // uniqueMapValues refuses a map of labels to object ids that names the same object id twice:
 // one principal holds one assignment, so two labels for it would always disagree with Graph.
 func uniqueMapValues() validator.Map { return uniqueMapValuesValidator{} }
@@ -181,5 +158,28 @@ func (uniqueMapValuesValidator) ValidateMap(_ context.Context, req validator.Map
 			fmt.Sprintf("The object id %s is the value of %s in %s. A principal holds one assignment: keep one label for it "+
 				"(when the map is a merge() of data source maps, the same user or group was looked up twice, e.g. by two names).",
 				id, strings.Join(quoted, " and "), req.Path))
+	}
+}
+
+// rfc3339Timestamp accepts a date and time as RFC 3339 writes it, with its time zone.
+func rfc3339Timestamp() validator.String { return rfc3339Validator{} }
+
+type rfc3339Validator struct{}
+
+func (rfc3339Validator) Description(context.Context) string {
+	return "must be an RFC 3339 date and time, such as 2026-03-31T00:00:00Z"
+}
+
+func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw := req.ConfigValue.ValueString()
+	if _, err := time.Parse(time.RFC3339, raw); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid date and time",
+			fmt.Sprintf("%q is not an RFC 3339 date and time. Write it with its time zone, like 2026-03-31T00:00:00Z (UTC) "+
+				"or 2026-03-31T09:00:00+02:00: the expiry Netskope shows when it creates the token.", raw))
 	}
 }
