@@ -345,3 +345,34 @@ resource "entranetskope_app_assignments" "test" {
 		},
 	})
 }
+
+func TestAccProvisioningStatusDataSource_afterSetup(t *testing.T) {
+	env := newAccEnv(t)
+	t.Setenv("TF_VAR_scim_token", env.scimToken)
+	expires := time.Now().Add(90 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	config := env.provisioningConfig("") + fmt.Sprintf(`
+data "entranetskope_provisioning_status" "test" {
+  service_principal_id  = entranetskope_provisioning.test.service_principal_id
+  scim_token_expires_at = %[1]q
+}
+`, expires)
+	const addr = "data.entranetskope_provisioning_status.test"
+	var spID string
+	env.run(t, resource.TestCase{
+		CheckDestroy: env.appGone(&spID),
+		Steps: []resource.TestStep{{
+			Config: config,
+			Check:  recordAttr("entranetskope_provisioning.test", "service_principal_id", &spID),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("job_id"), knownvalue.NotNull()),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("schedule_state"), knownvalue.StringExact("Active")),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("scim_token_days_left"), knownvalue.Int64Func(func(v int64) error {
+					if v < 88 || v > 90 {
+						return fmt.Errorf("%d days left, want about 89", v)
+					}
+					return nil
+				})),
+			},
+		}},
+	})
+}
