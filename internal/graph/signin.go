@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,17 +48,22 @@ var aadsts = regexp.MustCompile(`(AADSTS\d+): ([^\r\n"]*)`)
 
 func newSignInError(method AuthMethod, err error) *SignInError {
 	e := &SignInError{Method: method, Err: err}
+	// What the service said when it is not Entra's token endpoint: a managed identity endpoint
+	// answers {"message": ...} (App Service) or {"error_description": ...} (IMDS).
+	said := ""
 	var afe *azidentity.AuthenticationFailedError
 	if errors.As(err, &afe) && afe.RawResponse != nil {
 		if body, rerr := runtime.Payload(afe.RawResponse); rerr == nil {
 			var out struct {
 				Description string `json:"error_description"`
+				Message     string `json:"message"`
 			}
 			if json.Unmarshal(body, &out) == nil {
 				if m := aadsts.FindStringSubmatch(out.Description); m != nil {
 					e.Code, e.Description = m[1], strings.TrimSpace(m[2])
 					return e
 				}
+				said = strings.TrimSpace(cmp.Or(out.Description, out.Message))
 			}
 		}
 	}
@@ -69,5 +75,8 @@ func newSignInError(method AuthMethod, err error) *SignInError {
 	// azidentity's messages span lines (troubleshooting links, response dumps): keep the first.
 	first, _, _ := strings.Cut(strings.TrimSpace(msg), "\n")
 	e.Description = strings.TrimSpace(first)
+	if said != "" {
+		e.Description += " It answered: " + said
+	}
 	return e
 }

@@ -155,3 +155,38 @@ func TestProviderSignIn_cliNotInstalled(t *testing.T) {
 	expectErrors(t, testProviders(s), testAccSignInConfig_several(fmt.Sprintf("provider \"entranetskope\" {\n  use_cli = true\n%s}\n", directEndpoints(s))), 1,
 		`Error: Could not sign in to Microsoft Entra ID`, ws(`Signing in with the Azure CLI failed`), ws(`Install the Azure CLI and run "az login"`))
 }
+
+// A managed identity, as an Azure App Service gives one to a process: the sandbox's machine has one
+// user-assigned identity and no system-assigned one.
+func TestProviderAuth_managedIdentity(t *testing.T) {
+	s := newSandbox(t)
+	for k, v := range s.ManagedIdentityEnv() {
+		t.Setenv(k, v)
+	}
+	mi := s.ManagedIdentityClient()
+	s.ResetStats()
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		Steps: []resource.TestStep{{
+			Config: testAccProviderAuthConfig_dataSource(fmt.Sprintf("provider \"entranetskope\" {\n  use_msi   = true\n  client_id = %q\n  tenant_id = %q\n%s}\n",
+				mi.AppID, s.TenantID(), directEndpoints(s))),
+			ConfigStateChecks: authChecks(),
+		}},
+	})
+	if got := s.Stats().Clients[mi.AppID]; got == 0 {
+		t.Fatalf("the sandbox saw no Graph request from the managed identity %s", mi.AppID)
+	}
+}
+
+// The setting people miss on a machine with only user-assigned identities: which one (ARM_CLIENT_ID).
+func TestProviderSignIn_managedIdentityWithoutClientID(t *testing.T) {
+	s := newSandbox(t)
+	for k, v := range s.ManagedIdentityEnv() {
+		t.Setenv(k, v)
+	}
+	t.Setenv("ARM_USE_MSI", "true")
+	t.Setenv("ARM_TENANT_ID", s.TenantID())
+	expectErrors(t, testProviders(s), testAccSignInConfig_several(fmt.Sprintf("provider \"entranetskope\" {\n%s}\n", directEndpoints(s))), 1,
+		`Error: Could not sign in to Microsoft Entra ID`, ws(`No managed identity answered`), ws(`set ARM_CLIENT_ID`),
+		ws(`No system-assigned managed identity`))
+}

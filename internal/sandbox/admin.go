@@ -29,6 +29,7 @@ import (
 //	GET  netskope/users, netskope/groups   what arrived in a Netskope tenant (?tenant=)
 //	PUT  clients/{appId}/roles       replace a client's application permissions (JSON array)
 //	GET  oidc/token                  the GitHub Actions ID-token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL)
+//	GET  msi/token                   an App Service-style managed identity endpoint (IDENTITY_ENDPOINT)
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/_sandbox/")
 	tenant := r.URL.Query().Get("tenant")
@@ -127,6 +128,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	case p == "msi/token":
+		s.authority.ServeManagedIdentity(w, r)
 	case strings.HasPrefix(p, "oidc/"):
 		s.authority.ServeIDToken(w, r)
 	default:

@@ -555,3 +555,41 @@ func TestAuthority_discoveryDocuments(t *testing.T) {
 		t.Errorf("unknown instance: %d %s", status, got)
 	}
 }
+
+// The App Service-style managed identity endpoint serves the machine's user-assigned identity to
+// azidentity's ManagedIdentityCredential, and refuses a request for a system-assigned one.
+func TestAuthority_managedIdentityCredential(t *testing.T) {
+	s := startSandbox(t, Options{})
+	for k, v := range s.ManagedIdentityEnv() {
+		t.Setenv(k, v)
+	}
+	mi := s.ManagedIdentityClient()
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+		ClientOptions: directClientOptions(s), ID: azidentity.ClientID(mi.AppID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCredential(t, s, cred, mi)
+
+	system, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: directClientOptions(s)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := system.GetToken(context.Background(), graphScope); err == nil || !strings.Contains(err.Error(), "No system-assigned managed identity") {
+		t.Fatalf("a system-assigned identity this machine lacks: %v", err)
+	}
+	// (MSAL keeps managed identity tokens in a process-wide cache, so the header is checked raw.)
+	u := s.ManagedIdentityEnv()["IDENTITY_ENDPOINT"] + "?api-version=2019-08-01&resource=https://graph.microsoft.com&client_id=" + mi.AppID
+	for header, want := range map[string]int{"wrong": http.StatusUnauthorized, s.ManagedIdentityEnv()["IDENTITY_HEADER"]: http.StatusOK} {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("X-IDENTITY-HEADER", header)
+		resp, err := s.HTTPClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("X-IDENTITY-HEADER %q: %d, want %d", header, resp.StatusCode, want)
+		}
+	}
+}

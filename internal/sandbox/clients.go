@@ -33,7 +33,12 @@ func (s *Server) setupClients() error {
 			return err
 		}
 	}
-	s.mainClientID, s.adminClientID = main.AppID, admin.AppID
+	mi := &entra.Client{AppID: uuid.NewString(), DisplayName: "sandbox-managed-identity", Secret: entra.RandomSecret(), Roles: append([]string(nil), LeastPrivilegeRoles...)}
+	if err := s.authority.Register(mi); err != nil {
+		return err
+	}
+	s.authority.SetManagedIdentity(mi.AppID)
+	s.mainClientID, s.adminClientID, s.managedIdentityID = main.AppID, admin.AppID, mi.AppID
 	return nil
 }
 
@@ -108,3 +113,16 @@ func (s *Server) ActionsRequestURL() string { return s.authority.ActionsRequestU
 
 // ActionsRequestToken is ACTIONS_ID_TOKEN_REQUEST_TOKEN.
 func (s *Server) ActionsRequestToken() string { return s.authority.ActionsRequestToken() }
+
+// ManagedIdentityEnv is what an Azure App Service gives a process with a managed identity
+// (IDENTITY_ENDPOINT and IDENTITY_HEADER), pointing at the sandbox. The machine has one user-assigned
+// identity (ManagedIdentityClient, granted the least-privilege roles) and no system-assigned one.
+func (s *Server) ManagedIdentityEnv() map[string]string {
+	return map[string]string{"IDENTITY_ENDPOINT": s.AdminURL() + "msi/token", "IDENTITY_HEADER": s.authority.ManagedIdentityHeader()}
+}
+
+// ManagedIdentityClient is the machine's user-assigned managed identity.
+func (s *Server) ManagedIdentityClient() Client {
+	c, _ := s.authority.Client(s.managedIdentityID)
+	return *c
+}

@@ -100,9 +100,11 @@ type Server struct {
 	// clock is the sandbox's now, shared by the directory, Graph and the provisioning engine.
 	clock *directory.Clock
 
-	authority     *entra.Authority
-	mainClientID  string
-	adminClientID string
+	authority    *entra.Authority
+	mainClientID string
+	// managedIdentityID is the appId of the machine's user-assigned managed identity.
+	managedIdentityID string
+	adminClientID     string
 
 	graph *graphapi.API
 

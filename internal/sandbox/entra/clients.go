@@ -22,6 +22,8 @@ type Authority struct {
 
 	clientsMu sync.RWMutex
 	clients   map[string]*Client // by appId
+	// managedIdentity is the appId of the machine's user-assigned managed identity ("" for none).
+	managedIdentity string
 }
 
 // Config wires an authority to the sandbox around it.
