@@ -69,7 +69,7 @@ func (s *assignmentStore) resolveAppRole(ctx context.Context, spID, roleID strin
 		return ""
 	}
 	if err != nil {
-		diags.AddError("Could not read the app roles of the enterprise app", err.Error())
+		s.denied.add(diags, "Could not read the app roles of the enterprise app", err)
 		return ""
 	}
 	if roleID == "" {

@@ -21,6 +21,8 @@ const defaultPlanLagWait = 20 * time.Second
 // made through the provider update it in place.
 type assignmentStore struct {
 	client *graph.Client
+	// denied reports a missing Graph permission once per run (the provider data's).
+	denied *deniedPermissions
 	// planLagWait bounds each wait for an object Graph does not show yet.
 	planLagWait time.Duration
 

@@ -28,6 +28,10 @@ func newDeniedPermissions() *deniedPermissions {
 
 // add adds err under summary, or the run's explanation of the permission Graph refused it for.
 func (d *deniedPermissions) add(diags *diag.Diagnostics, summary string, err error) {
+	if d == nil {
+		diags.AddError(summary, err.Error())
+		return
+	}
 	if !d.addDenied(diags, err) {
 		diags.AddError(summary, err.Error())
 	}

@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -135,4 +137,31 @@ func TestProviderPermissions_tableMatchesProviderAndGuide(t *testing.T) {
 	}
 	check("resource", resources, ResourcePermissions)
 	check("data source", dataSources, DataSourcePermissions)
+}
+
+// Reading an app the client does not own (its roles, its assignments) needs Application.Read.All:
+// several assignments refused for it give one error naming the permission, not one per assignment.
+func TestProviderPermissions_appRolesWithoutApplicationRead(t *testing.T) {
+	s := newSandbox(t)
+	admin := asgGraphAs(t, s, s.AdminClient().AppID)
+	ts := admin.values("/applicationTemplates?$filter=" + url.QueryEscape("displayName eq 'Netskope User Authentication'"))
+	created := admin.must(http.MethodPost, "/applicationTemplates/"+ts[0]["id"].(string)+"/instantiate", map[string]any{"displayName": "Netskope by the admin"})
+	app := struct{ spID string }{created["servicePrincipal"].(map[string]any)["id"].(string)}
+	users := aasCreateUsers(t, s, 3)
+	if err := s.SetClientRoles(s.MainClient().AppID, leastPrivilegeWithout("Application.Read.All")); err != nil {
+		t.Fatal(err)
+	}
+	config := testProviderConfig(s)
+	for i, u := range users {
+		config += fmt.Sprintf(`
+resource "entranetskope_app_assignment" "u%[3]d" {
+  service_principal_id = %[1]q
+  principal_id         = %[2]q
+}
+`, app.spID, u, i)
+	}
+	out := expectErrors(t, testProviders(s), config, 3, `Error: Missing Microsoft Graph permission Application.Read.All`)
+	if n := len(regexp.MustCompile(`Grant[\s│]+the[\s│]+provider's[\s│]+app[\s│]+registration`).FindAllString(out, -1)); n != 1 {
+		t.Fatalf("want one full explanation of the permission, got %d:\n%s", n, out)
+	}
 }

@@ -349,7 +349,10 @@ func newProviderData(client *graph.Client, opts Options) *providerData {
 	if now == nil {
 		now = time.Now
 	}
-	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait), syncReadyWait: opts.SyncReadyWait, denied: newDeniedPermissions(), now: now}
+	denied := newDeniedPermissions()
+	assignments := newAssignmentStore(client, opts.PlanLagWait)
+	assignments.denied = denied
+	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {
