@@ -173,6 +173,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		_, _ = fmt.Fprintf(out, "    %-30s %d members\n", name, len(members))
 	}
 
+	// The cycle moved the job from NotRun to Active: a refresh records that (and the output that
+	// shows it), as a platform team's next run would; the plan after it must find nothing to do.
+	say("terraform apply -refresh-only: the job's status after its first cycle")
+	if _, code, err = tf("apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color"); err != nil {
+		return nil, fmt.Errorf("terraform apply -refresh-only failed (exit %d): %w", code, err)
+	} else if code != 0 {
+		return nil, fmt.Errorf("terraform apply -refresh-only failed (exit %d)", code)
+	}
 	say("terraform plan: expecting no changes")
 	_, code, err = tf("plan", "-detailed-exitcode", "-input=false", "-no-color")
 	if err != nil {
