@@ -303,7 +303,7 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
-	list, err := r.data.assignments.list(ctx, spID)
+	a, found, err := r.data.assignments.find(ctx, spID, id)
 	if graph.IsNotFound(err) {
 		resp.Diagnostics.AddWarning("The enterprise app was deleted",
 			fmt.Sprintf("Service principal %s no longer exists, and its assignments went with it: assignment %s was removed from the "+
@@ -315,19 +315,18 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 		r.data.denied.add(&resp.Diagnostics, "Could not read the app's assignments", err)
 		return
 	}
-	for i := range list {
-		if list[i].ID == id {
-			keepCase(&state, &list[i])
-			setAssignment(&state, &list[i])
-			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-			return
-		}
+	if found {
+		keepCase(&state, &a)
+		setAssignment(&state, &a)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+		return
 	}
 	// Gone. A principal deleted from the directory takes its assignments with it: say so, since
 	// re-creating the assignment cannot work.
 	principalID := state.PrincipalID.ValueString()
 	if principalID != "" {
-		_, found, err := r.data.assignments.principal(ctx, principalID)
+		// Only for the warning: it may wait to share its request with the others found gone.
+		_, found, err := r.data.assignments.principalPatiently(ctx, principalID)
 		if err != nil {
 			tflog.Warn(ctx, "could not check whether the principal still exists", map[string]any{"principal_id": principalID, "error": err.Error()})
 		} else if !found {
