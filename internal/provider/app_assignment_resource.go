@@ -59,7 +59,7 @@ func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaReq
 		MarkdownDescription: "Assigns one user or group to the Netskope enterprise app, which puts it in scope of provisioning " +
 			"to Netskope (with the scope \"sync only assigned users and groups\").\n\n" +
 			"Reads are coalesced: however many of these resources a plan refreshes, the provider lists the app's assignments " +
-			"once (999 per request); a plan of more than 50 new assignments checks their principals against one listing of the " +
+			"once (999 per request); a plan of more than 20 new assignments checks their principals against one listing of the " +
 			"directory's users and groups (999 per request). Only the direct members of an assigned group are provisioned: a group with nested groups " +
 			"gets a plan-time warning naming them. When the user or group is deleted from the directory, Entra removes its " +
 			"assignments: the next refresh drops this resource from state with a warning.\n\n" +

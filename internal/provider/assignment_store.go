@@ -87,7 +87,7 @@ func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentS
 // one `id in (...)` request per handful of instances (Terraform hands them out a few at a time, in
 // the plan and again in the apply, which runs in a provider process of its own).
 const (
-	directoryListAfter = 50
+	directoryListAfter = 20
 	directoryListPages = 40 // 40,000 users and groups; a larger tenant keeps what was read
 )
 
