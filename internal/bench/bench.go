@@ -214,7 +214,11 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 		cmd.Dir, cmd.Env = dir, env
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &buf, &buf
-		err := cmd.Run()
+		err := cmd.Start()
+		if err == nil {
+			mem.watch(cmd.Process.Pid)
+			err = cmd.Wait()
+		}
 		p := Phase{Name: name, Wall: time.Since(start)}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -332,11 +336,19 @@ func dropOnePercent(ctx context.Context, s *sandbox.Server) error {
 	return nil
 }
 
-// peakWatcher samples the provider processes' VmHWM (peak resident set) from /proc.
+// peakWatcher samples the provider processes' VmHWM (peak resident set) from /proc: those started
+// by the terraform command being measured (watch), not another run's or another user's.
 type peakWatcher struct {
-	mu   sync.Mutex
-	max  int64
-	done chan struct{}
+	mu     sync.Mutex
+	max    int64
+	parent int
+	done   chan struct{}
+}
+
+func (w *peakWatcher) watch(pid int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.parent = pid
 }
 
 func newPeakWatcher() *peakWatcher {
@@ -367,14 +379,20 @@ func (w *peakWatcher) sample() {
 		if err != nil {
 			continue
 		}
+		var ppid, kb int64
 		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+				ppid, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			}
 			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				w.mu.Lock()
-				w.max = max(w.max, kb)
-				w.mu.Unlock()
+				kb, _ = strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			}
 		}
+		w.mu.Lock()
+		if int(ppid) == w.parent {
+			w.max = max(w.max, kb)
+		}
+		w.mu.Unlock()
 	}
 }
 

@@ -18,8 +18,14 @@ import (
 // learns it as the most writes it has seen in flight together. A lone change (one in flight) goes
 // out at once, in one request; during a large apply, the instances Terraform runs side by side wait
 // for each other and share a request. When fewer arrive than were seen together (the tail of a
-// run, or instances busy in Terraform's own work), the queue goes out once no write arrived for
-// batcherIdle, and never later than batcherMaxWait after the first write waiting.
+// run, or instances busy in Terraform's own work), the queue goes out once the run has been quiet
+// for a while, and never later than batcherMaxWait after the first write waiting.
+//
+// The quiet period follows the run's pace: Terraform hands instances out one at a time, tens of
+// milliseconds apart in a run of thousands (its own work per instance), so a fixed short pause
+// would send batches of two or three. The batcher waits for batcherQuietGaps times the usual gap
+// between writes (at least batcherIdle): a batch fills while the instances keep coming, and goes as
+// soon as they stop.
 type Batcher struct {
 	c    *Client
 	idle time.Duration
@@ -32,6 +38,8 @@ type Batcher struct {
 	firstAt  time.Time
 	inFlight int // callers inside do
 	peak     int // the most callers seen inside do at once
+	lastAt   time.Time
+	gap      time.Duration // moving average of the time between writes
 }
 
 type batcherItem struct {
@@ -45,8 +53,9 @@ type batcherItem struct {
 }
 
 const (
-	batcherIdle    = 50 * time.Millisecond
-	batcherMaxWait = 500 * time.Millisecond
+	batcherIdle      = 50 * time.Millisecond
+	batcherQuietGaps = 10
+	batcherMaxWait   = 2 * time.Second
 	// batcherSentWait bounds how long a write already sent is waited for after its caller's context
 	// ended (an interrupted apply): its answer says whether the assignment exists, which Terraform
 	// must record to converge on the next apply.
@@ -111,6 +120,13 @@ func (b *Batcher) DeleteAssignment(ctx context.Context, spID, assignmentID strin
 func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) BatchOutcome {
 	it := &batcherItem{call: call, op: op, perm: perm, ctx: ctx, done: make(chan BatchOutcome, 1), enqueuedAt: time.Now()}
 	b.mu.Lock()
+	if !b.lastAt.IsZero() {
+		// Pauses longer than the longest wait say nothing about the pace (a new phase of the run).
+		if g := it.enqueuedAt.Sub(b.lastAt); g < b.max {
+			b.gap = (3*b.gap + g) / 4
+		}
+	}
+	b.lastAt = it.enqueuedAt
 	b.queue = append(b.queue, it)
 	if len(b.queue) == 1 {
 		b.firstAt = it.enqueuedAt
@@ -126,7 +142,7 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 	case len(b.queue) >= min(BatchSize, b.peak):
 		b.flushLocked()
 	default:
-		wait := min(b.idle, b.max-time.Since(b.firstAt))
+		wait := min(max(b.idle, batcherQuietGaps*b.gap), b.max-time.Since(b.firstAt))
 		if b.timer != nil {
 			b.timer.Stop()
 		}

@@ -2,8 +2,11 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
@@ -193,4 +196,70 @@ func (c *Client) AppRoles(ctx context.Context, spID string) ([]AppRole, error) {
 		return nil, wrap(err, "read the app roles of the service principal", spID, PermApplicationRead)
 	}
 	return appRolesFrom(sp.GetAppRoles()), nil
+}
+
+// DirectoryPageSize is how many users or groups ListDirectory reads per request.
+const DirectoryPageSize = 999
+
+// ListDirectory lists the directory's users and groups (id and display name only, 999 per page,
+// the two listings side by side), reading at most maxPages pages in all. A run that looks up
+// thousands of principals one by one answers them from this instead: a tenant of 5,000 users is
+// six requests, where `id in (...)` filters cost one request per 150 ids at best and, as Terraform
+// hands instances out a few at a time, one per 20 in practice. complete is false when the budget ran
+// out first: what was read is still returned.
+func (c *Client) ListDirectory(ctx context.Context, maxPages int) (objs map[string]DirectoryObject, complete bool, err error) {
+	type page struct {
+		Value []struct {
+			ID          string `json:"id"`
+			DisplayName string `json:"displayName"`
+		} `json:"value"`
+		Next string `json:"@odata.nextLink"`
+	}
+	var (
+		mu    sync.Mutex
+		pages int
+		wg    sync.WaitGroup
+		errs  [2]error
+		full  = [2]bool{}
+	)
+	objs = map[string]DirectoryObject{}
+	for i, kind := range []struct{ typ, path, perm string }{
+		{"user", "users", PermUserRead},
+		{"group", "groups", PermGroupRead},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := fmt.Sprintf("%s?$select=id,displayName&$top=%d", kind.path, DirectoryPageSize)
+			for next != "" {
+				mu.Lock()
+				if pages >= maxPages {
+					mu.Unlock()
+					return
+				}
+				pages++
+				mu.Unlock()
+				var p page
+				if err := c.raw(ctx, http.MethodGet, next, nil, &p, "list the directory's "+kind.path, kind.path, kind.perm); err != nil {
+					errs[i] = err
+					return
+				}
+				mu.Lock()
+				for _, v := range p.Value {
+					objs[strings.ToLower(v.ID)] = DirectoryObject{ID: v.ID, Type: kind.typ, DisplayName: v.DisplayName}
+				}
+				mu.Unlock()
+				next = ""
+				if p.Next != "" {
+					next = strings.TrimPrefix(strings.TrimPrefix(p.Next, c.base), "/")
+				}
+			}
+			full[i] = true
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs[0], errs[1]); err != nil {
+		return nil, false, err
+	}
+	return objs, full[0] && full[1], nil
 }

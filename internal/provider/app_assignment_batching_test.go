@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
 )
@@ -119,7 +121,7 @@ func TestAppAssignmentResource_sharedBatchItemFailure(t *testing.T) {
 					// so some batch carried both a failed item and a created one.
 					posts, batches := failedRun.Routes[aasPostRoute], failedRun.Routes[aasBatchRoute]
 					if posts < int64(len(users)) || batches*2 > posts {
-						t.Fatalf("%d assignment POSTs in %d $batch requests: the instances did not share batches", posts, batches)
+						t.Fatalf("%d assignment POSTs in %d $batch requests: the instances did not share batches %v", posts, batches, failedRun.Routes)
 					}
 				},
 				Config: testAccAppAssignmentConfig_many(s, app.spID, users),
@@ -235,4 +237,42 @@ resource "entranetskope_app_assignment" "each" {
 	if n := len(aasAssigned(t, s, app)); n != 0 {
 		t.Fatalf("%d assignments left after destroy", n)
 	}
+}
+
+// Planning hundreds of new assignments looks their principals up in one listing of the directory
+// per run, not one request per handful of instances; an id the listing lacks is still asked about
+// by id, so a principal that does not exist is reported as before.
+func TestAppAssignmentResource_bulkPrincipalLookup(t *testing.T) {
+	s := newSandbox(t)
+	app := aasNewApp(t, s, "Netskope bulk lookup")
+	users := s.AddUsers(400)
+	missing := uuid.NewString()
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s, Options{PlanLagWait: 2 * time.Second}),
+		CheckDestroy:             aasCheckNoneAssigned(s, app),
+		Steps: []resource.TestStep{
+			{
+				Config:      testAccAppAssignmentConfig_many(s, app.spID, append(slices.Clone(users), missing)),
+				PlanOnly:    true,
+				ExpectError: aasRE(`No such user or group .*principal_id ` + missing + ` is neither a user nor a group`),
+			},
+			{
+				PreConfig: s.ResetStats,
+				Config:    testAccAppAssignmentConfig_many(s, app.spID, users),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					asgPlanCheck(func() error {
+						// By id, 400 principals take at least 20 requests (Terraform plans 10 at a time, and
+						// those wait for each other in one $batch at best); here the first few dozen go by id,
+						// then two listings of one page (406 users, 2 groups) answer the rest.
+						st := s.Stats()
+						if st.Total > 12 || st.Routes["GET /users/{id}"] != 0 {
+							return fmt.Errorf("planning 400 assignments made %d Graph requests, want at most 12 (routes %v)", st.Total, st.Routes)
+						}
+						return nil
+					}),
+				}},
+				Check: aasCheckAssigned(s, app, users),
+			},
+		},
+	})
 }

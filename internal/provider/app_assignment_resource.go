@@ -59,7 +59,8 @@ func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaReq
 		MarkdownDescription: "Assigns one user or group to the Netskope enterprise app, which puts it in scope of provisioning " +
 			"to Netskope (with the scope \"sync only assigned users and groups\").\n\n" +
 			"Reads are coalesced: however many of these resources a plan refreshes, the provider lists the app's assignments " +
-			"once (999 per request). Only the direct members of an assigned group are provisioned: a group with nested groups " +
+			"once (999 per request); a plan of more than 20 new assignments checks their principals against one listing of the " +
+			"directory's users and groups (999 per request). Only the direct members of an assigned group are provisioned: a group with nested groups " +
 			"gets a plan-time warning naming them. When the user or group is deleted from the directory, Entra removes its " +
 			"assignments: the next refresh drops this resource from state with a warning.\n\n" +
 			"To manage every assignment of the app as one reviewed list, use `entranetskope_app_assignments` instead; don't " +
@@ -303,7 +304,7 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
-	list, err := r.data.assignments.list(ctx, spID)
+	a, found, err := r.data.assignments.find(ctx, spID, id)
 	if graph.IsNotFound(err) {
 		resp.Diagnostics.AddWarning("The enterprise app was deleted",
 			fmt.Sprintf("Service principal %s no longer exists, and its assignments went with it: assignment %s was removed from the "+
@@ -315,19 +316,18 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 		r.data.denied.add(&resp.Diagnostics, "Could not read the app's assignments", err)
 		return
 	}
-	for i := range list {
-		if list[i].ID == id {
-			keepCase(&state, &list[i])
-			setAssignment(&state, &list[i])
-			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-			return
-		}
+	if found {
+		keepCase(&state, &a)
+		setAssignment(&state, &a)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+		return
 	}
 	// Gone. A principal deleted from the directory takes its assignments with it: say so, since
 	// re-creating the assignment cannot work.
 	principalID := state.PrincipalID.ValueString()
 	if principalID != "" {
-		_, found, err := r.data.assignments.principal(ctx, principalID)
+		// Only for the warning: it may wait to share its request with the others found gone.
+		_, found, err := r.data.assignments.principalPatiently(ctx, principalID)
 		if err != nil {
 			tflog.Warn(ctx, "could not check whether the principal still exists", map[string]any{"principal_id": principalID, "error": err.Error()})
 		} else if !found {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
 )
 
@@ -41,22 +43,27 @@ type assignmentStore struct {
 	bulkMu    sync.Mutex
 	bulkSeen  map[string]bool
 	bulkFound map[string]graph.DirectoryObject
+
+	// The run's directory listing (lookupPrincipals): dirObjs is set before dirReady closes and
+	// never changes after.
+	dirMu    sync.Mutex
+	dirAsked int
+	dirReady chan struct{}
+	dirObjs  map[string]graph.DirectoryObject
 }
 
 func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentStore {
 	if planLagWait <= 0 {
 		planLagWait = defaultPlanLagWait
 	}
-	return &assignmentStore{
+	s := &assignmentStore{
 		client:      c,
 		planLagWait: planLagWait,
 		writes:      c.NewBatcher(),
 		lists:       newRunCache[[]graph.Assignment](),
 		roles:       newRunCache[[]graph.AppRole](),
 		// DirectoryObjects resolves 150 ids per $batch request, BatchParallelism requests at a time.
-		principals: newCoalescer(150*graph.BatchParallelism, func(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
-			return c.DirectoryObjects(ctx, ids)
-		}),
+
 		// NestedGroups sends 20 groups per $batch request.
 		nested: newCoalescer(graph.BatchSize*graph.BatchParallelism, func(ctx context.Context, ids []string) (map[string][]graph.Group, error) {
 			got, err := c.NestedGroups(ctx, ids)
@@ -72,6 +79,75 @@ func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentS
 		bulkSeen:  map[string]bool{},
 		bulkFound: map[string]graph.DirectoryObject{},
 	}
+	s.principals = newCoalescer(150*graph.BatchParallelism, s.lookupPrincipals)
+	return s
+}
+
+// The directory listing of a run: once a run has asked about directoryListAfter principals one by
+// one (a for_each of entranetskope_app_assignment planning its creates), the rest are answered from
+// one listing of the directory's users and groups, at most directoryListPages requests, instead of
+// one `id in (...)` request per handful of instances (Terraform hands them out a few at a time, in
+// the plan and again in the apply, which runs in a provider process of its own).
+const (
+	directoryListAfter = 20
+	directoryListPages = 40 // 40,000 users and groups; a larger tenant keeps what was read
+)
+
+// lookupPrincipals resolves the ids of one coalesced fetch: from the run's directory listing once
+// there is one, asking Graph by id only about those it lacks (created after it was read, or
+// neither a user nor a group).
+func (s *assignmentStore) lookupPrincipals(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
+	s.dirMu.Lock()
+	s.dirAsked += len(ids)
+	if s.dirReady == nil && s.dirAsked > directoryListAfter {
+		s.dirReady = make(chan struct{})
+		go s.listDirectory(context.WithoutCancel(ctx))
+	}
+	ready := s.dirReady
+	s.dirMu.Unlock()
+	if ready == nil {
+		return s.client.DirectoryObjects(ctx, ids)
+	}
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	out := make(map[string]graph.DirectoryObject, len(ids))
+	var ask []string
+	for _, id := range ids {
+		if o, ok := s.dirObjs[id]; ok {
+			out[id] = o
+		} else {
+			ask = append(ask, id)
+		}
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	got, err := s.client.DirectoryObjects(ctx, ask)
+	if err != nil {
+		return nil, err
+	}
+	for id, o := range got {
+		out[id] = o
+	}
+	return out, nil
+}
+
+// listDirectory reads the run's directory listing. A failure is only logged: lookups then go on
+// by id, and report the failure themselves if it persists.
+func (s *assignmentStore) listDirectory(ctx context.Context) {
+	defer close(s.dirReady)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	objs, complete, err := s.client.ListDirectory(ctx, directoryListPages)
+	if err != nil {
+		tflog.Warn(ctx, "could not list the directory's users and groups; looking principals up by id", map[string]any{"error": err.Error()})
+		return
+	}
+	tflog.Debug(ctx, "listed the directory's users and groups for principal lookups", map[string]any{"objects": len(objs), "complete": complete})
+	s.dirObjs = objs
 }
 
 // list returns every assignment on the app (service principal spID), listed once (999 per page) per
@@ -79,6 +155,22 @@ func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentS
 func (s *assignmentStore) list(ctx context.Context, spID string) ([]graph.Assignment, error) {
 	got, err := s.lists.get(ctx, spID, func() ([]graph.Assignment, error) { return s.client.ListAssignments(ctx, spID) })
 	return slices.Clone(got), err
+}
+
+// find returns the app's assignment with the id, from the run's listing of the app. Unlike list it
+// copies nothing else: each of thousands of resources refreshing would otherwise copy the whole
+// listing.
+func (s *assignmentStore) find(ctx context.Context, spID, id string) (graph.Assignment, bool, error) {
+	var (
+		out   graph.Assignment
+		found bool
+	)
+	err := s.lists.read(ctx, spID, func() ([]graph.Assignment, error) { return s.client.ListAssignments(ctx, spID) }, func(list []graph.Assignment) {
+		if i := slices.IndexFunc(list, func(a graph.Assignment) bool { return a.ID == id }); i >= 0 {
+			out, found = list[i], true
+		}
+	})
+	return out, found, err
 }
 
 // listWaiting is list, waiting (within ctx) for an app created moments ago.
@@ -134,7 +226,14 @@ func (s *assignmentStore) appRoles(ctx context.Context, spID string) ([]graph.Ap
 // principal resolves a user or group by object id; found is false when the directory has no such
 // user or group.
 func (s *assignmentStore) principal(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
-	return s.principals.get(ctx, strings.ToLower(id))
+	return s.principals.get(ctx, strings.ToLower(id), false)
+}
+
+// principalPatiently is principal for a caller that can wait (up to coalescePatientWait) to share
+// the request with others: a refresh finding assignments gone checks their principals only for a
+// warning, and finds them seconds apart.
+func (s *assignmentStore) principalPatiently(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
+	return s.principals.get(ctx, strings.ToLower(id), true)
 }
 
 // principalWaitingForReplication is principal, but keeps asking (within planLagWait) while the
@@ -163,7 +262,7 @@ func (s *assignmentStore) principalWaitingForReplication(ctx context.Context, id
 
 // nestedGroups returns the groups nested in the group.
 func (s *assignmentStore) nestedGroups(ctx context.Context, groupID string) ([]graph.Group, error) {
-	nested, _, err := s.nested.get(ctx, strings.ToLower(groupID))
+	nested, _, err := s.nested.get(ctx, strings.ToLower(groupID), false)
 	return nested, err
 }
 
@@ -293,6 +392,20 @@ func (c *runCache[V]) get(ctx context.Context, key string, fetch func() (V, erro
 	return e.val, e.err
 }
 
+// read is get, handing the value to f under the cache's lock instead of returning it (values that
+// update changes in place must not be read outside it).
+func (c *runCache[V]) read(ctx context.Context, key string, fetch func() (V, error), f func(V)) error {
+	if _, err := c.get(ctx, key, fetch); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && isClosed(e.ready) && e.err == nil {
+		f(e.val)
+	}
+	return nil
+}
+
 // update changes a value already fetched; a key being fetched or never fetched is left alone (its
 // fetch sees the change itself).
 func (c *runCache[V]) update(key string, f func(V) V) {
@@ -330,8 +443,10 @@ func isClosed(ch chan struct{}) bool {
 // A fetch goes out as soon as every caller waiting is queued for it (or max keys are): Terraform
 // plans at most -parallelism instances at once, which the provider learns as the most callers it
 // has seen waiting together. A lone lookup goes at once; the instances of a large plan wait for each
-// other and share a request. Fewer than that (the tail of a run) go once no key arrived for
-// coalesceIdle, and never later than coalesceMaxWait after the first.
+// other and share a request. Fewer than that (the tail of a run) go once no key arrived for a few
+// times the usual gap between keys (at least coalesceIdle), and never later than coalesceMaxWait
+// after the first. Patient callers (get's patient) wait for company up to coalescePatientWait,
+// unless an impatient one joins them.
 type coalescer[V any] struct {
 	max   int
 	fetch func(ctx context.Context, keys []string) (map[string]V, error)
@@ -341,8 +456,11 @@ type coalescer[V any] struct {
 	queue   []string
 	timer   *time.Timer
 	firstAt time.Time
-	waiting int // callers inside get
-	peak    int // the most callers seen inside get at once
+	waiting int  // callers inside get
+	peak    int  // the most callers seen inside get at once
+	hurry   bool // an impatient caller is queued
+	lastAt  time.Time
+	gap     time.Duration // moving average of the time between new keys
 }
 
 type coalescedEntry[V any] struct {
@@ -353,18 +471,22 @@ type coalescedEntry[V any] struct {
 }
 
 const (
-	coalesceIdle    = 50 * time.Millisecond
-	coalesceMaxWait = 500 * time.Millisecond
+	coalesceIdle        = 50 * time.Millisecond
+	coalesceMaxWait     = 500 * time.Millisecond
+	coalescePatientWait = 3 * time.Second
+	coalesceQuietGaps   = 4
 )
 
 func newCoalescer[V any](max int, fetch func(ctx context.Context, keys []string) (map[string]V, error)) *coalescer[V] {
 	return &coalescer[V]{max: max, fetch: fetch, entries: map[string]*coalescedEntry[V]{}}
 }
 
-func (c *coalescer[V]) get(ctx context.Context, key string) (V, bool, error) {
+func (c *coalescer[V]) get(ctx context.Context, key string, patient bool) (V, bool, error) {
 	c.mu.Lock()
 	c.waiting++
-	c.peak = max(c.peak, c.waiting)
+	if !patient {
+		c.peak = max(c.peak, c.waiting)
+	}
 	defer func() {
 		c.mu.Lock()
 		c.waiting--
@@ -378,7 +500,18 @@ func (c *coalescer[V]) get(ctx context.Context, key string) (V, bool, error) {
 		if len(c.queue) == 1 {
 			c.firstAt = time.Now()
 		}
-		if len(c.queue) >= min(c.max, c.peak) {
+		now := time.Now()
+		if !c.lastAt.IsZero() && now.Sub(c.lastAt) < coalesceMaxWait {
+			c.gap = (3*c.gap + now.Sub(c.lastAt)) / 4
+		}
+		c.lastAt = now
+		c.hurry = c.hurry || !patient
+		wait := max(0, coalescePatientWait-time.Since(c.firstAt))
+		if c.hurry {
+			// As the batcher's quiet period: several gaps between keys, at the run's pace.
+			wait = max(0, min(max(coalesceIdle, coalesceQuietGaps*c.gap), coalesceMaxWait-time.Since(c.firstAt)))
+		}
+		if len(c.queue) >= c.max || c.hurry && len(c.queue) >= c.peak {
 			c.flushLocked(ctx)
 		} else {
 			if c.timer != nil {
@@ -387,7 +520,7 @@ func (c *coalescer[V]) get(ctx context.Context, key string) (V, bool, error) {
 			// The fetch runs on behalf of every waiter: keep the first caller's values (loggers) but
 			// not its cancellation.
 			fctx := context.WithoutCancel(ctx)
-			c.timer = time.AfterFunc(max(0, min(coalesceIdle, coalesceMaxWait-time.Since(c.firstAt))), func() {
+			c.timer = time.AfterFunc(wait, func() {
 				c.mu.Lock()
 				defer c.mu.Unlock()
 				c.flushLocked(fctx)
@@ -419,7 +552,7 @@ func (c *coalescer[V]) flushLocked(ctx context.Context) {
 		c.timer = nil
 	}
 	keys := c.queue
-	c.queue = nil
+	c.queue, c.hurry = nil, false
 	if len(keys) == 0 {
 		return
 	}
