@@ -340,6 +340,8 @@ type providerData struct {
 	syncReadyWait time.Duration
 	denied        *deniedPermissions
 	now           func() time.Time
+	// templates are the apps' default attribute mappings, read once per run.
+	templates *templateSchemas
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
@@ -349,7 +351,7 @@ func newProviderData(client *graph.Client, opts Options) *providerData {
 	if now == nil {
 		now = time.Now
 	}
-	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait), syncReadyWait: opts.SyncReadyWait, denied: newDeniedPermissions(), now: now}
+	return &providerData{client: client, assignments: newAssignmentStore(client, opts.PlanLagWait), syncReadyWait: opts.SyncReadyWait, denied: newDeniedPermissions(), now: now, templates: newTemplateSchemas()}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {
