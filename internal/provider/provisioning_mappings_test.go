@@ -110,7 +110,7 @@ func (f *provFixture) portalEdit(target string, src graph.MappingSource) {
 	f.do("edit the "+target+" mapping", func(ctx context.Context) error {
 		jobs, err := f.admin.ListJobs(ctx, f.spID)
 		if err != nil || len(jobs) != 1 {
-			return fmt.Errorf("jobs: %v %v", jobs, err)
+			return fmt.Errorf("jobs %v: %w", jobs, err)
 		}
 		s, err := f.admin.GetJobSchema(ctx, f.spID, jobs[0].ID)
 		if err != nil {

@@ -114,7 +114,7 @@ func (d *schemaDoc) attributeNames(directory, object string) []string {
 func ValidateSchema(raw json.RawMessage) error {
 	var d schemaDoc
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return fmt.Errorf("The schema is not a valid synchronizationSchema: %v", err)
+		return fmt.Errorf("The schema is not a valid synchronizationSchema: %w", err)
 	}
 	for _, rule := range d.SynchronizationRules {
 		for _, om := range rule.ObjectMappings {
@@ -128,7 +128,7 @@ func ValidateSchema(raw json.RawMessage) error {
 					_, ok := d.attribute(rule.SourceDirectoryName, om.SourceObjectName, name)
 					return ok
 				}); err != nil {
-					return fmt.Errorf("The attribute mapping of '%s' (object '%s'): %v", am.TargetAttributeName, om.TargetObjectName, err)
+					return fmt.Errorf("The attribute mapping of '%s' (object '%s'): %w", am.TargetAttributeName, om.TargetObjectName, err)
 				}
 				matching = matching || am.MatchingPriority > 0
 			}
