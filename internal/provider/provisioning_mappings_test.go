@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,22 +18,11 @@ import (
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
 )
 
-// testAccProvisioningConfig_mappings sets user_name_source and attribute_overrides (given as HCL).
+// testAccProvisioningConfig_mappings is the basic configuration with user_name_source and
+// attribute_overrides (given as HCL).
 func testAccProvisioningConfig_mappings(spID, url, userNameSource, overrides string) string {
-	return fmt.Sprintf(`
-variable "scim_token" {
-  type      = string
-  sensitive = true
-}
-
-resource "entranetskope_provisioning" "test" {
-  service_principal_id = %[1]q
-  scim_base_url        = %[2]q
-  scim_token           = var.scim_token
-  user_name_source     = %[3]q
-  attribute_overrides  = %[4]s
-}
-`, spID, url, userNameSource, overrides)
+	basic := strings.TrimSuffix(strings.TrimSpace(testAccProvisioningConfig_basic(spID, url)), "}")
+	return basic + fmt.Sprintf("  user_name_source    = %q\n  attribute_overrides = %s\n}\n", userNameSource, overrides)
 }
 
 // provMappedUser creates a user whose mail differs from its UPN (seed users' do not) and assigns it
