@@ -47,6 +47,10 @@ resource "entranetskope_provisioning" "netskope" {
   notification_email   = "identity-team@contoso.example"
 
   scim_token_expires_at = var.scim_token_expires_at != "" ? var.scim_token_expires_at : null
+
+  # Netskope's userName from the user principal name (the default); "mail" when people sign in to
+  # Netskope with their email address and it differs from the UPN.
+  user_name_source = "userPrincipalName"
 }
 
 variable "netskope_groups" {

@@ -340,6 +340,8 @@ type providerData struct {
 	syncReadyWait time.Duration
 	denied        *deniedPermissions
 	now           func() time.Time
+	// templates are the apps' default attribute mappings, read once per run.
+	templates *templateSchemas
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
@@ -352,7 +354,7 @@ func newProviderData(client *graph.Client, opts Options) *providerData {
 	denied := newDeniedPermissions()
 	assignments := newAssignmentStore(client, opts.PlanLagWait)
 	assignments.denied = denied
-	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now}
+	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now, templates: newTemplateSchemas()}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {

@@ -61,6 +61,7 @@ type provisioningResource struct {
 	syncReadyWait time.Duration
 	denied        *deniedPermissions
 	now           func() time.Time
+	templates     *templateSchemas
 }
 
 func (r *provisioningResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -179,11 +180,14 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 		},
 	}
+	for name, a := range mappingAttributes() {
+		resp.Schema.Attributes[name] = a
+	}
 }
 
 func (r *provisioningResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		r.client, r.syncReadyWait, r.denied, r.now = pd.client, pd.syncReadyWait, pd.denied, pd.now
+		r.client, r.syncReadyWait, r.denied, r.now, r.templates = pd.client, pd.syncReadyWait, pd.denied, pd.now, pd.templates
 	}
 }
 
@@ -216,6 +220,13 @@ func (r *provisioningResource) ValidateConfig(ctx context.Context, req resource.
 		resp.Diagnostics.AddAttributeError(path.Root("scim_token_wo_version"), "scim_token_wo_version without scim_token_wo",
 			"scim_token_wo_version versions the write-only token scim_token_wo; with scim_token, remove it.")
 	}
+	var overrides map[string]attributeOverride
+	var raw types.Map
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("attribute_overrides"), &raw)...)
+	if !raw.IsNull() && !raw.IsUnknown() {
+		resp.Diagnostics.Append(raw.ElementsAs(ctx, &overrides, false)...)
+		validateOverrides(overrides, &resp.Diagnostics)
+	}
 }
 
 // ModifyPlan warns, from scim_token_expiry_warning_days before, that the SCIM token expires (and
@@ -236,14 +247,23 @@ func (r *provisioningResource) ModifyPlan(ctx context.Context, req resource.Modi
 		}
 		checkTokenExpiry(&resp.Diagnostics, path.Root("scim_token_expires_at"), expires, days, r.now())
 	}
-	if req.State.Raw.IsNull() || resp.Diagnostics.HasError() {
-		return
+	var plan provisioningModel
+	var prior *provisioningModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if !req.State.Raw.IsNull() {
+		prior = &provisioningModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, prior)...)
 	}
-	var state provisioningModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	r.planMappings(ctx, &plan, prior, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("attribute_mappings"), plan.AttributeMappings)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("group_attribute_mappings"), plan.GroupAttributeMappings)...)
+	if prior == nil || resp.Diagnostics.HasError() {
+		return
+	}
+	state := *prior
 	if state.SCIMToken.IsNull() && state.SCIMTokenWOVersion.IsNull() {
 		resp.Diagnostics.AddWarning("The SCIM token will be saved from configuration",
 			fmt.Sprintf("Entra never returns the saved SCIM token of provisioning %s, and Terraform has none on record "+
@@ -286,6 +306,14 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
 		return
 	}
+	template, err := r.templates.get(ctx, r.client, spID, tmpl.ID)
+	if err != nil {
+		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
+		return
+	}
+	if desiredSchema(template, plan.UserNameSource.ValueString(), plan.overrides(ctx, &resp.Diagnostics), &resp.Diagnostics); resp.Diagnostics.HasError() {
+		return
+	}
 	jobs, err := r.client.ListJobs(ctx, spID)
 	if err != nil {
 		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
@@ -325,6 +353,16 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	settings := plan.settings()
 	settings.BaseURL, settings.Token = baseURL, token
 	if err := r.client.PutProvisioningSettings(ctx, spID, settings); err != nil {
+		fail(err)
+		return
+	}
+	// The mappings go before the first cycle, so Netskope never receives users named otherwise. A new
+	// job is read first: whether it starts from the template or from a deleted job's mappings is not known.
+	current, err := r.client.GetJobSchema(ctx, spID, job.ID)
+	if err == nil {
+		err = r.applyMappings(ctx, &plan, spID, job.ID, template, current, &resp.Diagnostics)
+	}
+	if err != nil {
 		fail(err)
 		return
 	}
@@ -394,6 +432,21 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 		resp.Diagnostics.AddWarning("Provisioning is in quarantine", quarantineAdvice(spID, job))
 	}
 	state.readSettings(ctx, settings)
+	// One request for the mappings; the template's (on import only) comes from the run's cache.
+	schema, err := r.client.GetJobSchema(ctx, spID, job.ID)
+	if err != nil {
+		r.denied.add(&resp.Diagnostics, summary, err)
+		return
+	}
+	state.setMappings(schema)
+	if imported {
+		template, err := r.templates.get(ctx, r.client, spID, job.TemplateID)
+		if err != nil {
+			r.denied.add(&resp.Diagnostics, summary, err)
+			return
+		}
+		state.AttributeOverrides = importedOverrides(schema, template)
+	}
 	state.SCIMTokenWO = types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -440,6 +493,20 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 		}
 	}
 
+	if !plan.AttributeMappings.Equal(state.AttributeMappings) || !plan.GroupAttributeMappings.Equal(state.GroupAttributeMappings) {
+		template, err := r.templates.get(ctx, r.client, spID, templateID)
+		if err == nil {
+			err = r.applyMappings(ctx, &plan, spID, jobID, template, nil, &resp.Diagnostics)
+		}
+		if err != nil {
+			r.denied.add(&resp.Diagnostics, summary, err)
+			return
+		}
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+
 	var err error
 	switch {
 	case plan.Enabled.ValueBool() && scopeChanged:
@@ -473,6 +540,16 @@ func (r *provisioningResource) Delete(ctx context.Context, req resource.DeleteRe
 	}
 	spID := state.ServicePrincipalID.ValueString()
 	summary := "Could not delete provisioning of service principal " + spID
+	// The template's mappings go back first: whether Entra keeps a deleted job's mappings for the next
+	// job is not known, and destroy must leave none of this configuration's behind.
+	template, err := r.templates.get(ctx, r.client, spID, state.SyncTemplateID.ValueString())
+	if err == nil {
+		err = r.client.ResetJobSchema(ctx, spID, state.JobID.ValueString(), template)
+	}
+	if err != nil && !graph.IsNotFound(err) {
+		r.denied.add(&resp.Diagnostics, summary, err)
+		return
+	}
 	if err := r.client.DeleteJob(ctx, spID, state.JobID.ValueString()); err != nil {
 		r.denied.add(&resp.Diagnostics, summary, err)
 		return
@@ -676,6 +753,11 @@ type provisioningModel struct {
 	Status             types.String   `tfsdk:"status"`
 	ScheduleInterval   types.String   `tfsdk:"schedule_interval"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+
+	UserNameSource         types.String `tfsdk:"user_name_source"`
+	AttributeOverrides     types.Map    `tfsdk:"attribute_overrides"`
+	AttributeMappings      types.Map    `tfsdk:"attribute_mappings"`
+	GroupAttributeMappings types.Map    `tfsdk:"group_attribute_mappings"`
 }
 
 // settings are the scope and safeguards as configured, without the credentials.

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -80,8 +81,13 @@ func TestGraphSyncJobLifecycle(t *testing.T) {
 	if tpl.GetApplicationId().String() != *sp.GetAppId() || *tpl.GetFactoryTag() == "" || len(tpl.GetMetadata()) == 0 {
 		t.Errorf("template applicationId %s (want %s), factoryTag %v, metadata %d", tpl.GetApplicationId(), *sp.GetAppId(), tpl.GetFactoryTag(), len(tpl.GetMetadata()))
 	}
-	if tpl.GetSchema() == nil || len(tpl.GetSchema().GetSynchronizationRules()) == 0 {
-		t.Fatal("template without a schema and synchronization rules")
+	// The schema is a navigation property: not inlined in the template, read on its own.
+	if tpl.GetSchema() != nil {
+		t.Error("the template inlines its schema; Graph serves it at .../templates/{id}/schema")
+	}
+	tplSchema, err := client.ServicePrincipals().ByServicePrincipalId(spID).Synchronization().Templates().BySynchronizationTemplateId(*tpl.GetId()).Schema().Get(ctx, nil)
+	if err != nil || len(tplSchema.GetSynchronizationRules()) == 0 || len(tplSchema.GetDirectories()) != 2 {
+		t.Fatalf("template schema: %v", err)
 	}
 
 	job := syncCreateJob(t, client, spID, *tpl.GetId())
@@ -320,31 +326,81 @@ func TestGraphSyncSchema(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("raw get schema: %d", status)
 	}
-	rule := raw["synchronizationRules"].([]any)[0].(map[string]any)
-	userMapping := rule["objectMappings"].([]any)[0].(map[string]any)
-	userMapping["attributeMappings"] = append(userMapping["attributeMappings"].([]any), map[string]any{
-		"targetAttributeName": "title", "flowType": "Always", "flowBehavior": "FlowWhenChanged", "matchingPriority": 0,
-		"source": map[string]any{"expression": "[jobTitle]", "name": "jobTitle", "type": "Attribute", "parameters": []any{}},
-	})
-	status, _, body := graphCall(t, s, mainID, http.MethodPut, path, raw)
-	if status != http.StatusNoContent {
-		t.Fatalf("PUT schema: %d %v", status, body)
+	userMappings := func(doc map[string]any) []any {
+		rule := doc["synchronizationRules"].([]any)[0].(map[string]any)
+		return rule["objectMappings"].([]any)[0].(map[string]any)["attributeMappings"].([]any)
 	}
-	schema, err = schemaReq.Get(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
+	sourceOf := func(doc map[string]any, target string) map[string]any {
+		for _, am := range userMappings(doc) {
+			if m := am.(map[string]any); m["targetAttributeName"] == target {
+				return m["source"].(map[string]any)
+			}
+		}
+		return nil
 	}
-	var found bool
-	for _, am := range schema.GetSynchronizationRules()[0].GetObjectMappings()[0].GetAttributeMappings() {
-		if am.GetTargetAttributeName() != nil && *am.GetTargetAttributeName() == "title" {
-			found = true
+	// The template's defaults: userName from the UPN, active from Entra's IsSoftDeleted switch.
+	if src := sourceOf(raw, "userName"); src["expression"] != "[userPrincipalName]" {
+		t.Errorf("userName source: %v", src)
+	}
+	if src := sourceOf(raw, "active"); src["type"] != "Function" || src["name"] != "Switch" || len(src["parameters"].([]any)) != 6 {
+		t.Errorf("active source: %v", src)
+	}
+	put := func(edit func(src map[string]any)) (int, map[string]any) {
+		_, _, doc := graphCall(t, s, mainID, http.MethodGet, path, nil)
+		edit(sourceOf(doc, "userName"))
+		st, _, body := graphCall(t, s, mainID, http.MethodPut, path, doc)
+		return st, body
+	}
+	if st, body := put(func(src map[string]any) { src["name"], src["expression"] = "mail", "[mail]" }); st != http.StatusNoContent {
+		t.Fatalf("PUT schema: %d %v", st, body)
+	}
+	_, _, raw = graphCall(t, s, mainID, http.MethodGet, path, nil)
+	if src := sourceOf(raw, "userName"); src["name"] != "mail" {
+		t.Errorf("PUT schema did not keep the new source: %v", src)
+	}
+
+	// Undeclared attributes and unknown functions are refused, naming them.
+	for what, edit := range map[string]func(map[string]any){
+		"jobTitle": func(src map[string]any) { src["name"] = "jobTitle" },
+		"DateFormat": func(src map[string]any) {
+			src["type"], src["name"], src["parameters"] = "Function", "DateFormat", []any{map[string]any{"key": "source", "value": attrSource("mail")}}
+		},
+		"'Nothing'": func(src map[string]any) { src["type"] = "Nothing" },
+	} {
+		st, body := put(edit)
+		wantGraphError(t, http.StatusBadRequest, st, body, "PUT of a schema with "+what)
+		if msg := fmt.Sprint(body["error"]); !strings.Contains(msg, what) {
+			t.Errorf("PUT with %s: error does not name it: %s", what, msg)
 		}
 	}
-	if !found {
-		t.Error("PUT schema did not keep the new attribute mapping")
+	_, _, doc := graphCall(t, s, mainID, http.MethodGet, path, nil)
+	for _, am := range userMappings(doc) {
+		m := am.(map[string]any)
+		if m["targetAttributeName"] == "userName" {
+			m["targetAttributeName"] = "title"
+		}
 	}
+	st, _, body := graphCall(t, s, mainID, http.MethodPut, path, doc)
+	wantGraphError(t, http.StatusBadRequest, st, body, "PUT of a schema with an undeclared target")
+	if msg := fmt.Sprint(body["error"]); !strings.Contains(msg, "'title'") || !strings.Contains(msg, "userName") {
+		t.Errorf("undeclared target: error does not name it and the valid ones: %s", msg)
+	}
+
 	status, _, body = graphCall(t, s, mainID, http.MethodPut, path, map[string]any{"synchronizationRules": raw["synchronizationRules"]})
 	wantGraphError(t, http.StatusBadRequest, status, body, "PUT of a partial schema")
+
+	// DELETE restores the template's mappings.
+	if st, _, body := graphCall(t, s, mainID, http.MethodDelete, path, nil); st != http.StatusNoContent {
+		t.Fatalf("DELETE schema: %d %v", st, body)
+	}
+	_, _, raw = graphCall(t, s, mainID, http.MethodGet, path, nil)
+	if src := sourceOf(raw, "userName"); src["name"] != "userPrincipalName" {
+		t.Errorf("DELETE schema left userName from %v", src)
+	}
+}
+
+func attrSource(name string) map[string]any {
+	return map[string]any{"expression": "[" + name + "]", "name": name, "type": "Attribute", "parameters": []any{}}
 }
 
 func TestGraphSyncAdminConsoleCannotProvision(t *testing.T) {

@@ -286,9 +286,8 @@ func TestProvisioningCycleAssignedScope(t *testing.T) {
 	// What Entra sends for a user.
 	first := n.users[u(1)]
 	emails, _ := first["emails"].([]any)
-	name, _ := first["name"].(map[string]any)
 	schemas, _ := first["schemas"].([]any)
-	if first["externalId"] != provUserID(t, s, u(1)) || len(emails) != 1 || name["formatted"] != "Seed User 1" ||
+	if first["externalId"] != provUserID(t, s, u(1)) || len(emails) != 1 || first["displayName"] != "Seed User 1" ||
 		!slices.Contains(schemas, any(netskope.EnterpriseSchema)) {
 		t.Fatalf("user as provisioned: %v", first)
 	}
@@ -688,10 +687,10 @@ func TestProvisioningMatchesExistingAndRecreatesDeleted(t *testing.T) {
 	}
 	n = provState(t, s)
 	u2 := n.users[SeedUserUPN(2)]
-	if u2 == nil || u2["id"] == oldID || u2["active"] != true || u2["name"].(map[string]any)["formatted"] != "Renamed Two" {
+	if u2 == nil || u2["id"] == oldID || u2["active"] != true || u2["displayName"] != "Renamed Two" {
 		t.Fatalf("recreated user: %v", u2)
 	}
-	if n.users[SeedUserUPN(1)]["name"].(map[string]any)["formatted"] != "Renamed One" {
+	if n.users[SeedUserUPN(1)]["displayName"] != "Renamed One" {
 		t.Fatalf("renamed user: %v", n.users[SeedUserUPN(1)])
 	}
 	if !slices.Equal(n.groups[SeedGroupDirect], []string{SeedUserUPN(1), SeedUserUPN(2), SeedUserUPN(3)}) {

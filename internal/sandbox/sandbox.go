@@ -390,6 +390,9 @@ type Faults = graphapi.Faults
 const (
 	SecretsPutReplace = graphapi.SecretsPutReplace
 	SecretsPutMerge   = graphapi.SecretsPutMerge
+	// Values of Faults.SchemaOnJobDelete.
+	SchemaOnJobDeleteDiscard = graphapi.SchemaOnJobDeleteDiscard
+	SchemaOnJobDeleteKeep    = graphapi.SchemaOnJobDeleteKeep
 )
 
 // Throttle models Graph's identity service limits per app and tenant.

@@ -29,6 +29,17 @@ resource "entranetskope_provisioning" "netskope" {
   # Provisioning status On; false pauses the job.
   enabled = true
 
+  # Netskope's userName (the name people sign in with) from the mail attribute rather than the user
+  # principal name. Every other mapping stays as the Netskope template has it, and a mapping edited
+  # in the Entra admin center shows in the plan (attribute_mappings) and is restored by apply.
+  user_name_source = "mail"
+
+  # The escape hatch: a Netskope user attribute mapped otherwise, from one Entra attribute (source),
+  # a constant or an expression. Checked at plan time against the attributes the app's schema declares.
+  attribute_overrides = {
+    displayName = { expression = "Join(\" \", [givenName], [surname])" }
+  }
+
   timeouts = {
     create = "10m"
   }

@@ -98,6 +98,9 @@ type Synchronization struct {
 	// Secrets are the saved credentials and settings (BaseAddress, SecretToken, SyncAll,
 	// SyncNotificationSettings, ...), in Graph's key/value form.
 	Secrets map[string]string
+	// KeptSchemas are the schemas of deleted jobs by template id, when the SchemaOnJobDelete fault
+	// keeps them: a new job from the template then starts with the deleted job's mappings.
+	KeptSchemas map[string]json.RawMessage
 }
 
 type SyncTemplate struct {

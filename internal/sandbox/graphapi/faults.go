@@ -55,12 +55,23 @@ type Faults struct {
 	// the job's first cycle ever; a job that has run reads Active at once) or "every_start" (NotRun
 	// after every start, until the next cycle completes).
 	StartStatus string `json:"start_status,omitempty"`
+	// SchemaOnJobDelete is what becomes of a job's schema (its attribute mappings) when the job is
+	// deleted, which Graph does not document: "discard" (the default: a new job starts from the
+	// template's schema) or "keep" (a new job from the same template gets the deleted job's mappings
+	// back, as if the portal's customized mappings outlived "Delete configuration").
+	SchemaOnJobDelete string `json:"schema_on_job_delete,omitempty"`
 }
 
 // Values of Faults.StartStatus.
 const (
 	StartStatusFirstCycle = "first_cycle"
 	StartStatusEveryStart = "every_start"
+)
+
+// Values of Faults.SchemaOnJobDelete.
+const (
+	SchemaOnJobDeleteDiscard = "discard"
+	SchemaOnJobDeleteKeep    = "keep"
 )
 
 // Values of Faults.SecretsPut.
@@ -79,6 +90,9 @@ func (f Faults) Validate() error {
 	}
 	if !slices.Contains([]string{"", StartStatusFirstCycle, StartStatusEveryStart}, f.StartStatus) {
 		return fmt.Errorf("start_status must be %q or %q, not %q", StartStatusFirstCycle, StartStatusEveryStart, f.StartStatus)
+	}
+	if !slices.Contains([]string{"", SchemaOnJobDeleteDiscard, SchemaOnJobDeleteKeep}, f.SchemaOnJobDelete) {
+		return fmt.Errorf("schema_on_job_delete must be %q or %q, not %q", SchemaOnJobDeleteDiscard, SchemaOnJobDeleteKeep, f.SchemaOnJobDelete)
 	}
 	if !slices.Contains([]int{0, http.StatusForbidden, http.StatusConflict}, f.SyncUnreadyStatus) {
 		return fmt.Errorf("sync_unready_status must be 403 or 409, not %d", f.SyncUnreadyStatus)

@@ -37,9 +37,7 @@ func (s *API) registerSyncRoutes(g *graphRouter) {
 	g.handle(http.MethodPost, base+"/jobs/{jobId}/pause", syncWriteAccess, s.pauseSyncJob)
 	g.handle(http.MethodPost, base+"/jobs/{jobId}/restart", syncWriteAccess, s.restartSyncJob)
 	g.handle(http.MethodPost, base+"/jobs/{jobId}/validateCredentials", syncWriteAccess, s.validateCredentials)
-	// Only GET and PUT: a PATCH (what the SDK offers) gets the pipeline's 404 UnknownError, as from Graph.
-	g.handle(http.MethodGet, base+"/jobs/{jobId}/schema", syncReadAccess, s.getSyncSchema)
-	g.handle(http.MethodPut, base+"/jobs/{jobId}/schema", syncWriteAccess, s.putSyncSchema)
+	s.registerSyncSchemaRoutes(g, base)
 	g.handle(http.MethodGet, base+"/secrets", syncReadAccess, s.getSyncSecrets)
 	g.handle(http.MethodPut, base+"/secrets", syncWriteAccess, s.putSyncSecrets)
 }
@@ -67,63 +65,6 @@ func newSyncTemplate(factoryTag, appID, galleryName string) *directory.SyncTempl
 // provisionOnDemand takes it as ruleId.
 func SyncRuleID(factoryTag string) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("entranetskope-sandbox/sync-rule/"+factoryTag)).String()
-}
-
-func syncSchemaJSON(factoryTag string) json.RawMessage {
-	attr := func(name, typ string) map[string]any {
-		return map[string]any{"name": name, "type": typ, "anchor": false, "caseExact": false, "multivalued": false,
-			"mutability": "ReadWrite", "required": false, "flowNullValues": false, "referencedObjects": []any{}, "apiExpressions": []any{}, "metadata": []any{}}
-	}
-	mapping := func(source, target string) map[string]any {
-		return map[string]any{"defaultValue": "", "exportMissingReferences": false, "flowBehavior": "FlowWhenChanged",
-			"flowType": "Always", "matchingPriority": 0, "targetAttributeName": target,
-			"source": map[string]any{"expression": "[" + source + "]", "name": source, "type": "Attribute", "parameters": []any{}}}
-	}
-	match := func(m map[string]any) map[string]any { m["matchingPriority"] = 1; return m }
-	userTarget := "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-	groupTarget := "urn:ietf:params:scim:schemas:core:2.0:Group"
-	schema := map[string]any{
-		"version": "Date:2024-05-14; Template:" + factoryTag + "; Version:1",
-		"directories": []any{
-			map[string]any{"id": "AzureActiveDirectory", "name": "Azure Active Directory", "discoverabilities": "None", "readOnly": true, "version": "1", "objects": []any{
-				map[string]any{"name": "User", "supportedApis": []any{}, "metadata": []any{}, "attributes": []any{
-					attr("userPrincipalName", "String"), attr("mail", "String"), attr("displayName", "String"),
-					attr("givenName", "String"), attr("surname", "String"), attr("objectId", "String"), attr("accountEnabled", "Boolean")}},
-				map[string]any{"name": "Group", "supportedApis": []any{}, "metadata": []any{}, "attributes": []any{
-					attr("displayName", "String"), attr("objectId", "String"), attr("members", "Reference")}},
-			}},
-			map[string]any{"id": factoryTag, "name": "customappsso", "discoverabilities": "AttributeNames", "readOnly": false, "version": "1", "objects": []any{
-				map[string]any{"name": userTarget, "supportedApis": []any{}, "metadata": []any{}, "attributes": []any{
-					attr("userName", "String"), attr("active", "Boolean"), attr("emails[type eq \"work\"].value", "String"),
-					attr("name.givenName", "String"), attr("name.familyName", "String"), attr("name.formatted", "String"), attr("externalId", "String")}},
-				map[string]any{"name": groupTarget, "supportedApis": []any{}, "metadata": []any{}, "attributes": []any{
-					attr("displayName", "String"), attr("externalId", "String"), attr("members", "Reference")}},
-			}},
-		},
-		"synchronizationRules": []any{map[string]any{
-			"id": SyncRuleID(factoryTag), "name": "USER_OUTBOUND_USER", "editable": true, "priority": 1,
-			"sourceDirectoryName": "Azure Active Directory", "targetDirectoryName": "customappsso",
-			"containerFilter": map[string]any{"includedContainers": []any{}}, "groupFilter": map[string]any{"includedGroups": []any{}},
-			"metadata": []any{map[string]any{"key": "defaultSourceObjectMappings", "value": "User,Group"}},
-			"objectMappings": []any{
-				map[string]any{"enabled": true, "flowTypes": "Add, Update, Delete", "name": "Provision Microsoft Entra ID Users",
-					"sourceObjectName": "User", "targetObjectName": userTarget, "metadata": []any{}, "scope": nil,
-					"attributeMappings": []any{
-						match(mapping("userPrincipalName", "userName")), mapping("accountEnabled", "active"),
-						mapping("mail", "emails[type eq \"work\"].value"), mapping("givenName", "name.givenName"),
-						mapping("surname", "name.familyName"), mapping("displayName", "name.formatted"), mapping("objectId", "externalId")}},
-				map[string]any{"enabled": true, "flowTypes": "Add, Update, Delete", "name": "Provision Microsoft Entra ID Groups",
-					"sourceObjectName": "Group", "targetObjectName": groupTarget, "metadata": []any{}, "scope": nil,
-					"attributeMappings": []any{
-						match(mapping("displayName", "displayName")), mapping("objectId", "externalId"), mapping("members", "members")}},
-			},
-		}},
-	}
-	b, err := json.Marshal(schema)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // syncSP finds the service principal of a synchronization call (404 when absent or not yet
@@ -174,7 +115,7 @@ func (s *API) listSyncTemplates(c *gctx) {
 	items := []map[string]any{}
 	if sp.Sync != nil {
 		for _, t := range sp.Sync.Templates {
-			items = append(items, appJSONMap(t))
+			items = append(items, templateJSON(t))
 		}
 	}
 	s.store.Mu.RUnlock()
@@ -192,7 +133,7 @@ func (s *API) getSyncTemplate(c *gctx) {
 	if sp.Sync != nil {
 		for _, t := range sp.Sync.Templates {
 			if t.ID == c.param("templateId") {
-				m = appJSONMap(t)
+				m = templateJSON(t)
 			}
 		}
 	}
@@ -309,6 +250,9 @@ func (s *API) createSyncJob(c *gctx) {
 		ServicePrincipalID: sp.ID,
 	}
 	j.Schema = withSchemaID(tpl.Schema, j.ID)
+	if kept, ok := sp.Sync.KeptSchemas[templateID]; ok {
+		j.Schema = withSchemaID(kept, j.ID)
+	}
 	if credentialsSaved(sp.Sync.Secrets) {
 		j.Status.Code = "NotRun"
 	}
@@ -338,6 +282,7 @@ func (s *API) deleteSyncJob(c *gctx) {
 	sp, j, ok := s.syncJob(c)
 	if ok {
 		delete(sp.Sync.Jobs, j.ID)
+		s.keepSchemaLocked(sp, j)
 	}
 	s.store.Mu.Unlock()
 	if ok {
@@ -572,66 +517,4 @@ func (s *API) validateCredentials(c *gctx) {
 		return
 	}
 	c.noContent()
-}
-
-func (s *API) getSyncSchema(c *gctx) {
-	s.store.Mu.RLock()
-	_, j, ok := s.syncJob(c)
-	var m map[string]any
-	if ok {
-		_ = json.Unmarshal(j.Schema, &m)
-	}
-	s.store.Mu.RUnlock()
-	if !ok {
-		return
-	}
-	if m == nil {
-		m = map[string]any{}
-	}
-	m["@odata.context"] = c.baseURL() + "/$metadata#servicePrincipals('" + c.param("id") + "')/synchronization/jobs('" + c.param("jobId") + "')/schema/$entity"
-	c.json(http.StatusOK, m)
-}
-
-// putSyncSchema replaces the whole schema (attribute mappings). The shape is checked enough that a
-// client sending a partial schema, as a PATCH would, is told so.
-func (s *API) putSyncSchema(c *gctx) {
-	var m map[string]json.RawMessage
-	if !c.decode(&m) {
-		return
-	}
-	delete(m, "@odata.context")
-	var dirs []map[string]any
-	var rules []map[string]any
-	if err := json.Unmarshal(m["directories"], &dirs); err != nil || len(dirs) == 0 {
-		c.badRequest("The schema must contain 'directories': PUT replaces the whole schema.")
-		return
-	}
-	if err := json.Unmarshal(m["synchronizationRules"], &rules); err != nil || len(rules) == 0 {
-		c.badRequest("The schema must contain 'synchronizationRules': PUT replaces the whole schema.")
-		return
-	}
-	for _, r := range rules {
-		if id, _ := r["id"].(string); id == "" {
-			c.badRequest("Every synchronization rule needs its 'id'.")
-			return
-		}
-		if _, ok := r["objectMappings"].([]any); !ok {
-			c.badRequest("Every synchronization rule needs its 'objectMappings'.")
-			return
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		c.badRequest(err.Error())
-		return
-	}
-	s.store.Mu.Lock()
-	_, j, ok := s.syncJob(c)
-	if ok {
-		j.Schema = withSchemaID(b, j.ID)
-	}
-	s.store.Mu.Unlock()
-	if ok {
-		c.noContent()
-	}
 }

@@ -76,9 +76,6 @@ func (g *entraGroup) source(name string) string {
 	return ""
 }
 
-// attrMapping is one attribute mapping of the job's schema: an Entra attribute to a SCIM path.
-type attrMapping struct{ source, target string }
-
 // cycleRun is one cycle (or one provisionOnDemand) of one job.
 type cycleRun struct {
 	e        *Engine
@@ -229,53 +226,6 @@ func copyLedger(l *directory.ProvisioningLedger) *directory.ProvisioningLedger {
 	return out
 }
 
-// schemaMappings reads the attribute mappings and rule ids of a job's schema, so edits made with
-// PUT .../schema change what the engine sends. active and members are computed, not mapped.
-func schemaMappings(raw json.RawMessage) (users, groups []attrMapping, rules []string) {
-	var sch struct {
-		SynchronizationRules []struct {
-			ID             string `json:"id"`
-			ObjectMappings []struct {
-				Enabled           bool   `json:"enabled"`
-				SourceObjectName  string `json:"sourceObjectName"`
-				AttributeMappings []struct {
-					TargetAttributeName string `json:"targetAttributeName"`
-					Source              struct {
-						Name string `json:"name"`
-						Type string `json:"type"`
-					} `json:"source"`
-				} `json:"attributeMappings"`
-			} `json:"objectMappings"`
-		} `json:"synchronizationRules"`
-	}
-	if len(raw) == 0 || json.Unmarshal(raw, &sch) != nil || len(sch.SynchronizationRules) == 0 {
-		return defaultUserMappings, defaultGroupMappings, nil
-	}
-	for _, rule := range sch.SynchronizationRules {
-		rules = append(rules, rule.ID)
-		for _, om := range rule.ObjectMappings {
-			if !om.Enabled {
-				continue
-			}
-			var list []attrMapping
-			for _, am := range om.AttributeMappings {
-				t := am.TargetAttributeName
-				if am.Source.Type != "Attribute" || strings.EqualFold(t, "active") || strings.EqualFold(t, "members") {
-					continue
-				}
-				list = append(list, attrMapping{am.Source.Name, t})
-			}
-			switch om.SourceObjectName {
-			case "User":
-				users = append(users, list...)
-			case "Group":
-				groups = append(groups, list...)
-			}
-		}
-	}
-	return users, groups, rules
-}
-
 // deleteThreshold reads the accidental-deletion threshold from the SyncNotificationSettings secret
 // (DeleteThresholdEnabled, DeleteThresholdValue as a number or a string); 0 when it is off.
 func deleteThreshold(raw string) int64 {
@@ -383,13 +333,23 @@ func failure(code, msg string) outcome {
 	return outcome{action: "Other", result: "Failure", code: code, message: msg}
 }
 
-// userView is what the job's mappings make of a user, plus active.
+// userView is what the job's mappings make of a user. active is whether the user is provisioned
+// as active: Entra's IsSoftDeleted is its opposite (true for a user disabled or out of scope). A
+// schema without an active mapping still sends it: the engine disables users by active alone.
 func (r *cycleRun) userView(u *entraUser, active bool) map[string]any {
 	v := map[string]any{"active": active}
-	for _, m := range r.userMap {
-		if val := u.source(m.source); val != "" {
-			v[m.target] = val
+	lookup := func(name string) string {
+		if strings.EqualFold(name, "IsSoftDeleted") {
+			// Entra renders booleans as "True" and "False", which the template's Switch compares with.
+			if active {
+				return "False"
+			}
+			return "True"
 		}
+		return u.source(name)
+	}
+	for _, m := range r.userMap {
+		setMapped(v, m, m.src.eval(lookup))
 	}
 	return v
 }
@@ -397,11 +357,22 @@ func (r *cycleRun) userView(u *entraUser, active bool) map[string]any {
 func (r *cycleRun) groupView(g *entraGroup) map[string]any {
 	v := map[string]any{}
 	for _, m := range r.groupMap {
-		if val := g.source(m.source); val != "" {
-			v[m.target] = val
-		}
+		setMapped(v, m, m.src.eval(g.source))
 	}
 	return v
+}
+
+// setMapped puts an evaluated expression into a view: nothing for an empty value (Entra does not
+// send empty attributes), a JSON boolean for a Boolean target.
+func setMapped(v map[string]any, m attrMapping, val string) {
+	switch {
+	case m.boolean:
+		if b, err := strconv.ParseBool(val); err == nil {
+			v[m.target] = b
+		}
+	case val != "":
+		v[m.target] = val
+	}
 }
 
 func (r *cycleRun) targetOf(mappings []attrMapping, target string) bool {
@@ -693,15 +664,6 @@ func (r *cycleRun) lastMessage() string {
 	}
 	return "The SCIM request failed."
 }
-
-// defaultUserMappings and defaultGroupMappings apply when a job has no readable schema.
-var (
-	defaultUserMappings = []attrMapping{
-		{"userPrincipalName", "userName"}, {"mail", `emails[type eq "work"].value`}, {"givenName", "name.givenName"},
-		{"surname", "name.familyName"}, {"displayName", "name.formatted"}, {"objectId", "externalId"},
-	}
-	defaultGroupMappings = []attrMapping{{"displayName", "displayName"}, {"objectId", "externalId"}}
-)
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
