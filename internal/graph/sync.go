@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,7 +216,7 @@ func (c *Client) TestConnection(ctx context.Context, spID, jobID, templateID, ba
 func (c *Client) SetSecrets(ctx context.Context, spID string, secrets map[string]string) error {
 	body := serviceprincipals.NewItemSynchronizationSecretsPutRequestBody()
 	var pairs []models.SynchronizationSecretKeyStringValuePairable
-	for _, k := range sortedKeys(secrets) {
+	for _, k := range slices.Sorted(maps.Keys(secrets)) {
 		key, err := models.ParseSynchronizationSecret(k)
 		if err != nil || key == nil {
 			return fmt.Errorf("unknown synchronization secret %q", k)
@@ -248,17 +250,4 @@ func (c *Client) Secrets(ctx context.Context, spID string) (map[string]string, e
 		m[kv.Key] = kv.Value
 	}
 	return m, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }

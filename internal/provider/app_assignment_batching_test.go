@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -67,8 +68,8 @@ func asgStateAssignments(t *testing.T, file string) map[string]string {
 func asgCheckStateMatchesEntra(t *testing.T, s *sandbox.Server, app aasApp, inState map[string]string) {
 	t.Helper()
 	assigned := aasAssigned(t, s, app)
-	if !slices.Equal(sortedMapKeys(inState), sortedMapKeys(assigned)) {
-		t.Fatalf("the state holds %d assignments, Entra %d:\nstate: %v\nentra: %v", len(inState), len(assigned), sortedMapKeys(inState), sortedMapKeys(assigned))
+	if !slices.Equal(slices.Sorted(maps.Keys(inState)), slices.Sorted(maps.Keys(assigned))) {
+		t.Fatalf("the state holds %d assignments, Entra %d:\nstate: %v\nentra: %v", len(inState), len(assigned), slices.Sorted(maps.Keys(inState)), slices.Sorted(maps.Keys(assigned)))
 	}
 	for pid, aid := range assigned {
 		if inState[pid] != aid {
@@ -223,7 +224,7 @@ resource "entranetskope_app_assignment" "each" {
 	assigned := aasAssigned(t, s, app)
 	want := slices.Clone(users)
 	sort.Strings(want)
-	if got := sortedMapKeys(assigned); !slices.Equal(got, want) {
+	if got := slices.Sorted(maps.Keys(assigned)); !slices.Equal(got, want) {
 		t.Fatalf("after the re-apply %d principals are assigned, want all %d", len(got), len(want))
 	}
 	asgCheckStateMatchesEntra(t, s, app, asgStateAssignments(t, filepath.Join(work, "terraform.tfstate")))

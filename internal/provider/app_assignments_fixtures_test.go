@@ -261,7 +261,7 @@ func aasCheckAssigned(s *sandbox.Server, app aasApp, want []string) resource.Tes
 		}
 		w := slices.Clone(want)
 		sort.Strings(w)
-		if g := sortedMapKeys(got); !slices.Equal(g, w) {
+		if g := slices.Sorted(maps.Keys(got)); !slices.Equal(g, w) {
 			return fmt.Errorf("Entra has %d principals assigned, want %d:\ngot:  %v\nwant: %v", len(g), len(w), g, w)
 		}
 		return nil

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -545,8 +546,8 @@ func reportAssignmentFailures(spID string, addFailed, delFailed map[string]error
 		return
 	}
 	const next = "The state records exactly the assignments that exist; run terraform apply again to retry the rest."
-	adds := sortedMapKeys(addFailed)
-	dels := sortedMapKeys(delFailed)
+	adds := slices.Sorted(maps.Keys(addFailed))
+	dels := slices.Sorted(maps.Keys(delFailed))
 	if n <= maxAssignmentFailureDiagnostics {
 		for _, pid := range adds {
 			diags.AddAttributeError(path.Root("principals").AtMapKey(labelFor(labels, pid)), "Could not assign principal "+pid,
@@ -684,15 +685,6 @@ func sameStrings(a, b []string) bool {
 	return slices.Equal(a, b)
 }
 
-func sortedMapKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // saveAssignments records what Graph holds in the model and saves it.
 func (r *appAssignmentsResource) saveAssignments(ctx context.Context, m *appAssignmentsModel, got map[string]string, state *tfsdk.State, diags *diag.Diagnostics) {
 	r.setAssignments(m, got, labelsOf(m.Principals), diags)
@@ -703,7 +695,7 @@ func (r *appAssignmentsResource) saveAssignments(ctx context.Context, m *appAssi
 // unique; should a plan still carry a duplicate, the first label in order wins.
 func labelsOf(m types.Map) map[string]string {
 	out := make(map[string]string, len(m.Elements()))
-	for _, l := range sortedMapKeys(m.Elements()) {
+	for _, l := range slices.Sorted(maps.Keys(m.Elements())) {
 		if v, ok := m.Elements()[l].(types.String); ok && !v.IsUnknown() && !v.IsNull() {
 			id := strings.ToLower(v.ValueString())
 			if _, dup := out[id]; !dup {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -481,8 +482,8 @@ func TestAppAssignmentsResource_partialFailure(t *testing.T) {
 					if len(assigned) <= len(first) || len(assigned) >= len(all) {
 						t.Fatalf("%d of %d assignments exist after the failed apply: the faults did not make a partial failure", len(assigned), len(all))
 					}
-					if !slices.Equal(inState, sortedMapKeys(assigned)) {
-						t.Fatalf("after the failed apply the state holds %d principals, Entra %d:\nstate: %v\nentra: %v", len(inState), len(assigned), inState, sortedMapKeys(assigned))
+					if !slices.Equal(inState, slices.Sorted(maps.Keys(assigned))) {
+						t.Fatalf("after the failed apply the state holds %d principals, Entra %d:\nstate: %v\nentra: %v", len(inState), len(assigned), inState, slices.Sorted(maps.Keys(assigned)))
 					}
 				},
 				Config: testAccAppAssignmentsConfig_basic(s, app.spID, all),
@@ -523,8 +524,8 @@ func TestAppAssignmentsResource_partialFailureOnCreate(t *testing.T) {
 					if len(assigned) == 0 || len(assigned) == len(users) {
 						t.Fatalf("%d of %d assignments exist after the failed apply: the faults did not make a partial failure", len(assigned), len(users))
 					}
-					if !slices.Equal(inState, sortedMapKeys(assigned)) {
-						t.Fatalf("after the failed apply the state holds %d principals, Entra %d:\nstate: %v\nentra: %v", len(inState), len(assigned), inState, sortedMapKeys(assigned))
+					if !slices.Equal(inState, slices.Sorted(maps.Keys(assigned))) {
+						t.Fatalf("after the failed apply the state holds %d principals, Entra %d:\nstate: %v\nentra: %v", len(inState), len(assigned), inState, slices.Sorted(maps.Keys(assigned)))
 					}
 				},
 				Config: testAccAppAssignmentsConfig_basic(s, app.spID, users),

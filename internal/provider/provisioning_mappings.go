@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -127,7 +128,7 @@ func (m *provisioningModel) overrides(ctx context.Context, diags *diag.Diagnosti
 // validateOverrides checks what can be checked without the app's schema: one kind of source per
 // entry, expressions that parse, known functions, and no userName (user_name_source sets it).
 func validateOverrides(overrides map[string]attributeOverride, diags *diag.Diagnostics) {
-	for _, target := range sortedMapKeys(overrides) {
+	for _, target := range slices.Sorted(maps.Keys(overrides)) {
 		at := path.Root("attribute_overrides").AtMapKey(target)
 		if strings.EqualFold(target, userNameTarget) {
 			diags.AddAttributeError(at, "userName is set by user_name_source",
@@ -159,7 +160,7 @@ func desiredSchema(template *graph.JobSchema, userNameSource string, overrides m
 	}
 	want.SetSource(graph.SchemaUser, userNameTarget, graph.Attribute(userNameSource))
 	sources, targets := template.DeclaredAttributes(graph.SchemaUser)
-	for _, target := range sortedMapKeys(overrides) {
+	for _, target := range slices.Sorted(maps.Keys(overrides)) {
 		at := path.Root("attribute_overrides").AtMapKey(target)
 		src, kind, err := overrides[target].mappingSource()
 		if err != nil || strings.EqualFold(target, userNameTarget) {

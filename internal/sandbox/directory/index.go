@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -20,21 +21,12 @@ type dirIndex struct {
 	nAssign     int
 }
 
-func sortedIDs[V any](m map[string]V) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
 func (s *Store) UserIDs() []string {
 	d := s.index
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.users) != len(s.Users) {
-		d.users = sortedIDs(s.Users)
+		d.users = slices.Sorted(maps.Keys(s.Users))
 	}
 	return d.users
 }
@@ -44,7 +36,7 @@ func (s *Store) GroupIDs() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.groups) != len(s.Groups) {
-		d.groups = sortedIDs(s.Groups)
+		d.groups = slices.Sorted(maps.Keys(s.Groups))
 	}
 	return d.groups
 }

@@ -3,6 +3,7 @@ package graphapi
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -17,7 +18,7 @@ func (c *gctx) bodyFields(allowed ...string) (map[string]json.RawMessage, bool) 
 		c.badRequest("Empty Payload. JSON content expected.")
 		return nil, false
 	}
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	for _, k := range keys {
 		if strings.HasPrefix(k, "@odata.") || slices.Contains(allowed, k) {
 			continue

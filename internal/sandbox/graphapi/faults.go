@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -330,13 +329,3 @@ func (s *API) Faults() Faults { return s.faults.get() }
 
 // SetFaults replaces the faults in force.
 func (s *API) SetFaults(f Faults) { s.faults.set(f) }
-
-// sortedKeys is used where output order must be stable.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -3,6 +3,7 @@ package graphapi
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -43,7 +44,7 @@ func (s *API) getSyncSecrets(c *gctx) {
 	}
 	items := []directory.KeyValue{}
 	if sp.Sync != nil {
-		for _, k := range sortedKeys(sp.Sync.Secrets) {
+		for _, k := range slices.Sorted(maps.Keys(sp.Sync.Secrets)) {
 			v := sp.Sync.Secrets[k]
 			if slices.Contains(maskedSecretKeys, k) {
 				v = "*"

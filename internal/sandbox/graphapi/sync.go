@@ -3,6 +3,7 @@ package graphapi
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -173,7 +174,7 @@ func (s *API) listSyncJobs(c *gctx) {
 	}
 	items := []map[string]any{}
 	if sp.Sync != nil {
-		for _, id := range sortedKeys(sp.Sync.Jobs) {
+		for _, id := range slices.Sorted(maps.Keys(sp.Sync.Jobs)) {
 			if j := sp.Sync.Jobs[id]; !s.store.Lagging(j.ID) {
 				items = append(items, syncJobJSON(j))
 			}

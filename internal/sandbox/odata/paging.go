@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,7 +118,7 @@ func NextLink(base, escapedPath string, query url.Values, cursor string) string 
 	b.WriteString(base)
 	b.WriteString(escapedPath)
 	b.WriteByte('?')
-	for _, k := range sortedKeys(query) {
+	for _, k := range slices.Sorted(maps.Keys(query)) {
 		if strings.EqualFold(k, "$skiptoken") || strings.EqualFold(k, "$skip") {
 			continue
 		}

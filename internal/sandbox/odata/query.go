@@ -1,9 +1,10 @@
 package odata
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -43,7 +44,7 @@ func Parse(values url.Values, header http.Header, s *Schema) (*Query, *Error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range sortedKeys(opts) {
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
 		switch {
 		case k == "$skip" && !s.AllowSkip:
 			return nil, errorf(codeRequestBad, "'$skip' is not supported by the service.")
@@ -107,7 +108,7 @@ func ParseEntity(values url.Values, s *Schema) (*Query, *Error) {
 		return nil, err
 	}
 	q := &Query{schema: s, top: 1}
-	for _, k := range sortedKeys(opts) {
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
 		if k != "$select" {
 			return nil, errorf(codeRequestBad, "Query option '%s' is not allowed on a single %s.", opts[k].name, s.Resource)
 		}
@@ -135,15 +136,6 @@ func options(values url.Values) (map[string]option, *Error) {
 		out[lk] = option{k, vs[0]}
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // parseSelect resolves a $select list to canonical names, dropping repeats; blank means the defaults.

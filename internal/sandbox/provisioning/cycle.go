@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -262,7 +262,7 @@ func (r *cycleRun) pendingDeletes() int64 {
 }
 
 func (r *cycleRun) cycle() {
-	ids := sortedKeys(r.users)
+	ids := slices.Sorted(maps.Keys(r.users))
 	// Over the accidental-deletion threshold, the cycle disables and deletes nothing and the job is
 	// quarantined (TooManyDeletes). Guess: creates and updates still go through, since Entra documents
 	// only that the deletions wait for an administrator.
@@ -290,7 +290,7 @@ func (r *cycleRun) cycle() {
 		r.syncUser(r.users[id])
 	}
 	// Users that left the scope (unassigned, removed from an assigned group, deleted) are disabled.
-	for _, id := range sortedKeys(r.ledger.Users) {
+	for _, id := range slices.Sorted(maps.Keys(r.ledger.Users)) {
 		if r.fatal != nil || r.ctx.Err() != nil {
 			return
 		}
@@ -298,13 +298,13 @@ func (r *cycleRun) cycle() {
 			r.deactivate(id, "NotEffectivelyEntitled")
 		}
 	}
-	for _, id := range sortedKeys(r.groups) {
+	for _, id := range slices.Sorted(maps.Keys(r.groups)) {
 		if r.fatal != nil || r.ctx.Err() != nil {
 			return
 		}
 		r.syncGroup(r.groups[id])
 	}
-	for _, id := range sortedKeys(r.ledger.Groups) {
+	for _, id := range slices.Sorted(maps.Keys(r.ledger.Groups)) {
 		if r.fatal != nil || r.ctx.Err() != nil {
 			return
 		}
@@ -463,7 +463,7 @@ func (r *cycleRun) syncUser(u *entraUser) outcome {
 	r.ledger.Active[u.id] = true
 	r.ledger.Exported[u.id] = encodeView(desired)
 	var changes []change
-	for _, k := range sortedKeys(desired) {
+	for _, k := range slices.Sorted(maps.Keys(desired)) {
 		changes = append(changes, change{k, "", fmt.Sprint(desired[k])})
 	}
 	return outcome{action: "Create", result: "Success", scimID: id, changes: changes}
@@ -560,7 +560,7 @@ func (r *cycleRun) syncGroup(g *entraGroup) outcome {
 			}
 			scimID, _ = res["id"].(string)
 			action = "Create"
-			for _, k := range sortedKeys(desired) {
+			for _, k := range slices.Sorted(maps.Keys(desired)) {
 				changes = append(changes, change{k, "", fmt.Sprint(desired[k])})
 			}
 		}
@@ -569,12 +569,12 @@ func (r *cycleRun) syncGroup(g *entraGroup) outcome {
 		r.ledger.GroupMembers[scimID] = map[string]bool{}
 	}
 	var add, remove []any
-	for _, id := range sortedKeys(members) {
+	for _, id := range slices.Sorted(maps.Keys(members)) {
 		if !prevMembers[id] {
 			add = append(add, map[string]any{"value": id})
 		}
 	}
-	for _, id := range sortedKeys(prevMembers) {
+	for _, id := range slices.Sorted(maps.Keys(prevMembers)) {
 		if !members[id] {
 			remove = append(remove, map[string]any{"value": id})
 		}
@@ -663,13 +663,4 @@ func (r *cycleRun) lastMessage() string {
 		return r.fatal.Message
 	}
 	return "The SCIM request failed."
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
@@ -167,7 +169,7 @@ func diffOps(old, new map[string]any) ([]map[string]any, []change) {
 	for k := range new {
 		keys[k] = true
 	}
-	for _, k := range sortedKeys(keys) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		ov, hadOld := old[k]
 		nv, hasNew := new[k]
 		if hadOld && hasNew && fmt.Sprint(ov) == fmt.Sprint(nv) {
@@ -205,7 +207,7 @@ func strOr(v any) string {
 // (name.givenName, emails[type eq "work"].value, extension:attr).
 func resourceBody(view map[string]any, schemas []any) map[string]any {
 	body := map[string]any{"schemas": schemas}
-	for _, k := range sortedKeys(view) {
+	for _, k := range slices.Sorted(maps.Keys(view)) {
 		setPath(body, k, view[k])
 	}
 	return body
