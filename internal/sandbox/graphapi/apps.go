@@ -297,25 +297,22 @@ func (c *gctx) appObjectID(id string) bool {
 
 func (s *API) getApplication(c *gctx) {
 	s.getAppObject(c, func(id string) map[string]any {
-		if a, ok := s.store.Apps[id]; ok {
+		if a, ok := s.store.Apps[id]; ok && !s.store.Lagging(id) {
 			return appJSONMap(a)
 		}
 		return nil
 	}, odata.Applications, "applications/$entity")
 }
 
-// getAppObject answers GET /applications/{id} or /servicePrincipals/{id}: render runs under the
-// store's read lock and returns nil when there is no such object.
+// getAppObject answers GET of one application, service principal or deleted item by object id:
+// render runs under the store's read lock and returns nil when there is no such (visible) object.
 func (s *API) getAppObject(c *gctx, render func(id string) map[string]any, schema *odata.Schema, context string) {
 	id := c.param("id")
 	if !c.appObjectID(id) {
 		return
 	}
 	s.store.Mu.RLock()
-	var m map[string]any
-	if !s.store.Lagging(id) {
-		m = render(id)
-	}
+	m := render(id)
 	s.store.Mu.RUnlock()
 	if m == nil {
 		c.notFound(id)
@@ -481,7 +478,7 @@ func (s *API) listServicePrincipals(c *gctx) {
 
 func (s *API) getServicePrincipal(c *gctx) {
 	s.getAppObject(c, func(id string) map[string]any {
-		if sp, ok := s.store.SPs[id]; ok {
+		if sp, ok := s.store.SPs[id]; ok && !s.store.Lagging(id) {
 			return appJSONMap(sp)
 		}
 		return nil
@@ -581,21 +578,12 @@ func (s *API) listDeletedApplications(c *gctx) {
 }
 
 func (s *API) getDeletedItem(c *gctx) {
-	id := c.param("id")
-	if !c.appObjectID(id) {
-		return
-	}
-	s.store.Mu.RLock()
-	var m map[string]any
-	if a, ok := s.store.Deleted[id]; ok {
-		m = deletedAppJSON(a)
-	}
-	s.store.Mu.RUnlock()
-	if m == nil {
-		c.notFound(id)
-		return
-	}
-	c.appEntity(m, odata.Applications, "directory/deletedItems/$entity")
+	s.getAppObject(c, func(id string) map[string]any {
+		if a, ok := s.store.Deleted[id]; ok {
+			return deletedAppJSON(a)
+		}
+		return nil
+	}, odata.Applications, "directory/deletedItems/$entity")
 }
 
 func (s *API) purgeDeletedItem(c *gctx) {
