@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -107,6 +109,7 @@ func newAccEnv(t *testing.T) *accEnv {
 func (env *accEnv) run(t *testing.T, tc resource.TestCase) {
 	t.Helper()
 	tc.ProtoV6ProviderFactories = env.providers
+	tc.CheckDestroy = env.nothingLeft
 	if env.live {
 		resource.Test(t, tc)
 		return
@@ -119,30 +122,23 @@ func (env *accEnv) run(t *testing.T, tc resource.TestCase) {
 	}
 }
 
-// appGone checks, after destroy, that the enterprise app whose service principal id check recorded
-// no longer exists.
-func (env *accEnv) appGone(spID *string) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		if *spID == "" {
-			return fmt.Errorf("no service principal id was recorded")
-		}
-		_, err := env.graph.GetEnterpriseApp(context.Background(), *spID)
-		if graph.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("after destroy, service principal %s: %w (want not found)", *spID, err)
+// nothingLeft checks, after destroy, that no enterprise app this test created (its display name
+// starts with the test's prefix) is left: neither the one in state nor an orphan.
+func (env *accEnv) nothingLeft(*terraform.State) error {
+	var left struct {
+		Value []struct {
+			ID          string `json:"id"`
+			DisplayName string `json:"displayName"`
+		} `json:"value"`
 	}
-}
-
-func recordAttr(addr, attr string, into *string) resource.TestCheckFunc {
-	return func(st *terraform.State) error {
-		rs, ok := st.RootModule().Resources[addr]
-		if !ok {
-			return fmt.Errorf("%s not in state", addr)
-		}
-		*into = rs.Primary.Attributes[attr]
-		return nil
+	filter := url.QueryEscape("startswith(displayName,'" + env.prefix + "')")
+	if err := env.graph.Do(context.Background(), http.MethodGet, "/servicePrincipals?$filter="+filter, nil, &left); err != nil {
+		return fmt.Errorf("after destroy, listing the test's apps: %w", err)
 	}
+	if len(left.Value) > 0 {
+		return fmt.Errorf("after destroy, %d of the test's apps are left: %+v", len(left.Value), left.Value)
+	}
+	return nil
 }
 
 func (env *accEnv) appConfig(name string) string {
@@ -174,13 +170,10 @@ data "entranetskope_gallery_template" "test" {}
 func TestAccEnterpriseAppResource_basic(t *testing.T) {
 	env := newAccEnv(t)
 	const addr = "entranetskope_enterprise_app.test"
-	var spID string
 	env.run(t, resource.TestCase{
-		CheckDestroy: env.appGone(&spID),
 		Steps: []resource.TestStep{
 			{
 				Config: env.appConfig("app"),
-				Check:  recordAttr(addr, "service_principal_id", &spID),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("display_name"), knownvalue.StringExact(env.prefix+"app")),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("user_role_id"), knownvalue.NotNull()),
@@ -222,13 +215,10 @@ func TestAccProvisioningResource_basic(t *testing.T) {
 	env := newAccEnv(t)
 	t.Setenv("TF_VAR_scim_token", env.scimToken)
 	const addr = "entranetskope_provisioning.test"
-	var spID string
 	env.run(t, resource.TestCase{
-		CheckDestroy: env.appGone(&spID),
 		Steps: []resource.TestStep{
 			{
 				Config: env.provisioningConfig(""),
-				Check:  recordAttr(addr, "service_principal_id", &spID),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("enabled"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("job_id"), knownvalue.NotNull()),
@@ -298,7 +288,6 @@ func TestAccGroupsDataSource_lookup(t *testing.T) {
 func TestAccAppAssignmentResource_user(t *testing.T) {
 	env := newAccEnv(t)
 	const addr = "entranetskope_app_assignment.test"
-	var spID string
 	config := env.appConfig("assignment") + env.lookupConfig()[len("\nprovider \"entranetskope\" {}\n"):] + `
 resource "entranetskope_app_assignment" "test" {
   service_principal_id = entranetskope_enterprise_app.test.service_principal_id
@@ -306,11 +295,9 @@ resource "entranetskope_app_assignment" "test" {
 }
 `
 	env.run(t, resource.TestCase{
-		CheckDestroy: env.appGone(&spID),
 		Steps: []resource.TestStep{
 			{
 				Config: config,
-				Check:  recordAttr(addr, "service_principal_id", &spID),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("principal_type"), knownvalue.StringExact("User")),
 				},
@@ -323,7 +310,6 @@ resource "entranetskope_app_assignment" "test" {
 func TestAccAppAssignmentsResource_groupAndUser(t *testing.T) {
 	env := newAccEnv(t)
 	const addr = "entranetskope_app_assignments.test"
-	var spID string
 	config := env.appConfig("assignments") + env.lookupConfig()[len("\nprovider \"entranetskope\" {}\n"):] + `
 resource "entranetskope_app_assignments" "test" {
   service_principal_id = entranetskope_enterprise_app.test.service_principal_id
@@ -331,11 +317,9 @@ resource "entranetskope_app_assignments" "test" {
 }
 `
 	env.run(t, resource.TestCase{
-		CheckDestroy: env.appGone(&spID),
 		Steps: []resource.TestStep{
 			{
 				Config: config,
-				Check:  recordAttr(addr, "service_principal_id", &spID),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("principals"), knownvalue.MapSizeExact(2)),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("principals").AtMapKey(env.groupName), knownvalue.NotNull()),
@@ -357,12 +341,9 @@ data "entranetskope_provisioning_status" "test" {
 }
 `, expires)
 	const addr = "data.entranetskope_provisioning_status.test"
-	var spID string
 	env.run(t, resource.TestCase{
-		CheckDestroy: env.appGone(&spID),
 		Steps: []resource.TestStep{{
 			Config: config,
-			Check:  recordAttr("entranetskope_provisioning.test", "service_principal_id", &spID),
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("job_id"), knownvalue.NotNull()),
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("schedule_state"), knownvalue.StringExact("Active")),
