@@ -142,7 +142,6 @@ type faultState struct {
 type bucket struct {
 	tokens float64
 	last   time.Time
-	spend  float64 // what the request being charged takes from it
 }
 
 func newFaultState(f Faults) *faultState {
@@ -217,7 +216,11 @@ func (fs *faultState) throttle(tenant, app string, cost int, write bool) (wait t
 		{"tenant-w/" + tenant, t.TenantWritesPer300, 300 * time.Second, "Tenant", "Write", "WriteLimitExceeded", writes},
 	}
 	n := time.Now()
-	var charge []*bucket
+	type charge struct {
+		b    *bucket
+		cost float64
+	}
+	var charges []charge
 	for _, b := range budgets {
 		if b.capacity <= 0 || b.cost == 0 {
 			continue
@@ -232,11 +235,10 @@ func (fs *faultState) throttle(tenant, app string, cost int, write bool) (wait t
 		if bk.tokens < b.cost {
 			return waitFor(b.cost-bk.tokens, rate), b.scope + "/" + b.limit + "/" + app + "/" + tenant, b.info, false
 		}
-		charge = append(charge, bk)
-		bk.spend = b.cost
+		charges = append(charges, charge{bk, b.cost})
 	}
-	for _, bk := range charge {
-		bk.tokens -= bk.spend
+	for _, ch := range charges {
+		ch.b.tokens -= ch.cost
 	}
 	return 0, "", "", true
 }
