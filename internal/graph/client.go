@@ -3,6 +3,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -106,16 +107,16 @@ type Client struct {
 
 // New signs in lazily: no request is made until the first Graph call.
 func New(cfg Config) (*Client, error) {
-	env, ok := Environments[firstNonEmpty(cfg.Environment, "global")]
+	env, ok := Environments[cmp.Or(cfg.Environment, "global")]
 	if !ok {
 		return nil, fmt.Errorf("unknown environment %q: use one of global, usgovernment, dod, china", cfg.Environment)
 	}
-	graphEndpoint := strings.TrimSuffix(firstNonEmpty(cfg.GraphEndpoint, env.GraphEndpoint), "/")
+	graphEndpoint := strings.TrimSuffix(cmp.Or(cfg.GraphEndpoint, env.GraphEndpoint), "/")
 	gu, err := url.Parse(graphEndpoint)
 	if err != nil || gu.Scheme != "https" || gu.Host == "" {
 		return nil, fmt.Errorf("graph endpoint %q must be an https URL such as %s", graphEndpoint, env.GraphEndpoint)
 	}
-	authority := firstNonEmpty(cfg.AuthorityHost, env.AuthorityHost)
+	authority := cmp.Or(cfg.AuthorityHost, env.AuthorityHost)
 	au, err := url.Parse(authority)
 	if err != nil || au.Scheme != "https" || au.Host == "" {
 		return nil, fmt.Errorf("authority host %q must be an https URL such as %s", authority, env.AuthorityHost)
@@ -162,7 +163,7 @@ func New(cfg Config) (*Client, error) {
 	adapter.SetBaseUrl(base)
 	return &Client{
 		sdk: newSDKClient(adapter), adapter: adapter, cred: cred,
-		http: hc, base: base, scope: scope, method: AuthMethod(firstNonEmpty(string(cfg.Method), string(AuthDefault))), counter: counter,
+		http: hc, base: base, scope: scope, method: AuthMethod(cmp.Or(string(cfg.Method), string(AuthDefault))), counter: counter,
 	}, nil
 }
 
@@ -251,12 +252,3 @@ func ParseClientCertificateBase64(v string) ([]byte, error) {
 
 // Requests is how many HTTP requests this client sent to Graph (retries included).
 func (c *Client) Requests() int64 { return c.counter.load() }
-
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -336,7 +337,7 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 				fmt.Sprintf("%s %q (%s) was deleted from the directory, and Entra removed its assignment %s to service principal %s. "+
 					"The assignment was removed from the Terraform state. Remove this entranetskope_app_assignment from the "+
 					"configuration too (or point it at an existing user or group).",
-					strings.ToLower(firstNonEmptyString(state.PrincipalType.ValueString(), "principal")), name, principalID, id, spID))
+					strings.ToLower(cmp.Or(state.PrincipalType.ValueString(), "principal")), name, principalID, id, spID))
 			resp.State.RemoveResource(ctx)
 			return
 		}
@@ -356,15 +357,6 @@ func keepCase(state *appAssignmentModel, a *graph.Assignment) {
 			*p.got = p.cur.ValueString()
 		}
 	}
-}
-
-func firstNonEmptyString(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // Update only ever changes timeouts: every other attribute replaces the assignment.

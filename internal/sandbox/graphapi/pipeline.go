@@ -2,6 +2,7 @@ package graphapi
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
@@ -216,7 +217,7 @@ func (s *API) serveGraph(w http.ResponseWriter, r *http.Request) {
 	rw := &statusWriter{ResponseWriter: w}
 	reqID := uuid.NewString()
 	rw.Header().Set("request-id", reqID)
-	rw.Header().Set("client-request-id", firstNonEmpty(r.Header.Get("client-request-id"), reqID))
+	rw.Header().Set("client-request-id", cmp.Or(r.Header.Get("client-request-id"), reqID))
 	body, err := readBody(r)
 	if err != nil {
 		WriteError(rw, r, http.StatusBadRequest, "BadRequest", "Could not read the request body: "+err.Error())
@@ -381,15 +382,6 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
-}
-
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // MaxBatchRequests is Graph's limit of requests in one $batch.
