@@ -79,5 +79,5 @@ func (s *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serveGraph(w
 
 // ReplicationLag is the replication-lag fault in force: how long new objects stay invisible to reads.
 func (s *API) ReplicationLag() time.Duration {
-	return time.Duration(s.faults.get().ReplicationLagMS) * time.Millisecond
+	return s.faults.replicationLag()
 }

@@ -156,6 +156,14 @@ func (fs *faultState) get() Faults {
 	return f
 }
 
+// replicationLag is the lag fault alone: the directory asks for it on every visibility check, so it
+// skips the copy get makes of the whole settings.
+func (fs *faultState) replicationLag() time.Duration {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return time.Duration(fs.f.ReplicationLagMS) * time.Millisecond
+}
+
 // set replaces the faults; a throttle change starts the budgets afresh.
 func (fs *faultState) set(f Faults) {
 	fs.mu.Lock()
