@@ -258,3 +258,37 @@ func TestProvisioningResource_attributeOverridesInvalid(t *testing.T) {
 	})
 	f.now(provNothingLeft)
 }
+
+// Guarding the mappings costs one schema read per plan: the job's schema once at refresh, the
+// template's default at most once per provider run (each plan is one run).
+func TestProvisioningResource_mappingsReadCost(t *testing.T) {
+	f := newProvFixture(t)
+	s := f.s
+	config := testProviderConfig(s) + testAccProvisioningConfig_mappings(f.spID, s.SCIMURL(""), "mail",
+		`{ displayName = { expression = "Join(\" \", [givenName], [surname])" } }`)
+	const jobSchema = "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}/schema"
+	const templateSchema = "GET /servicePrincipals/{id}/synchronization/templates/{templateId}/schema"
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             f.templateMappingsAfterDestroy,
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: s.ResetStats,
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+					asgPlanCheck(func() error {
+						routes := s.Stats().Routes
+						t.Logf("no-change plan: %d Graph requests; job schema %d, template schema %d", s.Stats().Total, routes[jobSchema], routes[templateSchema])
+						if routes[jobSchema] != 1 || routes[templateSchema] > 1 {
+							return fmt.Errorf("a no-change plan read the job's schema %d times and the template's %d times, want 1 and at most 1 (routes %v)",
+								routes[jobSchema], routes[templateSchema], routes)
+						}
+						return nil
+					}),
+				}},
+			},
+		},
+	})
+}
