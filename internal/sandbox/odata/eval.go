@@ -125,12 +125,12 @@ func (n *node) eval(get func(string) any, elem any) bool {
 	}
 	switch n.op {
 	case Eq:
-		return equal(n.values[0], v)
+		return equal(n.values[0], v, n.exact)
 	case Ne:
-		return !equal(n.values[0], v)
+		return !equal(n.values[0], v, n.exact)
 	case In:
 		for _, l := range n.values {
-			if equal(l, v) {
+			if equal(l, v, n.exact) {
 				return true
 			}
 		}
@@ -140,7 +140,10 @@ func (n *node) eval(get func(string) any, elem any) bool {
 		if !ok {
 			return false
 		}
-		s, want := strings.ToLower(s), strings.ToLower(n.values[0].s)
+		want := n.values[0].s
+		if !n.exact {
+			s, want = strings.ToLower(s), strings.ToLower(want)
+		}
 		switch n.op {
 		case StartsWith:
 			return strings.HasPrefix(s, want)
@@ -202,8 +205,8 @@ func elements(v any) []any {
 	return nil
 }
 
-// equal compares as the directory does: strings and GUIDs without regard to case.
-func equal(l literal, v any) bool {
+// equal compares as the directory does: strings and GUIDs without regard to case, unless exact.
+func equal(l literal, v any, exact bool) bool {
 	switch l.kind {
 	case lNull:
 		return v == nil
@@ -215,6 +218,9 @@ func equal(l literal, v any) bool {
 		return ok && c == 0
 	}
 	s, ok := v.(string)
+	if exact && l.kind == lString {
+		return ok && s == l.s
+	}
 	return ok && strings.EqualFold(s, l.s)
 }
 

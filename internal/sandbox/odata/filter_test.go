@@ -286,3 +286,52 @@ func TestMatchGetterValues(t *testing.T) {
 		t.Error("nil *string is not null")
 	}
 }
+
+var testProvisioningEvents = []map[string]any{
+	{"id": "p1", "activityDateTime": "2026-03-01T10:00:00Z", "jobId": "netskope.j1", "provisioningAction": "create",
+		"servicePrincipal": map[string]any{"id": guidR, "displayName": "Netskope"},
+		"sourceIdentity":   map[string]any{"id": guidP, "displayName": "Alice Adams", "identityType": "User"},
+		"provisioningStatusInfo": map[string]any{"status": "success", "errorInformation": nil}},
+	{"id": "p2", "activityDateTime": "2026-03-01T11:00:00Z", "jobId": "netskope.j1", "provisioningAction": "update",
+		"servicePrincipal": map[string]any{"id": guidR, "displayName": "Netskope"},
+		"sourceIdentity":   map[string]any{"id": "u2", "displayName": "Bob", "identityType": "User"},
+		"provisioningStatusInfo": map[string]any{"status": "failure"}},
+	{"id": "p3", "activityDateTime": "2026-03-02T10:00:00Z", "jobId": "other.j2", "provisioningAction": "create",
+		"servicePrincipal": map[string]any{"id": guidP, "displayName": "Other"},
+		"sourceIdentity":   nil, "provisioningStatusInfo": map[string]any{"status": "failure"}},
+}
+
+// The provisioning logs filter on paths into complex properties, with case, as Graph documents.
+func TestFilterProvisioningLogs(t *testing.T) {
+	s := ProvisioningObjectSummaries
+	for _, tc := range []struct {
+		filter string
+		want   []string
+	}{
+		{"jobId eq 'netskope.j1' and servicePrincipal/id eq '" + guidR + "'", []string{"p1", "p2"}},
+		{"provisioningStatusInfo/status eq 'failure'", []string{"p2", "p3"}},
+		{"provisioningStatusInfo/status eq 'Failure'", nil}, // "The filters are all case sensitive"
+		{"sourceIdentity/id eq '" + guidP + "'", []string{"p1"}},
+		{"contains(sourceIdentity/displayName,'Ada')", []string{"p1"}},
+		{"contains(sourceIdentity/displayName,'ada')", nil},
+		{"provisioningAction eq 'create' and activityDateTime gt 2026-03-01T12:00:00Z", []string{"p3"}},
+		{"activityDateTime lt 2026-03-01T10:30:00Z", []string{"p1"}},
+		{"contains(jobId,'netskope')", []string{"p1", "p2"}},
+	} {
+		if got := matching(t, s, testProvisioningEvents, tc.filter, false); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.filter, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ filter, code, msg string }{
+		{"startswith(jobId,'netskope')", codeUnsupported, "'jobId'"},
+		{"activityDateTime ge 2026-03-01T00:00:00Z", codeUnsupported, "'activityDateTime'"},
+		{"contains(servicePrincipal/id,'a')", codeUnsupported, "'servicePrincipal/id'"},
+		{"servicePrincipal eq 'x'", codeUnsupported, "'servicePrincipal'"},
+		{"servicePrincipal/appId eq 'x'", codeUnsupported, "'servicePrincipal'"},
+		{"durationInMilliseconds eq 'x'", codeUnsupported, "'durationInMilliseconds'"},
+	} {
+		wantError(t, url.Values{"$filter": {tc.filter}}, http.Header{}, s, tc.code, tc.msg)
+	}
+	wantError(t, url.Values{"$select": {"servicePrincipal/id"}}, http.Header{}, s, codeRequestBad, "Could not find a property named 'servicePrincipal/id'")
+	wantError(t, url.Values{"$count": {"true"}}, advancedHeader, s, codeRequestBad, "$count is not currently supported")
+}

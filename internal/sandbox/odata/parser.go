@@ -24,6 +24,8 @@ type node struct {
 	prop     *Property // the property a leaf or lambda reads
 	elem     bool      // the leaf reads the lambda's range variable (an element of prop)
 	values   []literal
+	// exact compares strings with their case (Schema.CaseSensitive).
+	exact bool
 }
 
 type litKind int
@@ -240,14 +242,21 @@ func (p *parser) operand(t token) (*node, Kind, *Error) {
 	if p.rangeProp != nil && t.text == p.rangeVar {
 		return &node{kind: nLeaf, prop: p.rangeProp, elem: true}, String, nil
 	}
-	prop := p.schema.lookup(t.text)
+	name := t.text
+	// A path into a complex property (servicePrincipal/id) is one operand when the schema lists it.
+	for p.peek().kind == tSlash && p.i+1 < len(p.toks) && p.toks[p.i+1].kind == tWord &&
+		p.schema.lookup(name+"/"+p.toks[p.i+1].text) != nil {
+		p.next()
+		name += "/" + p.next().text
+	}
+	prop := p.schema.lookup(name)
 	if prop == nil {
-		return nil, 0, p.schema.unknownProperty(t.text)
+		return nil, 0, p.schema.unknownProperty(name)
 	}
 	if prop.Filter|prop.AdvancedFilter == 0 {
 		return nil, 0, p.schema.unsupportedClause(prop.Name)
 	}
-	return &node{kind: nLeaf, prop: prop}, prop.Kind, nil
+	return &node{kind: nLeaf, prop: prop, exact: p.schema.CaseSensitive}, prop.Kind, nil
 }
 
 func (p *parser) parseFunction(name token) (*node, *Error) {

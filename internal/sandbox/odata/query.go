@@ -148,7 +148,7 @@ func (s *Schema) parseSelect(raw string) ([]string, *Error) {
 	for _, name := range strings.Split(raw, ",") {
 		name = strings.TrimSpace(name)
 		p := s.lookup(name)
-		if p == nil {
+		if p == nil || strings.Contains(p.Name, "/") {
 			return nil, s.unknownProperty(name)
 		}
 		if !seen[p.Name] {
@@ -201,9 +201,18 @@ func (q *Query) Match(get func(prop string) any) bool {
 	return q.filter == nil || q.filter.eval(get, nil)
 }
 
-// MatchMap is Match over a rendered object.
+// MatchMap is Match over a rendered object; a path (servicePrincipal/id) reads nested objects.
 func (q *Query) MatchMap(m map[string]any) bool {
-	return q.Match(func(p string) any { return m[p] })
+	return q.Match(func(p string) any { return pathValue(m, p) })
+}
+
+func pathValue(m map[string]any, path string) any {
+	head, rest, nested := strings.Cut(path, "/")
+	if !nested {
+		return m[path]
+	}
+	inner, _ := m[head].(map[string]any)
+	return pathValue(inner, rest)
 }
 
 // Pinned returns the values the filter pins prop to (prop eq 'x', prop in (...), alone or inside an

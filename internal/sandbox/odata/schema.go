@@ -68,7 +68,9 @@ const (
 	Range = Gt | Ge | Lt | Le
 )
 
-// Property is one property of an entity type.
+// Property is one property of an entity type. A Name with a slash ("servicePrincipal/id") is a
+// property of a complex property, which $filter names as a path; $select takes only the complex
+// property itself.
 type Property struct {
 	Name string
 	Kind Kind
@@ -101,6 +103,9 @@ type Schema struct {
 	Advanced bool
 	// AllowSkip accepts $skip (application templates); elsewhere it is 400, as on directory objects.
 	AllowSkip bool
+	// CaseSensitive compares strings in $filter with their case (the audit logs: "The filters are all
+	// case sensitive"); the directory ignores case.
+	CaseSensitive bool
 
 	byName map[string]int // lower-case name -> index in Properties
 }

@@ -143,3 +143,27 @@ var ApplicationTemplates = NewSchema(Schema{
 		props(StringCollection, 0, 0, "supportedProvisioningTypes", "supportedSingleSignOnModes"),
 	),
 })
+
+// ProvisioningObjectSummaries is /auditLogs/provisioning, Entra's provisioning logs. Graph documents
+// $filter with eq, contains, gt and lt, "all case sensitive", per property: activityDateTime (eq, gt,
+// lt); id, jobId, cycleId, changeId, tenantId, provisioningAction and initiatedBy (eq, contains);
+// servicePrincipal's id and name (eq); sourceIdentity's and targetIdentity's identityType, id and
+// displayName, the systems' displayName and provisioningStatusInfo's status (eq, contains). It is
+// a reports collection, not a directory one: no advanced queries and no $count.
+// Guess: initiatedBy filters on its displayName and id, servicePrincipal's "name" is its displayName,
+// and $top takes at most 999, like the directory (the page documents no maximum).
+var ProvisioningObjectSummaries = NewSchema(Schema{
+	TypeName: "microsoft.graph.provisioningObjectSummary", Resource: "provisioningObjectSummary", SelectKeepsID: true,
+	CaseSensitive: true,
+	Properties: concat(
+		props(DateTime, Eq|Gt|Lt, 0, "activityDateTime"),
+		props(String, Eq|Contains, 0, "id", "jobId", "cycleId", "changeId", "tenantId", "provisioningAction",
+			"initiatedBy/id", "initiatedBy/displayName",
+			"sourceIdentity/id", "sourceIdentity/displayName", "sourceIdentity/identityType",
+			"targetIdentity/id", "targetIdentity/displayName", "targetIdentity/identityType",
+			"sourceSystem/displayName", "targetSystem/displayName", "provisioningStatusInfo/status"),
+		props(String, Eq, 0, "servicePrincipal/id", "servicePrincipal/displayName"),
+		props(Complex, 0, 0, "initiatedBy", "servicePrincipal", "sourceIdentity", "targetIdentity", "sourceSystem",
+			"targetSystem", "provisioningStatusInfo", "provisioningSteps", "modifiedProperties", "durationInMilliseconds"),
+	),
+})
