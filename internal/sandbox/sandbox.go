@@ -80,6 +80,7 @@ var LeastPrivilegeRoles = []string{
 // through Graph the way an administrator would in the portal.
 var AdminRoles = []string{
 	"Application.ReadWrite.All",
+	"AuditLog.Read.All",
 	"AppRoleAssignment.ReadWrite.All",
 	"Directory.ReadWrite.All",
 	"Group.ReadWrite.All",

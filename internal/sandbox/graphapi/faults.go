@@ -59,7 +59,25 @@ type Faults struct {
 	// template's schema) or "keep" (a new job from the same template gets the deleted job's mappings
 	// back, as if the portal's customized mappings outlived "Delete configuration").
 	SchemaOnJobDelete string `json:"schema_on_job_delete,omitempty"`
+	// FreeTenant makes the tenant one with Microsoft Entra ID Free only (no P1 or P2): the reports API
+	// (/auditLogs/...) answers 403 Authentication_RequestFromNonPremiumTenantOrB2CTenant.
+	FreeTenant bool `json:"free_tenant,omitempty"`
+	// ReportsWithoutDirectoryRead is what the reports API answers a caller holding AuditLog.Read.All
+	// but not Directory.Read.All, which Graph documents as needed too: "license_error" (the default)
+	// answers as if the tenant had no premium licence, which callers report for app-only tokens
+	// without Directory.Read.All (microsoft-graph-docs-contrib issue 3581: the licence check reads
+	// the tenant with it); "denied" answers 403 Authorization_RequestDenied. Guess: either may happen.
+	ReportsWithoutDirectoryRead string `json:"reports_without_directory_read,omitempty"`
+	// AuditLogPageSize caps the events one page of /auditLogs/provisioning holds, whatever $top asks
+	// (0: no cap). Guess: the reports API documents no page size; a service may page below $top.
+	AuditLogPageSize int `json:"audit_log_page_size,omitempty"`
 }
+
+// Values of Faults.ReportsWithoutDirectoryRead.
+const (
+	ReportsLicenseError = "license_error"
+	ReportsDenied       = "denied"
+)
 
 // Values of Faults.StartStatus.
 const (
@@ -93,6 +111,12 @@ func (f Faults) Validate() error {
 	if !slices.Contains([]string{"", SchemaOnJobDeleteDiscard, SchemaOnJobDeleteKeep}, f.SchemaOnJobDelete) {
 		return fmt.Errorf("schema_on_job_delete must be %q or %q, not %q", SchemaOnJobDeleteDiscard, SchemaOnJobDeleteKeep, f.SchemaOnJobDelete)
 	}
+	if !slices.Contains([]string{"", ReportsLicenseError, ReportsDenied}, f.ReportsWithoutDirectoryRead) {
+		return fmt.Errorf("reports_without_directory_read must be %q or %q, not %q", ReportsLicenseError, ReportsDenied, f.ReportsWithoutDirectoryRead)
+	}
+	if f.AuditLogPageSize < 0 || f.Throttle.ReportsRequestsPer10 < 0 {
+		return errors.New("audit_log_page_size and throttle.reports_requests_per_10s must not be negative")
+	}
 	if !slices.Contains([]int{0, http.StatusForbidden, http.StatusConflict}, f.SyncUnreadyStatus) {
 		return fmt.Errorf("sync_unready_status must be 403 or 409, not %d", f.SyncUnreadyStatus)
 	}
@@ -115,6 +139,9 @@ type Throttle struct {
 	ApplicationWritesPer300       int `json:"application_writes_per_300s,omitempty"`
 	// TenantWritesPer300 is the tenant's write budget shared by every application.
 	TenantWritesPer300 int `json:"tenant_writes_per_300s,omitempty"`
+	// ReportsRequestsPer10 is the reports API's own limit (/auditLogs/...): requests per 10 s per
+	// application and tenant, whatever they cost; they do not spend the identity budgets above.
+	ReportsRequestsPer10 int `json:"reports_requests_per_10s,omitempty"`
 }
 
 // DefaultFaults is a service with no latency, no errors, no lag, and Graph's small-tenant limits.
@@ -124,10 +151,12 @@ func DefaultFaults() Faults {
 
 // DefaultThrottle is Graph's limit for a small tenant: 3,500 resource units per 10 s and 3,000 writes
 // per 150 s for one app in one tenant; 150,000 resource units per 20 s and 70,000 writes per 5 min for
-// the app across tenants; 18,000 writes per 5 min for the tenant across apps.
+// the app across tenants; 18,000 writes per 5 min for the tenant across apps; 5 reports requests per
+// 10 s for one app in one tenant.
 func DefaultThrottle() Throttle {
 	return Throttle{Enabled: true, ResourceUnitsPer10: 3500, WritesPer150: 3000,
-		ApplicationResourceUnitsPer20: 150000, ApplicationWritesPer300: 70000, TenantWritesPer300: 18000}
+		ApplicationResourceUnitsPer20: 150000, ApplicationWritesPer300: 70000, TenantWritesPer300: 18000,
+		ReportsRequestsPer10: 5}
 }
 
 type faultState struct {
@@ -216,19 +245,38 @@ func (fs *faultState) throttle(tenant, app string, cost int, write bool) (wait t
 	if write {
 		writes = 1
 	}
-	budgets := []budget{
+	return fs.charge(app, tenant, []budget{
 		{"pair-ru/" + tenant + "/" + app, t.ResourceUnitsPer10, 10 * time.Second, "Tenant_Application", "ReadWrite", "ResourceUnitLimitExceeded", float64(cost)},
 		{"pair-w/" + tenant + "/" + app, t.WritesPer150, 150 * time.Second, "Tenant_Application", "Write", "WriteLimitExceeded", writes},
 		{"app-ru/" + app, t.ApplicationResourceUnitsPer20, 20 * time.Second, "Application", "ReadWrite", "ResourceUnitLimitExceeded", float64(cost)},
 		{"app-w/" + app, t.ApplicationWritesPer300, 300 * time.Second, "Application", "Write", "WriteLimitExceeded", writes},
 		{"tenant-w/" + tenant, t.TenantWritesPer300, 300 * time.Second, "Tenant", "Write", "WriteLimitExceeded", writes},
+	})
+}
+
+// throttleReports charges one request against the reports API's limit for the application in the
+// tenant, as throttle does for the identity limits. Guess: its 429 names the scope as the identity
+// limits do; Graph documents only the limit.
+func (fs *faultState) throttleReports(tenant, app string) (wait time.Duration, scope, info string, ok bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	t := fs.f.Throttle
+	if !t.Enabled {
+		return 0, "", "", true
 	}
+	return fs.charge(app, tenant, []budget{
+		{"reports/" + tenant + "/" + app, t.ReportsRequestsPer10, 10 * time.Second, "Tenant_Application", "Read", "ReportsRequestLimitExceeded", 1},
+	})
+}
+
+// charge takes each budget's cost, or nothing when one of them is short. Callers hold fs.mu.
+func (fs *faultState) charge(app, tenant string, budgets []budget) (wait time.Duration, scope, info string, ok bool) {
 	n := time.Now()
-	type charge struct {
+	type debit struct {
 		b    *bucket
 		cost float64
 	}
-	var charges []charge
+	var debits []debit
 	for _, b := range budgets {
 		if b.capacity <= 0 || b.cost == 0 {
 			continue
@@ -243,9 +291,9 @@ func (fs *faultState) throttle(tenant, app string, cost int, write bool) (wait t
 		if bk.tokens < b.cost {
 			return waitFor(b.cost-bk.tokens, rate), b.scope + "/" + b.limit + "/" + app + "/" + tenant, b.info, false
 		}
-		charges = append(charges, charge{bk, b.cost})
+		debits = append(debits, debit{bk, b.cost})
 	}
-	for _, ch := range charges {
+	for _, ch := range debits {
 		ch.b.tokens -= ch.cost
 	}
 	return 0, "", "", true

@@ -279,7 +279,13 @@ func (s *API) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *
 		return rt.key()
 	}
 	cost := requestCost(rt.cost, c.query)
-	if wait, scope, info, ok := s.faults.throttle(claims.TenantID, claims.AppID, cost, writesOf(r.Method, rt.template)); !ok {
+	throttle := func() (time.Duration, string, string, bool) {
+		return s.faults.throttle(claims.TenantID, claims.AppID, cost, writesOf(r.Method, rt.template))
+	}
+	if strings.HasPrefix(rt.template, reportsRoutes) {
+		throttle = func() (time.Duration, string, string, bool) { return s.faults.throttleReports(claims.TenantID, claims.AppID) }
+	}
+	if wait, scope, info, ok := throttle(); !ok {
 		retryAfter := strconv.Itoa(int(wait/time.Second) + 1)
 		if s.faults.get().RetryAfterFractional {
 			retryAfter = strconv.FormatFloat(max(wait.Seconds(), 0.001), 'f', 3, 64)
@@ -551,6 +557,7 @@ func (s *API) newGraphRouter() *graphRouter {
 	s.registerAppRoutes(g)
 	s.registerDirectoryRoutes(g)
 	s.registerProvisioningRoutes(g)
+	s.registerAuditLogRoutes(g)
 	return g
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/google/uuid"
 )
 
 type entraUser struct {
@@ -107,6 +108,12 @@ type cycleRun struct {
 	deleteThreshold int64
 	forceDeletes    bool
 	heldDeletes     int64
+	// cycleID, appName, onDemand and events are for the provisioning logs (see logOutcome).
+	cycleID, appName string
+	onDemand         bool
+	events           []Event
+	// names are display names of objects outside the scope and the ledger (provisionOnDemand's).
+	names map[string]string
 }
 
 // codeInterrupted is the error of a cycle cut short by the sandbox shutting down.
@@ -128,6 +135,7 @@ func (e *Engine) snapshot(ctx context.Context, spID, jobID string, requireStarte
 	r := &cycleRun{e: e, ctx: ctx, spID: spID, jobID: jobID,
 		users: map[string]*entraUser{}, groups: map[string]*entraGroup{}, known: map[string]*entraUser{}}
 	r.ledger, r.orig = copyLedger(j.Provisioned), j.Provisioned
+	r.cycleID, r.appName = uuid.NewString(), sp.DisplayName
 	r.scheduled, r.due, r.forceDeletes = j.NextCycle, isDue(j, e.clock.Now()), j.ForceDeletes
 	r.userMap, r.groupMap, r.rules = schemaMappings(j.Schema)
 	secret := func(k string) string {
@@ -287,7 +295,7 @@ func (r *cycleRun) cycle() {
 		if r.fatal != nil || r.ctx.Err() != nil {
 			return
 		}
-		r.syncUser(r.users[id])
+		r.logSyncUser(r.users[id])
 	}
 	// Users that left the scope (unassigned, removed from an assigned group, deleted) are disabled.
 	for _, id := range slices.Sorted(maps.Keys(r.ledger.Users)) {
@@ -295,26 +303,56 @@ func (r *cycleRun) cycle() {
 			return
 		}
 		if _, in := r.users[id]; !in {
-			r.deactivate(id, "NotEffectivelyEntitled")
+			began := r.e.clock.Now()
+			r.logOutcome("User", id, "disable", began, r.deactivate(id, "NotEffectivelyEntitled"))
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(r.groups)) {
 		if r.fatal != nil || r.ctx.Err() != nil {
 			return
 		}
-		r.syncGroup(r.groups[id])
+		r.logSyncGroup(r.groups[id])
 	}
 	for _, id := range slices.Sorted(maps.Keys(r.ledger.Groups)) {
 		if r.fatal != nil || r.ctx.Err() != nil {
 			return
 		}
 		if _, in := r.groups[id]; !in {
-			r.deleteGroup(id)
+			began := r.e.clock.Now()
+			r.logOutcome("Group", id, "delete", began, r.deleteGroup(id))
 		}
 	}
 	if err := r.ctx.Err(); err != nil && r.fatal == nil {
 		r.fatal = &directory.SyncError{Code: codeInterrupted, Message: "The provisioning cycle was interrupted."}
 	}
+}
+
+// logSyncUser is syncUser, logged: a failure is logged as the create or update it was.
+func (r *cycleRun) logSyncUser(u *entraUser) outcome {
+	began, intent := r.e.clock.Now(), r.intent("User", u.id)
+	out := r.syncUser(u)
+	r.logOutcome("User", u.id, intent, began, out)
+	return out
+}
+
+// logSyncGroup is syncGroup, logged.
+func (r *cycleRun) logSyncGroup(g *entraGroup) outcome {
+	began, intent := r.e.clock.Now(), r.intent("Group", g.id)
+	out := r.syncGroup(g)
+	r.logOutcome("Group", g.id, intent, began, out)
+	return out
+}
+
+// intent is what provisioning an object sets out to do: update what the target has, or create it.
+func (r *cycleRun) intent(kind, entraID string) string {
+	ids := r.ledger.Users
+	if kind == "Group" {
+		ids = r.ledger.Groups
+	}
+	if _, known := ids[entraID]; known {
+		return "update"
+	}
+	return "create"
 }
 
 // outcome is what happened to one object, for provisionOnDemand's report.

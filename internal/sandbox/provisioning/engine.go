@@ -39,7 +39,9 @@ type Engine struct {
 	jobLocks map[string]*sync.Mutex
 	running  map[string]bool
 	onDemand map[string][]time.Time
-	wg       sync.WaitGroup
+	// events are the provisioning logs, oldest first (see keepEvents).
+	events []Event
+	wg     sync.WaitGroup
 }
 
 // CycleResult is the outcome of one cycle of one job, as the admin API reports it.
@@ -232,5 +234,7 @@ func (e *Engine) runCycle(ctx context.Context, spID, jobID string, onlyDue bool)
 	if r.fatal == nil {
 		r.cycle()
 	}
-	return e.finish(spID, jobID, began, r), true
+	res := e.finish(spID, jobID, began, r)
+	e.keepEvents(r.events)
+	return res, true
 }

@@ -177,14 +177,17 @@ func (e *Engine) OnDemand(ctx context.Context, spID, jobID, ruleID string, subje
 			return "", "", &OnDemandError{NotFound: sub.ObjectID}
 		}
 	}
+	r.onDemand, r.names = true, names
 	for i, sub := range subjects {
-		began := e.clock.Now()
+		began, intent := e.clock.Now(), r.intent(sub.Kind, sub.ObjectID)
 		out, inScope := r.onDemandSubject(sub)
+		r.logOutcome(sub.Kind, sub.ObjectID, intent, began, out)
 		if i == 0 {
 			key, value = onDemandReport(sub.Kind, sub.ObjectID, names[sub.ObjectID], inScope, out, began, e.clock.Now())
 		}
 	}
 	e.saveLedger(spID, jobID, r.orig, r.ledger)
+	e.keepEvents(r.events)
 	return key, value, nil
 }
 
