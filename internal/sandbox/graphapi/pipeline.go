@@ -283,7 +283,9 @@ func (s *API) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *
 		return s.faults.throttle(claims.TenantID, claims.AppID, cost, writesOf(r.Method, rt.template))
 	}
 	if strings.HasPrefix(rt.template, reportsRoutes) {
-		throttle = func() (time.Duration, string, string, bool) { return s.faults.throttleReports(claims.TenantID, claims.AppID) }
+		throttle = func() (time.Duration, string, string, bool) {
+			return s.faults.throttleReports(claims.TenantID, claims.AppID)
+		}
 	}
 	if wait, scope, info, ok := throttle(); !ok {
 		retryAfter := strconv.Itoa(int(wait/time.Second) + 1)

@@ -289,12 +289,12 @@ func TestMatchGetterValues(t *testing.T) {
 
 var testProvisioningEvents = []map[string]any{
 	{"id": "p1", "activityDateTime": "2026-03-01T10:00:00Z", "jobId": "netskope.j1", "provisioningAction": "create",
-		"servicePrincipal": map[string]any{"id": guidR, "displayName": "Netskope"},
-		"sourceIdentity":   map[string]any{"id": guidP, "displayName": "Alice Adams", "identityType": "User"},
+		"servicePrincipal":       map[string]any{"id": guidR, "displayName": "Netskope"},
+		"sourceIdentity":         map[string]any{"id": guidP, "displayName": "Alice Adams", "identityType": "User"},
 		"provisioningStatusInfo": map[string]any{"status": "success", "errorInformation": nil}},
 	{"id": "p2", "activityDateTime": "2026-03-01T11:00:00Z", "jobId": "netskope.j1", "provisioningAction": "update",
-		"servicePrincipal": map[string]any{"id": guidR, "displayName": "Netskope"},
-		"sourceIdentity":   map[string]any{"id": "u2", "displayName": "Bob", "identityType": "User"},
+		"servicePrincipal":       map[string]any{"id": guidR, "displayName": "Netskope"},
+		"sourceIdentity":         map[string]any{"id": "u2", "displayName": "Bob", "identityType": "User"},
 		"provisioningStatusInfo": map[string]any{"status": "failure"}},
 	{"id": "p3", "activityDateTime": "2026-03-02T10:00:00Z", "jobId": "other.j2", "provisioningAction": "create",
 		"servicePrincipal": map[string]any{"id": guidP, "displayName": "Other"},
