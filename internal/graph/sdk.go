@@ -9,6 +9,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/applications"
 	"github.com/microsoftgraph/msgraph-sdk-go/applicationswithappid"
 	"github.com/microsoftgraph/msgraph-sdk-go/applicationtemplates"
+	"github.com/microsoftgraph/msgraph-sdk-go/auditlogs"
 	"github.com/microsoftgraph/msgraph-sdk-go/directory"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipalswithappid"
@@ -52,6 +53,11 @@ func (s *sdkClient) ApplicationsWithAppId(appID *string) *applicationswithappid.
 
 func (s *sdkClient) ApplicationTemplates() *applicationtemplates.ApplicationTemplatesRequestBuilder {
 	return applicationtemplates.NewApplicationTemplatesRequestBuilderInternal(s.params(), s.adapter)
+}
+
+// AuditLogs is the reports API: sign-ins, directory audits and provisioning logs, 164 KB of builders.
+func (s *sdkClient) AuditLogs() *auditlogs.AuditLogsRequestBuilder {
+	return auditlogs.NewAuditLogsRequestBuilderInternal(s.params(), s.adapter)
 }
 
 func (s *sdkClient) Directory() *directory.DirectoryRequestBuilder {

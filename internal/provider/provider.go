@@ -372,5 +372,6 @@ func (p *entranetskopeProvider) DataSources(context.Context) []func() datasource
 		NewUsersDataSource,
 		NewGroupsDataSource,
 		NewProvisioningStatusDataSource,
+		NewProvisioningLogsDataSource,
 	}
 }

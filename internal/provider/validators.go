@@ -183,3 +183,43 @@ func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRe
 				"or 2026-03-31T09:00:00+02:00: the expiry Netskope shows when it creates the token.", raw))
 	}
 }
+
+// sinceTime reads a `since` value: an RFC 3339 date and time, or a span before now such as 24h,
+// 90m or 7d (whole days). ok is false when it is neither, or a span is not positive.
+func sinceTime(raw string, now time.Time) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, raw); err == nil {
+		return t, true
+	}
+	span, err := time.ParseDuration(raw)
+	if days, isDays := strings.CutSuffix(raw, "d"); isDays {
+		n, convErr := strconv.Atoi(days)
+		span, err = time.Duration(n)*24*time.Hour, convErr
+	}
+	if err != nil || span <= 0 {
+		return time.Time{}, false
+	}
+	return now.Add(-span), true
+}
+
+// since accepts what sinceTime reads.
+func since() validator.String { return sinceValidator{} }
+
+type sinceValidator struct{}
+
+func (sinceValidator) Description(context.Context) string {
+	return "must be an RFC 3339 date and time (2026-03-31T00:00:00Z) or a span before now (24h, 90m, 7d)"
+}
+
+func (v sinceValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (sinceValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw := req.ConfigValue.ValueString()
+	if _, ok := sinceTime(raw, time.Now()); !ok {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid start of the logs",
+			fmt.Sprintf("%q is neither an RFC 3339 date and time nor a span before now. Write a date and time with its time "+
+				"zone, like 2026-03-31T00:00:00Z, or a positive span such as 24h, 90m or 7d.", raw))
+	}
+}
