@@ -124,7 +124,9 @@ func TestProvisioningLogsDataSource_filters(t *testing.T) {
 	f.do("assign a fourth", func(ctx context.Context) error { return f.assign(ctx, users[3]) })
 	f.cycle()
 
-	ev := func(i int, attr string) tfjsonpath.Path { return tfjsonpath.New("events").AtSliceIndex(i).AtMapKey(attr) }
+	ev := func(i int, attr string) tfjsonpath.Path {
+		return tfjsonpath.New("events").AtSliceIndex(i).AtMapKey(attr)
+	}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders(f.s),
 		Steps: []resource.TestStep{{
