@@ -1,10 +1,10 @@
 // Package graphapi is Microsoft Graph v1.0 as the sandbox serves it: the routes the provider and its
 // tests call (gallery templates, applications, service principals, synchronization, users, groups,
-// members, app role assignments, directory objects, $batch), behind one pipeline that authenticates,
-// routes, injects faults, throttles and checks permissions the way Graph does.
+// members, app role assignments, directory objects, provisioning logs, $batch), behind one pipeline
+// that authenticates, routes, injects faults, throttles and checks permissions the way Graph does.
 //
 // It reads and writes the tenant's data in package directory, asks package provisioning to start
-// jobs, test connections and provision on demand, and parses every collection query with package
+// jobs, test connections and provision on demand and for its provisioning logs, and parses every collection query with package
 // odata. It does not issue tokens: Config.Verify (the Entra authority) vouches for each caller.
 package graphapi
 

@@ -4,7 +4,8 @@
 // The engine does what Entra's provisioning service does for a started job: a first
 // cycle at once, then one every interval. A cycle computes the job's scope from the directory,
 // sends Netskope the SCIM requests Entra sends, keeps a ledger of what it provisioned (Entra object
-// id -> SCIM id) and reports the outcome in the job's status the way Graph shows it.
+// id -> SCIM id) and reports the outcome in the job's status the way Graph shows it, and what it did
+// to each user and group as the provisioning logs' events (events.go).
 //
 // Locking: a cycle snapshots the store under store.mu, talks HTTP without it, and writes the ledger
 // and status back under it. Cycles of one job never overlap (a per-job mutex), and provisionOnDemand
