@@ -3,7 +3,10 @@ package provider
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,7 +47,7 @@ func newLogsFixture(t *testing.T, users []string, faults func(*sandbox.Faults)) 
 	f.do("set up and start provisioning", func(ctx context.Context) error {
 		tmpls, err := f.admin.SyncTemplates(ctx, f.spID)
 		if err != nil || len(tmpls) == 0 {
-			return fmt.Errorf("templates: %v (%d)", err, len(tmpls))
+			return fmt.Errorf("templates: %w (%d)", err, len(tmpls))
 		}
 		job, err := f.admin.CreateJob(ctx, f.spID, tmpls[0].ID)
 		if err != nil {
@@ -309,4 +312,55 @@ func TestProvisioningLogsDataSource_invalid(t *testing.T) {
 	expectErrors(t, testProviders(s), cfg(`  since = "yesterday"`), 1, `Error: Invalid start of the logs`,
 		ws(`"yesterday" is neither an RFC 3339 date and time nor a span before now`), ws(`24h, 90m or 7d`))
 	expectErrors(t, testProviders(s), cfg(`  max_results = 0`), 1, ws(`Attribute max_results value must be between 1 and 5000`))
+}
+
+// The example applies: its check block's scoped data source finds the failure (a warning, not an
+// error) and the lookup of one user lists what happened to them.
+func TestProvisioningLogsDataSource_example(t *testing.T) {
+	f := newLogsFixture(t, nil, noReportsThrottle)
+	upn := sandbox.SeedUserUPN(1)
+	var userID string
+	f.do("assign a seeded user", func(ctx context.Context) error {
+		found, err := f.admin.FindUsers(ctx, "userPrincipalName", []string{upn})
+		if err != nil || len(found) != 1 {
+			return fmt.Errorf("%s: %w (%d found)", upn, err, len(found))
+		}
+		userID = found[0].ID
+		return f.assign(ctx, userID)
+	})
+	f.cycle()
+	if err := f.s.RevokeSCIMToken(""); err != nil {
+		t.Fatal(err)
+	}
+	f.do("assign another user", func(ctx context.Context) error { return f.assign(ctx, f.s.AddUsers(1)...) })
+	f.cycle()
+
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "data-sources", "entranetskope_provisioning_logs", "data-source.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hcl := string(b)
+	for old, repl := range map[string]string{
+		"entranetskope_provisioning.netskope.service_principal_id": strconv.Quote(f.spID),
+		"entranetskope_provisioning.netskope.job_id":               strconv.Quote(f.jobID),
+		"alice@contoso.com": upn,
+	} {
+		if !strings.Contains(hcl, old) {
+			t.Fatalf("the example no longer contains %q", old)
+		}
+		hcl = strings.ReplaceAll(hcl, old, repl)
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(f.s),
+		Steps: []resource.TestStep{{
+			Config: testProviderConfig(f.s) + hcl,
+			// Terraform plans a check block's scoped data source as "read during apply" every time.
+			ExpectNonEmptyPlan: true,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownOutputValue("alice_provisioning", knownvalue.ListExact([]knownvalue.Check{
+					knownvalue.StringRegexp(regexp.MustCompile(`^\S+ create success $`)),
+				})),
+			},
+		}},
+	})
 }

@@ -1,15 +1,16 @@
-# What provisioning did in the last day: one paged Graph query per plan, never one per user.
-# Needs AuditLog.Read.All and Directory.Read.All, and Microsoft Entra ID P1 or P2 in the tenant.
-data "entranetskope_provisioning_logs" "failures" {
-  service_principal_id = entranetskope_provisioning.netskope.service_principal_id
-  job_id               = entranetskope_provisioning.netskope.job_id
-  since                = "24h"
-  status               = "failure"
-  max_results          = 50
-}
-
-# check blocks warn on every plan and apply without stopping them.
+# What provisioning did in the last day, in a check block: a failure, or logs that cannot be read
+# (no Entra ID P1 or P2, a missing permission), warns on every plan and apply without stopping them.
+# One paged Graph query per plan, never one per user. (Terraform lists a check block's data source as
+# "read during apply" in every plan.)
 check "netskope_provisioning_failures" {
+  data "entranetskope_provisioning_logs" "failures" {
+    service_principal_id = entranetskope_provisioning.netskope.service_principal_id
+    job_id               = entranetskope_provisioning.netskope.job_id
+    since                = "24h"
+    status               = "failure"
+    max_results          = 50
+  }
+
   assert {
     condition = data.entranetskope_provisioning_logs.failures.counts_by_status["failure"] == 0
     error_message = join("\n", concat(
