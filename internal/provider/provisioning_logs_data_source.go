@@ -195,7 +195,9 @@ func (d *provisioningLogsDataSource) Read(ctx context.Context, req datasource.Re
 	}
 	objs := make([]attr.Value, len(events))
 	for i, ev := range events {
-		counts[ev.Status]++
+		if ev.Status != "" { // a status this SDK does not know yet reads empty
+			counts[ev.Status]++
+		}
 		obj, diags := types.ObjectValue(logEventType.AttrTypes, map[string]attr.Value{
 			"id": types.StringValue(ev.ID), "time": types.StringValue(ev.Time.Format(time.RFC3339)),
 			"cycle_id": types.StringValue(ev.CycleID), "change_id": types.StringValue(ev.ChangeID), "job_id": types.StringValue(ev.JobID),
