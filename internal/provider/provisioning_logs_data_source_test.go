@@ -215,15 +215,17 @@ func TestProvisioningLogsDataSource_paging(t *testing.T) {
 	})
 }
 
-// The reports API's own limit (5 requests per 10 s): a read of more pages than that is throttled
-// (429 with Retry-After) and the provider waits it out instead of failing.
+// The reports API's own limit: a read of more pages than the limit allows at once is throttled (429
+// with Retry-After) and the provider waits it out instead of failing. The limit here is 2 requests
+// per 10 s and a read takes 3 pages, so the third request of the first read is throttled unless the
+// machine takes 5 s between two requests.
 func TestProvisioningLogsDataSource_throttled(t *testing.T) {
 	f := newLogsFixture(t, nil, func(fs *sandbox.Faults) {
-		fs.Throttle.ReportsRequestsPer10 = graphapi.DefaultThrottle().ReportsRequestsPer10
+		fs.Throttle.ReportsRequestsPer10 = 2
 		fs.AuditLogPageSize = 1
 	})
-	users := f.s.AddUsers(6)
-	f.do("assign six users", func(ctx context.Context) error { return f.assign(ctx, users...) })
+	users := f.s.AddUsers(3)
+	f.do("assign three users", func(ctx context.Context) error { return f.assign(ctx, users...) })
 	f.cycle()
 	f.s.ResetStats()
 	resource.UnitTest(t, resource.TestCase{
@@ -231,13 +233,13 @@ func TestProvisioningLogsDataSource_throttled(t *testing.T) {
 		Steps: []resource.TestStep{{
 			Config: f.config(map[string]string{"all": ""}),
 			ConfigStateChecks: []statecheck.StateCheck{
-				logsAttr("all", tfjsonpath.New("events"), knownvalue.ListSizeExact(6)),
-				logsAttr("all", tfjsonpath.New("counts_by_status"), logsCounts(6, 0)),
+				logsAttr("all", tfjsonpath.New("events"), knownvalue.ListSizeExact(3)),
+				logsAttr("all", tfjsonpath.New("counts_by_status"), logsCounts(3, 0)),
 			},
 		}},
 	})
 	if st := f.s.Stats(); st.Statuses["429"] == 0 {
-		t.Fatalf("six pages per read and no 429 from the reports API's limit of 5 per 10 s: %v", st.Statuses)
+		t.Fatalf("three pages per read and no 429 from a limit of 2 requests per 10 s: %v", st.Statuses)
 	}
 }
 
