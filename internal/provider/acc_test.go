@@ -357,3 +357,35 @@ data "entranetskope_provisioning_status" "test" {
 		}},
 	})
 }
+
+// The provisioning logs of a job just set up: read after it (the data source waits for the job id),
+// in the shape a tenant gives, whether or not Entra has run a cycle yet. A live tenant needs Entra ID
+// P1 or P2 and the client AuditLog.Read.All and Directory.Read.All.
+func TestAccProvisioningLogsDataSource_afterSetup(t *testing.T) {
+	env := newAccEnv(t)
+	if !env.live {
+		if err := env.sandbox.SetClientRoles(env.sandbox.MainClient().AppID,
+			append(sandbox.LeastPrivilegeRoles, "AuditLog.Read.All", "Directory.Read.All")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("TF_VAR_scim_token", env.scimToken)
+	config := env.provisioningConfig("") + `
+data "entranetskope_provisioning_logs" "test" {
+  service_principal_id = entranetskope_provisioning.test.service_principal_id
+  job_id               = entranetskope_provisioning.test.job_id
+  since                = "1h"
+}
+`
+	const addr = "data.entranetskope_provisioning_logs.test"
+	env.run(t, resource.TestCase{
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("events"), knownvalue.NotNull()),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("counts_by_status"), knownvalue.MapSizeExact(4)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("truncated"), knownvalue.Bool(false)),
+			},
+		}},
+	})
+}
