@@ -164,6 +164,8 @@ var ProvisioningObjectSummaries = NewSchema(Schema{
 			"sourceSystem/displayName", "targetSystem/displayName", "provisioningStatusInfo/status"),
 		props(String, Eq, 0, "servicePrincipal/id", "servicePrincipal/displayName"),
 		props(Complex, 0, 0, "initiatedBy", "servicePrincipal", "sourceIdentity", "targetIdentity", "sourceSystem",
-			"targetSystem", "provisioningStatusInfo", "provisioningSteps", "modifiedProperties", "durationInMilliseconds"),
+			"targetSystem", "provisioningStatusInfo", "provisioningSteps", "modifiedProperties"),
+		// An Int32 the engine has no kind for: selectable, never filtered.
+		props(Complex, 0, 0, "durationInMilliseconds"),
 	),
 })
