@@ -58,6 +58,12 @@ type NetskopeFaults = netskope.Faults
 // NetskopeStats counts the requests a Netskope tenant answered.
 type NetskopeStats = netskope.Stats
 
+// Kinds of token NetskopeStats.Tokens counts by: the SCIM integration's, and REST API v2 tokens.
+const (
+	NetskopeTokenSCIM = netskope.TokenSCIM
+	NetskopeTokenAPI  = netskope.TokenAPI
+)
+
 // Values of NetskopeFaults.OrFilters.
 const (
 	NetskopeOrFiltersSupported = netskope.OrFiltersSupported
