@@ -42,7 +42,7 @@ func (c *Client) UsersAndGroupMembers(ctx context.Context, userIDs, groupIDs []s
 		calls = append(calls, batchCall{info: c.sdk.list(groupUserMembersTemplate, map[string]string{"group%2Did": id}, listQuery{Select: userSelect, Top: &top}),
 			object: "group " + id})
 	}
-	outcomes, err := c.runBatches(ctx, calls, "read the users and the members of the groups", PermGroupMemberRead+" and "+PermUserRead)
+	outcomes, err := c.runBatches(ctx, calls, "read the users and the members of the groups", PermGroupRead+" and "+PermUserRead)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -73,7 +73,7 @@ func (c *Client) UsersAndGroupMembers(ctx context.Context, userIDs, groupIDs []s
 			}
 			page = nil
 			path := strings.TrimPrefix(strings.TrimPrefix(next, c.base), "/")
-			if err := c.raw(ctx, http.MethodGet, path, nil, &page, "list the members of a group", calls[i].object, PermGroupMemberRead); err != nil {
+			if err := c.raw(ctx, http.MethodGet, path, nil, &page, "list the members of a group", calls[i].object, PermGroupRead); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -81,5 +81,3 @@ func (c *Client) UsersAndGroupMembers(ctx context.Context, userIDs, groupIDs []s
 	return users, members, nil
 }
 
-// PermGroupMemberRead is the least privilege that lists groups and their members.
-const PermGroupMemberRead = "GroupMember.Read.All (or Group.Read.All)"

@@ -85,7 +85,7 @@ func (d *netskopePrincipalsDataSource) Schema(_ context.Context, _ datasource.Sc
 			"`startIndex`/`count`); a tenant that refuses `or` filters is read page by page or one name at a time, " +
 			"whichever is fewer. Graph: the job and its mappings (two requests) and one `$batch` for the principals and " +
 			"the groups' members. Graph permissions: `Application.ReadWrite.OwnedBy` (on an application the client owns), " +
-			"`User.Read.All` and `GroupMember.Read.All`.",
+			"`User.Read.All` and `Group.Read.All` (or `GroupMember.Read.All`).",
 		Attributes: map[string]schema.Attribute{
 			"service_principal_id": schema.StringAttribute{
 				Required: true,
