@@ -350,7 +350,7 @@ data "entranetskope_gallery_template" "test" {}
 		ProtoV6ProviderFactories: testProviders(s),
 		Steps: []resource.TestStep{{
 			Config: testAccNetskopePrincipalsConfig_quickstart(s, "Netskope "+t.Name(), true),
-			// Terraform plans a check's failed data source to be read again on every run.
+			// Terraform plans a check's data source to be read again during apply, on every plan.
 			ExpectNonEmptyPlan: true,
 		}},
 	})
