@@ -193,16 +193,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	s.ResetStats()
 	s.ResetNetskopeStats()
 	say("terraform plan: expecting no changes; the check users_arrived_in_netskope reads Netskope")
-	if _, code, err = tf("plan", "-input=false", "-no-color", "-out=demo.tfplan"); err != nil || code != 0 {
-		return nil, fmt.Errorf("terraform plan failed (exit %d): %v", code, err)
+	if _, code, err = tf("plan", "-input=false", "-no-color", "-out=demo.tfplan"); err != nil {
+		return nil, fmt.Errorf("terraform plan failed: %w", err)
+	} else if code != 0 {
+		return nil, fmt.Errorf("terraform plan failed (exit %d)", code)
 	}
 	res.PlanGraphRequests = s.Stats().Total
 	if st, err := s.NetskopeStatsOf(""); err == nil {
 		res.PlanNetskopeRequests = st.Tokens[sandbox.NetskopeTokenAPI]
 	}
 	planJSON, code, err := tfQuiet("show", "-json", "demo.tfplan")
-	if err != nil || code != 0 {
-		return nil, fmt.Errorf("terraform show -json failed (exit %d): %v", code, err)
+	if err != nil {
+		return nil, fmt.Errorf("terraform show -json failed: %w", err)
+	} else if code != 0 {
+		return nil, fmt.Errorf("terraform show -json failed (exit %d): %s", code, planJSON)
 	}
 	changes, report, err := readPlan(planJSON, "data.entranetskope_netskope_principals.assigned")
 	if err != nil {
@@ -375,7 +379,7 @@ func readPlan(planJSON, address string) ([]string, *NetskopePrincipals, error) {
 				return nil, nil, fmt.Errorf("%s in the plan: %w", address, err)
 			}
 		}
-		if acts != "no-op" && !(acts == "read" && rc.Address == address) {
+		if acts != "no-op" && (acts != "read" || rc.Address != address) {
 			changes = append(changes, rc.Address+" "+acts)
 		}
 	}

@@ -80,4 +80,3 @@ func (c *Client) UsersAndGroupMembers(ctx context.Context, userIDs, groupIDs []s
 	}
 	return users, members, nil
 }
-
