@@ -382,3 +382,91 @@ func TestNetskopePrincipalsDataSource_refusedToken(t *testing.T) {
 		},
 	})
 }
+
+// nspNewUser creates an enabled user in Entra through Graph, with a mail address of its own.
+func nspNewUser(t *testing.T, s *sandbox.Server, nick, mail string) string {
+	t.Helper()
+	st, body := aasAdminGraph(t, s, http.MethodPost, "/users", map[string]any{
+		"accountEnabled": true, "displayName": "User " + nick, "mailNickname": nick, "mail": mail,
+		"userPrincipalName": nick + "@" + sandbox.SeedDomain,
+		"passwordProfile":   map[string]any{"forceChangePasswordNextSignIn": false, "password": "Sandbox-Passw0rd!"},
+	})
+	if st != http.StatusCreated {
+		t.Fatalf("create user %s: %d %v", nick, st, body)
+	}
+	return fmt.Sprint(body["id"])
+}
+
+// The job's mappings decide what the data source looks for: with user_name_source = "mail",
+// Netskope's userName is the mail address, not the user principal name. A user disabled in Entra is
+// deactivated in Netskope by the next cycle, and reported so without counting as inactive.
+func TestNetskopePrincipalsDataSource_mailAndDisabled(t *testing.T) {
+	s := newSandbox(t, sandbox.Options{ManualCycles: true})
+	nspSetNetskope(t, s)
+	mailUser := nspNewUser(t, s, "mailuser", "m.user@mail.contoso.example")
+	leaver := nspNewUser(t, s, "leaver", "leaver@mail.contoso.example")
+	config := testProviderConfig(s) + fmt.Sprintf(`
+variable "scim_token" {
+  type      = string
+  sensitive = true
+}
+
+resource "entranetskope_enterprise_app" "test" {
+  display_name = %[1]q
+}
+
+resource "entranetskope_provisioning" "test" {
+  service_principal_id = entranetskope_enterprise_app.test.service_principal_id
+  scim_base_url        = %[2]q
+  scim_token           = var.scim_token
+  scope                = "assigned"
+  user_name_source     = "mail"
+}
+
+resource "entranetskope_app_assignments" "test" {
+  service_principal_id = entranetskope_enterprise_app.test.service_principal_id
+  principals           = { "mail user" = %[3]q, "leaver" = %[4]q }
+}
+
+data "entranetskope_netskope_principals" "test" {
+  service_principal_id = entranetskope_provisioning.test.service_principal_id
+  principals           = entranetskope_app_assignments.test.principals
+}
+`, "Netskope "+t.Name(), s.SCIMURL(""), mailUser, leaver)
+	users := tfjsonpath.New("users")
+	mailUPN, leaverUPN := "mailuser@"+sandbox.SeedDomain, "leaver@"+sandbox.SeedDomain
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: func() { nspCycle(t, s) },
+				Config:    config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(nspAddr, tfjsonpath.New("all_arrived"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(nspAddr, users.AtMapKey(mailUPN).AtMapKey("user_name"), knownvalue.StringExact("m.user@mail.contoso.example")),
+					statecheck.ExpectKnownValue(nspAddr, users.AtMapKey(mailUPN).AtMapKey("status"), knownvalue.StringExact("active")),
+				},
+			},
+			{
+				PreConfig: func() {
+					if st, body := aasAdminGraph(t, s, http.MethodPatch, "/users/"+leaver, map[string]any{"accountEnabled": false}); st != http.StatusNoContent {
+						t.Fatalf("disable %s: %d %v", leaverUPN, st, body)
+					}
+					nspCycle(t, s)
+				},
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(nspAddr, users.AtMapKey(leaverUPN).AtMapKey("status"), knownvalue.StringExact("inactive")),
+					statecheck.ExpectKnownValue(nspAddr, users.AtMapKey(leaverUPN).AtMapKey("account_enabled"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(nspAddr, tfjsonpath.New("inactive"), nspStrings()),
+					statecheck.ExpectKnownValue(nspAddr, tfjsonpath.New("all_arrived"), knownvalue.Bool(true)),
+				},
+			},
+		},
+	})
+	// Netskope knows the user by mail only: looking up by user principal name would have missed it.
+	if users, _ := s.SCIMUsers(""); len(users) != 2 || (users[0]["userName"] != "m.user@mail.contoso.example" && users[1]["userName"] != "m.user@mail.contoso.example") {
+		t.Fatalf("Netskope's users: %v", users)
+	}
+}
