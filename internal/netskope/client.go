@@ -167,6 +167,9 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, op string, 
 		if err != nil {
 			return fmt.Errorf("netskope could not %s: reading the answer: %w", op, err)
 		}
+		// Netskope documents 429 for requests over the tenant's REST API rate limit.
+		// Guess: it may send Retry-After (seconds or a date); without one the client backs off
+		// exponentially, 1 s doubling up to 30 s.
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			wait := retryAfter(resp.Header.Get("Retry-After"), attempt)
 			if time.Now().Add(wait).Before(deadline) {

@@ -27,10 +27,16 @@ type Group struct {
 const (
 	// maxOrValues is how many values one `or` filter holds: a list page then holds at most that
 	// many matches, and the URL stays short.
+	// Guess: Netskope documents no limit on a filter's comparisons; 50 keeps a page of matches
+	// within any plausible page size (the sandbox's is 100).
 	maxOrValues = 50
 	// maxFilterLength bounds the filter's length, for principals with long names.
+	// Guess: Netskope's URL limit is not documented; 3,000 characters of filter (about 9 KB
+	// encoded at worst) stays under the 16 KB most HTTP front ends take.
 	maxFilterLength = 3000
 	// pageSize is what a listing asks for; the tenant may give fewer per page.
+	// Guess: like most SCIM services, Netskope caps a page at its own maximum rather than refusing
+	// a larger count (RFC 7644 lets it); the client pages by what each page held either way.
 	pageSize = 1000
 )
 
