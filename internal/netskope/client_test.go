@@ -178,3 +178,28 @@ func TestServerURL(t *testing.T) {
 }
 
 func decode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
+
+// A throttled request is sent again after Retry-After; the retries count as requests.
+func TestFind_retriesThrottled(t *testing.T) {
+	svc := sandbox.New([]string{"acme"})
+	tn, _ := svc.Tenant("acme")
+	throttled := 2
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if throttled > 0 {
+			throttled--
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		svc.Handler("acme").ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c, err := New(Config{ServerURL: srv.URL, APIKey: tn.IssueAPIToken(true), Transport: srv.Client().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.FindGroups(context.Background(), "displayName", []string{"Nobody"})
+	if err != nil || len(got) != 0 || c.Requests() != 3 || tn.Stats().Total != 1 {
+		t.Fatalf("groups %v, err %v, %d requests sent, %d reached the tenant", got, err, c.Requests(), tn.Stats().Total)
+	}
+}
