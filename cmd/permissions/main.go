@@ -34,6 +34,12 @@ func main() {
 var schema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "resource", LabelNames: []string{"type", "name"}},
 	{Type: "data", LabelNames: []string{"type", "name"}},
+	{Type: "check", LabelNames: []string{"name"}},
+}}
+
+// checkSchema finds the data sources a check block reads (scoped to it).
+var checkSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+	{Type: "data", LabelNames: []string{"type", "name"}},
 }}
 
 // run prints the permissions the configurations in dirs need.
@@ -57,8 +63,16 @@ func run(dirs []string, w io.Writer) error {
 			if diags.HasErrors() {
 				return diags
 			}
-			for _, b := range content.Blocks {
-				if strings.HasPrefix(b.Labels[0], "entranetskope_") {
+			blocks := content.Blocks
+			for _, b := range content.Blocks.OfType("check") {
+				inner, _, diags := b.Body.PartialContent(checkSchema)
+				if diags.HasErrors() {
+					return diags
+				}
+				blocks = append(blocks, inner.Blocks...)
+			}
+			for _, b := range blocks {
+				if b.Type != "check" && strings.HasPrefix(b.Labels[0], "entranetskope_") {
 					used[b.Type+" "+b.Labels[0]] = true
 				}
 			}

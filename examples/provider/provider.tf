@@ -9,3 +9,10 @@ provider "entranetskope" {
 # provider "entranetskope" {
 #   use_oidc = true
 # }
+
+# Reading who arrived in Netskope (entranetskope_netskope_principals) takes a read-only REST API v2
+# token of the tenant, or NETSKOPE_SERVER_URL and NETSKOPE_API_KEY from the environment:
+# provider "entranetskope" {
+#   netskope_server_url = "https://contoso.goskope.com/api/v2"
+#   netskope_api_key    = var.netskope_read_token
+# }

@@ -2,7 +2,8 @@
 # (connection-tested, "sync only assigned users and groups", started), and who gets Netskope:
 # groups and users looked up by name, owned by one authoritative set that pull requests review.
 #
-# Sign-in comes from the environment (ARM_TENANT_ID, ARM_CLIENT_ID, ARM_CLIENT_SECRET, or OIDC in CI).
+# Sign-in comes from the environment (ARM_TENANT_ID, ARM_CLIENT_ID, ARM_CLIENT_SECRET, or OIDC in CI), and
+# so does the read-only access to Netskope the last check uses (NETSKOPE_SERVER_URL, NETSKOPE_API_KEY).
 terraform {
   required_providers {
     entranetskope = {
@@ -81,6 +82,21 @@ resource "entranetskope_app_assignments" "netskope" {
     data.entranetskope_groups.netskope.ids_by_name,
     data.entranetskope_users.netskope.ids_by_name,
   )
+}
+
+# Proof from the Netskope side, on every plan: everyone assigned above (users, and the direct members of
+# the groups) as Netskope's SCIM API shows them, read with a REST API v2 token that has Read on the SCIM
+# endpoints. Entra provisions about every 40 minutes, so right after the first apply this warns.
+check "users_arrived_in_netskope" {
+  data "entranetskope_netskope_principals" "assigned" {
+    service_principal_id = entranetskope_provisioning.netskope.service_principal_id
+    principals           = entranetskope_app_assignments.netskope.principals
+  }
+
+  assert {
+    condition     = data.entranetskope_netskope_principals.assigned.all_arrived
+    error_message = "Not everyone assigned is in Netskope (Entra provisions about every 40 minutes): missing ${jsonencode(data.entranetskope_netskope_principals.assigned.missing)}, inactive ${jsonencode(data.entranetskope_netskope_principals.assigned.inactive)}, groups without all their members ${jsonencode(data.entranetskope_netskope_principals.assigned.incomplete_groups)}."
+  }
 }
 
 output "service_principal_id" {

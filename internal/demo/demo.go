@@ -32,17 +32,41 @@ type Config struct {
 
 // Result is what the demo saw, for its test.
 type Result struct {
-	JobStatus     string
-	SCIMUsers     []string // userName of active users that arrived in Netskope
-	SCIMGroups    map[string][]string
+	JobStatus string
+	// Netskope is what entranetskope_netskope_principals reported after the cycle.
+	Netskope NetskopePrincipals
+	// SCIMUserCount is how many users the Netskope tenant holds in all (the sandbox's own count):
+	// nobody but the assigned users and the direct members of the assigned groups.
+	SCIMUserCount int
 	PlanExitCode  int
 	ApplyOutput   string
 	Warnings      []string
 	GraphRequests int64
+	// PlanGraphRequests and PlanNetskopeRequests are the requests of the last plan alone.
+	PlanGraphRequests    int64
+	PlanNetskopeRequests int64
+}
+
+// NetskopePrincipals is the data source's report, as `terraform output -json` gives it.
+type NetskopePrincipals struct {
+	AllArrived       bool     `json:"all_arrived"`
+	Missing          []string `json:"missing"`
+	Inactive         []string `json:"inactive"`
+	IncompleteGroups []string `json:"incomplete_groups"`
+	Users            map[string]struct {
+		Status      string   `json:"status"`
+		AssignedVia []string `json:"assigned_via"`
+	} `json:"users"`
+	Groups map[string]struct {
+		Status         string   `json:"status"`
+		Members        int      `json:"members"`
+		MissingMembers []string `json:"missing_members"`
+	} `json:"groups"`
 }
 
 // Run starts a sandbox, applies the quickstart, runs a provisioning cycle, shows what arrived in
-// Netskope, checks that a plan shows no changes, and stops the sandbox.
+// Netskope (read by the provider's entranetskope_netskope_principals, as a user would), checks that a
+// plan shows no changes, and stops the sandbox.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// terraform runs in its own working directory: relative tool paths would resolve from there.
 	for _, p := range []*string{&cfg.Terraform, &cfg.ProviderDir} {
@@ -87,14 +111,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// The production URL of the Netskope tenant: the proxy serves it from the sandbox.
 		"TF_VAR_scim_base_url=https://acme.goskope.com/api/v2/scim",
 		"TF_VAR_scim_token="+s.SCIMToken(""),
+		// Read-only access to the same tenant for the check that shows who arrived, as Netskope's
+		// own tools take it.
+		"NETSKOPE_SERVER_URL=https://acme.goskope.com/api/v2",
+		"NETSKOPE_API_KEY="+s.NetskopeAPIToken(),
 	)
-	tf := func(args ...string) (string, int, error) {
+	run := func(show bool, args ...string) (string, int, error) {
 		cmd := exec.CommandContext(ctx, cfg.Terraform, args...)
 		cmd.Dir = work
 		cmd.Env = env
 		var buf bytes.Buffer
-		cmd.Stdout = io.MultiWriter(out, &buf)
-		cmd.Stderr = io.MultiWriter(out, &buf)
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if show {
+			cmd.Stdout = io.MultiWriter(out, &buf)
+			cmd.Stderr = io.MultiWriter(out, &buf)
+		}
 		err := cmd.Run()
 		code := 0
 		var ee *exec.ExitError
@@ -105,6 +136,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return buf.String(), code, nil
 	}
+	tf := func(args ...string) (string, int, error) { return run(true, args...) }
+	tfQuiet := func(args ...string) (string, int, error) { return run(false, args...) }
 
 	res := &Result{}
 	say("terraform apply examples/quickstart (provider with production defaults, through the proxy)")
@@ -139,40 +172,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.JobStatus = status
 	say("provisioning job status: %s", status)
 
-	users, err := s.SCIMUsers("")
-	if err != nil {
-		return nil, err
-	}
-	say("users in Netskope (tenant acme):")
-	for _, u := range users {
-		name, _ := u["userName"].(string)
-		active, _ := u["active"].(bool)
-		_, _ = fmt.Fprintf(out, "    %-40s active=%v\n", name, active)
-		if active {
-			res.SCIMUsers = append(res.SCIMUsers, name)
-		}
-	}
-	sort.Strings(res.SCIMUsers)
-	groups, err := s.SCIMGroups("")
-	if err != nil {
-		return nil, err
-	}
-	res.SCIMGroups = map[string][]string{}
-	say("groups in Netskope (tenant acme):")
-	for _, g := range groups {
-		name, _ := g["displayName"].(string)
-		var members []string
-		if ms, ok := g["members"].([]any); ok {
-			for _, m := range ms {
-				if mm, ok := m.(map[string]any); ok {
-					members = append(members, fmt.Sprint(firstNonNil(mm["display"], mm["value"])))
-				}
-			}
-		}
-		res.SCIMGroups[name] = members
-		_, _ = fmt.Fprintf(out, "    %-30s %d members\n", name, len(members))
-	}
-
 	// The cycle moved the job from NotRun to Active: a refresh records that (and the output that
 	// shows it), as a platform team's next run would; the plan after it must find nothing to do.
 	say("terraform apply -refresh-only: the job's status after its first cycle")
@@ -181,16 +180,51 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	} else if code != 0 {
 		return nil, fmt.Errorf("terraform apply -refresh-only failed (exit %d)", code)
 	}
-	say("terraform plan: expecting no changes")
-	_, code, err = tf("plan", "-detailed-exitcode", "-input=false", "-no-color")
+	users, err := s.SCIMUsers("")
 	if err != nil {
 		return nil, err
 	}
-	res.PlanExitCode = code
-	if code != 0 {
-		return res, fmt.Errorf("terraform plan after apply wanted changes (exit %d)", code)
-	}
+	res.SCIMUserCount = len(users)
+
+	// The plan reads the quickstart's check, users_arrived_in_netskope: its data source asks Netskope's
+	// SCIM API, with the read-only token, who arrived. Terraform plans a check's data source to be
+	// read again during apply, so "no changes" means: nothing but that read.
 	res.GraphRequests = s.Stats().Total
+	s.ResetStats()
+	s.ResetNetskopeStats()
+	say("terraform plan: expecting no changes; the check users_arrived_in_netskope reads Netskope")
+	if _, code, err = tf("plan", "-input=false", "-no-color", "-out=demo.tfplan"); err != nil {
+		return nil, fmt.Errorf("terraform plan failed: %w", err)
+	} else if code != 0 {
+		return nil, fmt.Errorf("terraform plan failed (exit %d)", code)
+	}
+	res.PlanGraphRequests = s.Stats().Total
+	if st, err := s.NetskopeStatsOf(""); err == nil {
+		res.PlanNetskopeRequests = st.Tokens[sandbox.NetskopeTokenAPI]
+	}
+	planJSON, code, err := tfQuiet("show", "-json", "demo.tfplan")
+	if err != nil {
+		return nil, fmt.Errorf("terraform show -json failed: %w", err)
+	} else if code != 0 {
+		return nil, fmt.Errorf("terraform show -json failed (exit %d): %s", code, planJSON)
+	}
+	changes, report, err := readPlan(planJSON, "data.entranetskope_netskope_principals.assigned")
+	if err != nil {
+		return nil, err
+	}
+	if report != nil {
+		res.Netskope = *report
+		showNetskope(out, res.Netskope)
+	}
+	if len(changes) > 0 {
+		res.PlanExitCode = 2
+		return res, fmt.Errorf("terraform plan after apply wanted changes: %s", strings.Join(changes, "; "))
+	}
+	if report == nil {
+		return res, errors.New("the plan did not read the check users_arrived_in_netskope")
+	}
+	say("that plan: %d Graph requests, %d Netskope requests", res.PlanGraphRequests, res.PlanNetskopeRequests)
+	res.GraphRequests += res.PlanGraphRequests
 	say("done: %d Graph requests in all; the sandbox stops now", res.GraphRequests)
 	return res, nil
 }
@@ -285,7 +319,7 @@ func cleanEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "ARM_") || strings.HasPrefix(k, "ENTRANETSKOPE_") || strings.HasPrefix(k, "TF_") ||
+		if strings.HasPrefix(k, "ARM_") || strings.HasPrefix(k, "ENTRANETSKOPE_") || strings.HasPrefix(k, "TF_") || strings.HasPrefix(k, "NETSKOPE_") ||
 			strings.EqualFold(k, "HTTPS_PROXY") || strings.EqualFold(k, "HTTP_PROXY") || strings.EqualFold(k, "NO_PROXY") || k == "SSL_CERT_FILE" {
 			continue
 		}
@@ -317,11 +351,69 @@ func copyDir(src, dst string) error {
 	return nil
 }
 
-func firstNonNil(v ...any) any {
-	for _, x := range v {
-		if x != nil {
-			return x
+// readPlan reads `terraform show -json` of a plan: the changes it would make (a check's data source
+// read again during apply is none), and the report the named data source read.
+func readPlan(planJSON, address string) ([]string, *NetskopePrincipals, error) {
+	var plan struct {
+		ResourceChanges []struct {
+			Address string `json:"address"`
+			Change  struct {
+				Actions []string        `json:"actions"`
+				After   json.RawMessage `json:"after"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+		OutputChanges map[string]struct {
+			Actions []string `json:"actions"`
+		} `json:"output_changes"`
+	}
+	if err := json.Unmarshal([]byte(planJSON), &plan); err != nil {
+		return nil, nil, fmt.Errorf("terraform show -json: %w", err)
+	}
+	var changes []string
+	var report *NetskopePrincipals
+	for _, rc := range plan.ResourceChanges {
+		acts := strings.Join(rc.Change.Actions, ",")
+		if rc.Address == address {
+			report = &NetskopePrincipals{}
+			if err := json.Unmarshal(rc.Change.After, report); err != nil {
+				return nil, nil, fmt.Errorf("%s in the plan: %w", address, err)
+			}
+		}
+		if acts != "no-op" && (acts != "read" || rc.Address != address) {
+			changes = append(changes, rc.Address+" "+acts)
 		}
 	}
-	return nil
+	for name, oc := range plan.OutputChanges {
+		if acts := strings.Join(oc.Actions, ","); acts != "no-op" {
+			changes = append(changes, "output "+name+" "+acts)
+		}
+	}
+	sort.Strings(changes)
+	return changes, report, nil
+}
+
+// showNetskope prints the data source's report: who is in Netskope, and how.
+func showNetskope(out io.Writer, p NetskopePrincipals) {
+	_, _ = fmt.Fprintf(out, "==> in Netskope, read through its SCIM API with a read-only REST API v2 token (all arrived: %v):\n", p.AllArrived)
+	for _, upn := range sortedKeys(p.Users) {
+		u := p.Users[upn]
+		_, _ = fmt.Fprintf(out, "    %-30s %-9s via %s\n", upn, u.Status, strings.Join(u.AssignedVia, ", "))
+	}
+	for _, label := range sortedKeys(p.Groups) {
+		g := p.Groups[label]
+		line := fmt.Sprintf("    group %-24s %-9s %d members", label, g.Status, g.Members)
+		if len(g.MissingMembers) > 0 {
+			line += ", missing " + strings.Join(g.MissingMembers, ", ")
+		}
+		_, _ = fmt.Fprintln(out, line)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

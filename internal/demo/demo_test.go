@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -49,20 +50,37 @@ func TestDemo_Quickstart(t *testing.T) {
 		t.Errorf("plan after apply exit code = %d, want 0 (no changes)", res.PlanExitCode)
 	}
 	// The quickstart assigns "Netskope Users" (user1-3), "Netskope Admins" (user4 directly, and the
-	// nested group "Netskope Nested" with user5 and user6) and user1 directly.
+	// nested group "Netskope Nested" with user5 and user6) and user1 directly: the data source finds
+	// the four users active and both groups with their direct members.
+	ns := res.Netskope
+	if !ns.AllArrived || len(ns.Missing)+len(ns.Inactive)+len(ns.IncompleteGroups) != 0 {
+		t.Errorf("entranetskope_netskope_principals after the cycle: %+v, want everyone arrived", ns)
+	}
+	var active []string
+	for upn, u := range ns.Users {
+		if u.Status == "active" {
+			active = append(active, upn)
+		}
+	}
+	sort.Strings(active)
 	want := []string{"user1@contoso.example", "user2@contoso.example", "user3@contoso.example", "user4@contoso.example"}
-	if strings.Join(res.SCIMUsers, ",") != strings.Join(want, ",") {
-		t.Errorf("active users in Netskope = %v, want %v (members of the nested group must not arrive)", res.SCIMUsers, want)
+	if strings.Join(active, ",") != strings.Join(want, ",") || len(ns.Users) != len(want) {
+		t.Errorf("active users in Netskope = %v (of %d reported), want %v", active, len(ns.Users), want)
 	}
-	if got := len(res.SCIMGroups["Netskope Users"]); got != 3 {
-		t.Errorf("Netskope group \"Netskope Users\" has %d members, want 3", got)
+	if g := ns.Groups["Netskope Users"]; g.Status != "present" || g.Members != 3 {
+		t.Errorf("group \"Netskope Users\" = %+v, want present with 3 members", g)
 	}
-	if got := len(res.SCIMGroups["Netskope Admins"]); got != 1 {
-		t.Errorf("Netskope group \"Netskope Admins\" has %d members, want 1 (its nested group is not expanded)", got)
+	if g := ns.Groups["Netskope Admins"]; g.Status != "present" || g.Members != 1 {
+		t.Errorf("group \"Netskope Admins\" = %+v, want present with 1 member (its nested group is not expanded)", g)
 	}
-	if _, ok := res.SCIMGroups["Netskope Nested"]; ok {
-		t.Errorf("the nested group reached Netskope")
+	if res.SCIMUserCount != len(want) {
+		t.Errorf("the tenant holds %d users, want %d: members of the nested group must not arrive", res.SCIMUserCount, len(want))
 	}
+	// One plan of the quickstart: the check reads /Users once and /Groups once.
+	if res.PlanNetskopeRequests != 2 {
+		t.Errorf("the plan sent Netskope %d requests, want 2", res.PlanNetskopeRequests)
+	}
+	t.Logf("one plan of the quickstart (4 users, 2 groups): %d Graph requests, %d Netskope requests", res.PlanGraphRequests, res.PlanNetskopeRequests)
 	warned := false
 	for _, w := range res.Warnings {
 		warned = warned || strings.Contains(w, "Netskope Nested")

@@ -38,7 +38,8 @@ var liveTenant map[string]string
 // liveTenantVars are the variables a live run reads; README's "Acceptance tests against a tenant"
 // documents them.
 var liveTenantVars = []string{"TF_ACC", "ARM_TENANT_ID", "ARM_CLIENT_ID", "ARM_CLIENT_SECRET",
-	"NETSKOPE_SCIM_URL", "NETSKOPE_SCIM_TOKEN", "ENTRANETSKOPE_ACC_USER", "ENTRANETSKOPE_ACC_GROUP"}
+	"NETSKOPE_SCIM_URL", "NETSKOPE_SCIM_TOKEN", "ENTRANETSKOPE_ACC_USER", "ENTRANETSKOPE_ACC_GROUP",
+	"NETSKOPE_SERVER_URL", "NETSKOPE_API_KEY"}
 
 func readLiveTenant() map[string]string {
 	out := map[string]string{}
@@ -93,6 +94,9 @@ func newAccEnv(t *testing.T) *accEnv {
 		env.sandbox = s
 		env.providers = map[string]func() (tfprotov6.ProviderServer, error){"entranetskope": providerServer(Options{Transport: tr})}
 		env.scimURL, env.scimToken = "https://acme.goskope.com/api/v2/scim", s.SCIMToken("")
+		// The read-only REST API v2 token, at the tenant's production URL (through the proxy).
+		t.Setenv("NETSKOPE_SERVER_URL", "https://acme.goskope.com/api/v2")
+		t.Setenv("NETSKOPE_API_KEY", s.NetskopeAPIToken())
 		env.userUPN, env.groupName = sandbox.SeedUserUPN(1), sandbox.SeedGroupDirect
 		cfg.TenantID, cfg.ClientID, cfg.ClientSecret, cfg.Transport = s.TenantID(), c.AppID, c.Secret, tr
 	}
@@ -388,4 +392,43 @@ data "entranetskope_provisioning_logs" "test" {
 			},
 		}},
 	})
+}
+
+func TestAccNetskopePrincipalsDataSource_afterSetup(t *testing.T) {
+	env := newAccEnv(t)
+	if env.live && (liveTenant["NETSKOPE_SERVER_URL"] == "" || liveTenant["NETSKOPE_API_KEY"] == "") {
+		t.Fatal("this live run reads Netskope: set NETSKOPE_SERVER_URL and NETSKOPE_API_KEY too (see README, \"Acceptance tests against a tenant\")")
+	}
+	t.Setenv("TF_VAR_scim_token", env.scimToken)
+	config := env.provisioningConfig("") + env.lookupConfig()[len("\nprovider \"entranetskope\" {}\n"):] + `
+resource "entranetskope_app_assignments" "test" {
+  service_principal_id = entranetskope_enterprise_app.test.service_principal_id
+  principals           = merge(data.entranetskope_groups.test.ids_by_name, data.entranetskope_users.test.ids_by_name)
+}
+
+data "entranetskope_netskope_principals" "test" {
+  service_principal_id = entranetskope_provisioning.test.service_principal_id
+  principals           = entranetskope_app_assignments.test.principals
+}
+`
+	const addr = "data.entranetskope_netskope_principals.test"
+	// Whether anyone arrived depends on the tenant's cycle: only the report's shape is asserted.
+	status := knownvalue.StringRegexp(regexp.MustCompile(`^(active|inactive|missing)$`))
+	env.run(t, resource.TestCase{
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("all_arrived"), knownvalue.NotNull()),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("users").AtMapKey(env.userUPN).AtMapKey("status"), status),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("groups").AtMapKey(env.groupName).AtMapKey("status"),
+					knownvalue.StringRegexp(regexp.MustCompile(`^(present|missing)$`))),
+			},
+		}},
+	})
+	if !env.live {
+		// The read went to acme.goskope.com through the proxy, with the REST API v2 token.
+		if st, _ := env.sandbox.NetskopeStatsOf(""); st.Tokens[sandbox.NetskopeTokenAPI] == 0 {
+			t.Fatalf("the sandbox's Netskope tenant saw no request with the API token: %+v", st)
+		}
+	}
 }

@@ -72,6 +72,8 @@ type providerModel struct {
 	Environment               types.String `tfsdk:"environment"`
 	GraphEndpoint             types.String `tfsdk:"graph_endpoint"`
 	AuthorityHost             types.String `tfsdk:"authority_host"`
+	NetskopeServerURL         types.String `tfsdk:"netskope_server_url"`
+	NetskopeAPIKey            types.String `tfsdk:"netskope_api_key"`
 }
 
 func (p *entranetskopeProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -110,6 +112,13 @@ func (p *entranetskopeProvider) Schema(_ context.Context, _ provider.SchemaReque
 				stringvalidator.OneOf("global", "usgovernment", "dod", "china")),
 			"graph_endpoint": str("Overrides the Microsoft Graph base URL (https, without `/v1.0`). Environment: `ENTRANETSKOPE_GRAPH_ENDPOINT`.", false),
 			"authority_host": str("Overrides the Entra authority URL (https). Environment: `ENTRANETSKOPE_AUTHORITY_HOST`.", false),
+			"netskope_server_url": str("The Netskope tenant's REST API v2 URL, `https://<tenant>[.<region>].goskope.com/api/v2`, "+
+				"read by `entranetskope_netskope_principals` to see who arrived in Netskope. Only configurations that use "+
+				"that data source need it. Environment: `NETSKOPE_SERVER_URL`.", false),
+			"netskope_api_key": str("A Netskope REST API v2 token with **Read** on `/api/v2/scim/Users` and `/api/v2/scim/Groups` "+
+				"(Settings > Tools > REST API v2), for `entranetskope_netskope_principals`: not the SCIM token Entra writes "+
+				"with, which `entranetskope_provisioning` saves. Only configurations that use that data source need it. "+
+				"Environment: `NETSKOPE_API_KEY`.", true),
 		},
 	}
 }
@@ -315,6 +324,7 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 		}
 	}
 	data := newProviderData(client, p.opts)
+	data.netskope = newNetskopeAccess(m, p.opts.Transport, cfg.UserAgent)
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }
@@ -342,6 +352,8 @@ type providerData struct {
 	now           func() time.Time
 	// templates are the apps' default attribute mappings, read once per run.
 	templates *templateSchemas
+	// netskope reads the Netskope tenant, for the data sources that ask it who arrived.
+	netskope *netskopeAccess
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
@@ -373,5 +385,6 @@ func (p *entranetskopeProvider) DataSources(context.Context) []func() datasource
 		NewGroupsDataSource,
 		NewProvisioningStatusDataSource,
 		NewProvisioningLogsDataSource,
+		NewNetskopePrincipalsDataSource,
 	}
 }

@@ -17,5 +17,6 @@ var (
 		"entranetskope_groups":              {"Group.Read.All"},
 		"entranetskope_provisioning_status": {"Application.ReadWrite.OwnedBy"},
 		"entranetskope_provisioning_logs":   {"AuditLog.Read.All", "Directory.Read.All"},
+		"entranetskope_netskope_principals": {"Application.ReadWrite.OwnedBy", "User.Read.All", "Group.Read.All"},
 	}
 )

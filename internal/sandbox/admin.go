@@ -27,6 +27,11 @@ import (
 //	POST netskope/tokens/revoke      revoke a Netskope tenant's SCIM token (?tenant=, default the first)
 //	POST netskope/tokens/rotate      replace it; answers {"token":"..."}
 //	GET  netskope/users, netskope/groups   what arrived in a Netskope tenant (?tenant=)
+//	POST netskope/tokens?access=read     issue a REST API v2 token for a tenant's SCIM endpoints
+//	                                 (access=read or readwrite); answers {"token":"..."}
+//	GET  netskope/faults / PUT netskope/faults   a tenant's fault settings (?tenant=)
+//	GET  netskope/stats              a tenant's request counts (?tenant=)
+//	POST netskope/stats/reset        zero every tenant's
 //	PUT  clients/{appId}/roles       replace a client's application permissions (JSON array)
 //	GET  oidc/token                  the GitHub Actions ID-token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL)
 //	GET  msi/token                   an App Service-style managed identity endpoint (IDENTITY_ENDPOINT)
@@ -116,6 +121,50 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"groups": groups})
+	case p == "netskope/tokens" && r.Method == http.MethodPost:
+		access := r.URL.Query().Get("access")
+		if access != "read" && access != "readwrite" {
+			adminError(w, http.StatusBadRequest, "access must be read or readwrite")
+			return
+		}
+		tok, err := s.IssueNetskopeAPIToken(tenant, access == "read")
+		if err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+	case p == "netskope/faults" && r.Method == http.MethodGet:
+		f, err := s.NetskopeFaultsOf(tenant)
+		if err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, f)
+	case p == "netskope/faults" && r.Method == http.MethodPut:
+		f, err := s.NetskopeFaultsOf(tenant)
+		if err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+			adminError(w, http.StatusBadRequest, "netskope faults: "+err.Error())
+			return
+		}
+		if err := s.SetNetskopeFaults(tenant, f); err != nil {
+			adminError(w, http.StatusBadRequest, "netskope faults: "+err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, f)
+	case p == "netskope/stats" && r.Method == http.MethodGet:
+		st, err := s.NetskopeStatsOf(tenant)
+		if err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	case p == "netskope/stats/reset" && r.Method == http.MethodPost:
+		s.ResetNetskopeStats()
+		w.WriteHeader(http.StatusNoContent)
 	case strings.HasPrefix(p, "clients/") && strings.HasSuffix(p, "/roles") && r.Method == http.MethodPut:
 		appID := strings.TrimSuffix(strings.TrimPrefix(p, "clients/"), "/roles")
 		var roles []string

@@ -58,6 +58,8 @@ type Options struct {
 	Faults *Faults
 	// NetskopeTenants are the Netskope tenant names served over SCIM; ["acme"] when empty.
 	NetskopeTenants []string
+	// NetskopeFaults in force at start in every tenant; DefaultNetskopeFaults when nil.
+	NetskopeFaults *NetskopeFaults
 	// Dir receives ca.pem and client credentials; a new temporary directory when empty.
 	Dir string
 	// Addr is the host the listeners bind to; 127.0.0.1 when empty.
@@ -110,7 +112,9 @@ type Server struct {
 	graph *graphapi.API
 
 	netskope *netskope.Service
-	engine   *provisioning.Engine
+	// netskopeAPIKey is the read-only REST API v2 token of the first tenant, for the env file.
+	netskopeAPIKey string
+	engine         *provisioning.Engine
 
 	mainLn  net.Listener
 	proxyLn net.Listener
@@ -187,6 +191,16 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.store.Seed(opts.SeedUsers)
 	s.netskope = netskope.New(s.opts.NetskopeTenants)
+	if opts.NetskopeFaults != nil {
+		for _, name := range s.opts.NetskopeTenants {
+			if err := s.SetNetskopeFaults(name, *opts.NetskopeFaults); err != nil {
+				return nil, fmt.Errorf("NetskopeFaults: %w", err)
+			}
+		}
+	}
+	if s.netskopeAPIKey, err = s.IssueNetskopeAPIToken("", true); err != nil {
+		return nil, err
+	}
 	s.handler = http.HandlerFunc(s.dispatch)
 
 	tlsCfg := &tls.Config{GetCertificate: s.ca.getCertificate, MinVersion: tls.VersionTLS12}
@@ -335,8 +349,12 @@ func (s *Server) Env() map[string]string {
 		"SSL_CERT_FILE":                s.CAFile(),
 		"NETSKOPE_SCIM_URL":            s.SCIMURL(""),
 		"NETSKOPE_SCIM_TOKEN":          s.SCIMToken(""),
-		"SANDBOX_ADMIN_URL":            s.AdminURL(),
-		"SANDBOX_PROXY":                s.ProxyURL(),
+		// What Netskope's own tools read: the REST API v2 base and a read-only token, for the
+		// provider's Netskope data sources.
+		"NETSKOPE_SERVER_URL": s.NetskopeServerURL(""),
+		"NETSKOPE_API_KEY":    s.NetskopeAPIToken(),
+		"SANDBOX_ADMIN_URL":   s.AdminURL(),
+		"SANDBOX_PROXY":       s.ProxyURL(),
 	}
 }
 

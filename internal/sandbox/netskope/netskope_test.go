@@ -36,6 +36,16 @@ func (f *fixture) call(token, method, path string, body any) (int, http.Header, 
 // the answer.
 func (f *fixture) do(tenant, token, method, target string, body any) (int, http.Header, map[string]any) {
 	f.t.Helper()
+	h := map[string]string{}
+	if token != "" {
+		h["Authorization"] = "Bearer " + token
+	}
+	return f.doWith(tenant, h, method, target, body)
+}
+
+// doWith is do with the request's auth headers given as they are.
+func (f *fixture) doWith(tenant string, headers map[string]string, method, target string, body any) (int, http.Header, map[string]any) {
+	f.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -45,8 +55,8 @@ func (f *fixture) do(tenant, token, method, target string, body any) (int, http.
 		rd = bytes.NewReader(b)
 	}
 	req := httptest.NewRequest(method, "https://"+tenant+".goskope.com"+target, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/scim+json")

@@ -1,8 +1,10 @@
 // Package netskope is an offline fake of Netskope's SCIM 2.0 service provider: one tenant per name,
-// served at https://<tenant>[.<region>].goskope.com/api/v2/scim, each with its own bearer token and
-// its own users and groups.
+// served at https://<tenant>[.<region>].goskope.com/api/v2/scim, each with its own SCIM token, the
+// REST API v2 tokens issued for it (Read or Read+Write) and its own users and groups.
 //
-// It owns the tenants' data, the bearer-token check in front of them, the validation Netskope adds
+// It owns the tenants' data, the token check in front of them (a bearer token, as Entra sends it, or
+// Netskope-Api-Token, as Netskope's tools send it), the faults Netskope leaves undocumented (access.go),
+// request counts, the validation Netskope adds
 // to the SCIM schema (unique userName and displayName, members that are users of the tenant) and the
 // application of PATCH operations. The protocol itself (routing, schema validation, filters, PATCH
 // parsing, list and error shapes) is github.com/elimity-com/scim.
@@ -13,8 +15,8 @@
 package netskope
 
 import (
+	"cmp"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -56,11 +58,13 @@ type Tenant struct {
 	mu      sync.Mutex
 	token   string
 	revoked bool
-	seq     int64
-	users   *collection
-	groups  *collection
-
-	config scim.ServiceProviderConfig
+	// apiTokens are the REST API v2 tokens issued for the SCIM endpoints.
+	apiTokens map[string]apiToken
+	faults    Faults
+	stats     Stats
+	seq       int64
+	users     *collection
+	groups    *collection
 }
 
 // New serves the named tenants, each with a fresh token; the first is the default ("").
@@ -70,13 +74,10 @@ func New(tenantNames []string) *Service {
 		if i == 0 {
 			s.first = name
 		}
-		t := &Tenant{name: name, token: newToken()}
+		t := &Tenant{name: name, token: newToken(), apiTokens: map[string]apiToken{}, faults: DefaultFaults()}
+		t.ResetStats()
 		t.users = newUsers(t)
 		t.groups = newGroups(t)
-		t.config = scim.ServiceProviderConfig{
-			DocumentationURI: optional.NewString("https://docs.netskope.com/"),
-			MaxResults:       100,
-		}
 		s.tenants[name] = t
 	}
 	return s
@@ -172,22 +173,40 @@ func (t *Tenant) Users() []map[string]any { return t.users.snapshot() }
 // Groups is the tenant's groups with their members, as the SCIM API renders them.
 func (t *Tenant) Groups() []map[string]any { return t.groups.snapshot() }
 
-// ServeHTTP checks the bearer token, then hands the request to the SCIM library.
+// ServeHTTP checks the token (bearer or Netskope-Api-Token) and what it may do, then hands the
+// request to the SCIM library.
 func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if p != BasePath && !strings.HasPrefix(p, BasePath+"/") {
 		writeError(w, http.StatusNotFound, "", "Specified endpoint does not exist.")
 		return
 	}
-	if !t.authorized(r.Header.Get("Authorization")) {
+	kind, readOnly, problem := t.caller(r)
+	t.count(r, kind)
+	if problem != "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="Netskope SCIM"`)
-		writeError(w, http.StatusUnauthorized, "", "Authorization failure. The bearer token is missing, invalid, expired or revoked.")
+		writeError(w, http.StatusUnauthorized, "", problem)
 		return
+	}
+	if readOnly && isWrite(r.Method) {
+		// Guess: Netskope's answer to a write with a Read-only token is documented only as a 403;
+		// the body here is the SCIM error schema like every other SCIM answer.
+		writeError(w, http.StatusForbidden, "", "Insufficient privileges. The token has Read, not Read+Write, access to this endpoint.")
+		return
+	}
+	f := t.Faults()
+	if q := r.URL.Query().Get("filter"); f.OrFilters == OrFiltersRejected && r.Method == http.MethodGet && hasOr(q) {
+		writeError(w, http.StatusBadRequest, "invalidFilter", "The filter is not supported: use one comparison (attribute eq value).")
+		return
+	}
+	config := scim.ServiceProviderConfig{
+		DocumentationURI: optional.NewString("https://docs.netskope.com/"),
+		MaxResults:       cmp.Or(f.PageSize, DefaultFaults().PageSize),
 	}
 	// Built per request because the base URL (for Location and meta.location) follows the Host the
 	// client used: the loopback address in direct mode, the goskope.com name behind the proxy.
 	srv, err := scim.NewServer(&scim.ServerArgs{
-		ServiceProviderConfig: &t.config,
+		ServiceProviderConfig: &config,
 		ResourceTypes:         []scim.ResourceType{t.users.rt, t.groups.rt},
 	}, scim.WithBaseURL("https://"+r.Host+BasePath))
 	if err != nil {
@@ -198,17 +217,6 @@ func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2.URL.Path = strings.TrimPrefix(p, BasePath)
 	r2.URL.RawPath = ""
 	srv.ServeHTTP(w, r2)
-}
-
-func (t *Tenant) authorized(header string) bool {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	t.mu.Lock()
-	want, revoked := t.token, t.revoked
-	t.mu.Unlock()
-	return !revoked && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(want)) == 1
 }
 
 // writeError answers with the SCIM error schema (RFC 7644 3.12): status as a string. The library

@@ -5,7 +5,8 @@
 //
 // PATH receives shell export lines (ARM_TENANT_ID, ARM_CLIENT_ID, ARM_CLIENT_SECRET,
 // ENTRANETSKOPE_AUTHORITY_HOST, ENTRANETSKOPE_GRAPH_ENDPOINT, SSL_CERT_FILE, NETSKOPE_SCIM_URL,
-// NETSKOPE_SCIM_TOKEN, SANDBOX_ADMIN_URL, SANDBOX_PROXY) once the sandbox serves. A stale file is
+// NETSKOPE_SCIM_TOKEN, NETSKOPE_SERVER_URL, NETSKOPE_API_KEY (a read-only REST API v2 token),
+// SANDBOX_ADMIN_URL, SANDBOX_PROXY) once the sandbox serves. A stale file is
 // removed at start and the file is removed again at exit, so a script that waits for it to appear
 // never reads the values of an earlier run.
 package main

@@ -24,7 +24,7 @@ import (
 var envVars = []string{
 	"ARM_TENANT_ID", "ARM_CLIENT_ID", "ARM_CLIENT_SECRET", "ENTRANETSKOPE_AUTHORITY_HOST",
 	"ENTRANETSKOPE_GRAPH_ENDPOINT", "SSL_CERT_FILE", "NETSKOPE_SCIM_URL", "NETSKOPE_SCIM_TOKEN",
-	"SANDBOX_ADMIN_URL", "SANDBOX_PROXY",
+	"NETSKOPE_SERVER_URL", "NETSKOPE_API_KEY", "SANDBOX_ADMIN_URL", "SANDBOX_PROXY",
 }
 
 // syncBuffer is stderr shared between the command's goroutine and the test.
@@ -81,7 +81,7 @@ func TestCommand_envFileAndShutdown(t *testing.T) {
 	if f := s.Faults(); f.Throttle.Enabled || f.ErrorRate != 0 || f.LatencyMS != 0 {
 		t.Errorf("flags did not reach the faults: %+v", f)
 	}
-	for _, k := range []string{"ARM_CLIENT_SECRET", "NETSKOPE_SCIM_TOKEN"} {
+	for _, k := range []string{"ARM_CLIENT_SECRET", "NETSKOPE_SCIM_TOKEN", "NETSKOPE_API_KEY"} {
 		if env[k] != "" && strings.Contains(stderr.String(), env[k]) {
 			t.Errorf("the summary on stderr shows %s", k)
 		}
@@ -128,6 +128,26 @@ func TestCommand_envFileAndShutdown(t *testing.T) {
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK || stats["total"] == nil {
 		t.Fatalf("GET stats: status %d, err %v, body %v", resp.StatusCode, err, stats)
+	}
+
+	// NETSKOPE_API_KEY reads the tenant's SCIM users, sent the way Netskope's own tools send it, and
+	// may not write.
+	scim := func(method string) int {
+		req, _ := http.NewRequest(method, env["NETSKOPE_SERVER_URL"]+"/scim/Users", strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x@example.com"}`))
+		req.Header.Set("Netskope-Api-Token", env["NETSKOPE_API_KEY"])
+		req.Header.Set("Content-Type", "application/scim+json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := scim(http.MethodGet); st != http.StatusOK {
+		t.Errorf("GET NETSKOPE_SERVER_URL/scim/Users with NETSKOPE_API_KEY: %d, want 200", st)
+	}
+	if st := scim(http.MethodPost); st != http.StatusForbidden {
+		t.Errorf("POST NETSKOPE_SERVER_URL/scim/Users with the read-only NETSKOPE_API_KEY: %d, want 403", st)
 	}
 
 	cancel()
