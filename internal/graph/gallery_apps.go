@@ -50,6 +50,9 @@ type GalleryApps struct {
 // those the client owns.
 const PermApplicationList = "Application.Read.All (Application.ReadWrite.OwnedBy lists only the applications the client owns)"
 
+// PermSynchronizationRead is what reading the provisioning of apps the client does not own takes.
+const PermSynchronizationRead = "Synchronization.Read.All (Application.ReadWrite.OwnedBy reads only the provisioning of applications the client owns)"
+
 // galleryPageSize is the page size of the listings: a tenant has a handful of apps from one template.
 const galleryPageSize = 999
 
@@ -58,7 +61,8 @@ const galleryPageSize = 999
 // which is what an apply that creates an app pays to make sure it leaves no duplicate behind.
 // The service principals of the template are listed next and matched by appId.
 func (c *Client) ListGalleryApps(ctx context.Context, q GalleryAppQuery) (*GalleryApps, error) {
-	filter := fmt.Sprintf("applicationTemplateId eq '%s'", odataQuote(q.TemplateID))
+	// Graph writes template ids in lower case; configurations may not.
+	filter := fmt.Sprintf("applicationTemplateId eq '%s'", odataQuote(strings.ToLower(q.TemplateID)))
 	appFilter := filter
 	if q.DisplayName != "" {
 		appFilter += fmt.Sprintf(" and displayName eq '%s'", odataQuote(q.DisplayName))
@@ -139,7 +143,7 @@ func (c *Client) ListGalleryApps(ctx context.Context, q GalleryAppQuery) (*Galle
 			if out.Apps[i].ServicePrincipalID == "" {
 				continue
 			}
-			jobs, err := c.ListJobs(ctx, out.Apps[i].ServicePrincipalID)
+			jobs, err := c.listJobs(ctx, out.Apps[i].ServicePrincipalID, PermSynchronizationRead)
 			if err != nil {
 				return nil, err
 			}

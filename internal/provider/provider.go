@@ -373,5 +373,6 @@ func (p *entranetskopeProvider) DataSources(context.Context) []func() datasource
 		NewUsersDataSource,
 		NewGroupsDataSource,
 		NewProvisioningStatusDataSource,
+		NewNetskopeAppsDataSource,
 	}
 }
