@@ -325,3 +325,39 @@ func TestEnterpriseAppResource_adoptHiddenByReplication(t *testing.T) {
 		}},
 	})
 }
+
+// Two apps of the same name in one configuration are two apps: neither create takes the other's
+// new app for an orphan, and neither warns.
+func TestEnterpriseAppResource_adoptNotOwnSibling(t *testing.T) {
+	s := newSandbox(t)
+	var rec diagRecorder
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: rec.providers(s),
+		CheckDestroy:             eaCheckDestroy(s, false),
+		Steps: []resource.TestStep{{
+			Config: testProviderConfig(s) + `
+resource "entranetskope_enterprise_app" "twin" {
+  count        = 2
+  display_name = "Netskope (twins)"
+}
+`,
+			Check: resource.ComposeTestCheckFunc(
+				eaInstantiateCalls(s, 2),
+				func(st *terraform.State) error {
+					a := st.RootModule().Resources["entranetskope_enterprise_app.twin.0"].Primary.ID
+					b := st.RootModule().Resources["entranetskope_enterprise_app.twin.1"].Primary.ID
+					if a == b {
+						return fmt.Errorf("both resources hold the app %s", a)
+					}
+					if n := len(eaGalleryApps(t, s)); n != 2 {
+						return fmt.Errorf("the sandbox has %d gallery apps, want 2", n)
+					}
+					if w := rec.all(); w != "" {
+						return fmt.Errorf("the twins warned: %s", w)
+					}
+					return nil
+				},
+			),
+		}},
+	})
+}
