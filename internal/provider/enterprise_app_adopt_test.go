@@ -39,8 +39,12 @@ func eaMakeOrphan(t *testing.T, s *sandbox.Server, templateID, name string) orph
 func eaDeleteOrphans(s *sandbox.Server, orphans ...orphan) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		for _, o := range orphans {
-			if status, body, err := eaAdminGraphE(s, http.MethodDelete, "/applications/"+o.app, nil); err != nil || (status != http.StatusNoContent && status != http.StatusNotFound) {
-				return fmt.Errorf("delete application %s: %d %v %v", o.app, status, body, err)
+			status, body, err := eaAdminGraphE(s, http.MethodDelete, "/applications/"+o.app, nil)
+			if err != nil {
+				return err
+			}
+			if status != http.StatusNoContent && status != http.StatusNotFound {
+				return fmt.Errorf("delete application %s: %d %v", o.app, status, body)
 			}
 		}
 		return nil
