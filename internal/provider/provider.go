@@ -354,6 +354,7 @@ type providerData struct {
 	templates *templateSchemas
 	// netskope reads the Netskope tenant, for the data sources that ask it who arrived.
 	netskope *netskopeAccess
+	apps     *runApps // the enterprise apps this run made or adopted
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
@@ -366,7 +367,7 @@ func newProviderData(client *graph.Client, opts Options) *providerData {
 	denied := newDeniedPermissions()
 	assignments := newAssignmentStore(client, opts.PlanLagWait)
 	assignments.denied = denied
-	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now, templates: newTemplateSchemas()}
+	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now, templates: newTemplateSchemas(), apps: newRunApps()}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {
@@ -386,5 +387,6 @@ func (p *entranetskopeProvider) DataSources(context.Context) []func() datasource
 		NewProvisioningStatusDataSource,
 		NewProvisioningLogsDataSource,
 		NewNetskopePrincipalsDataSource,
+		NewNetskopeAppsDataSource,
 	}
 }

@@ -18,5 +18,6 @@ var (
 		"entranetskope_provisioning_status": {"Application.ReadWrite.OwnedBy"},
 		"entranetskope_provisioning_logs":   {"AuditLog.Read.All", "Directory.Read.All"},
 		"entranetskope_netskope_principals": {"Application.ReadWrite.OwnedBy", "User.Read.All", "Group.Read.All"},
+		"entranetskope_netskope_apps":       {"Application.Read.All", "Synchronization.Read.All"},
 	}
 )
