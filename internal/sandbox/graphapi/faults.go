@@ -59,12 +59,23 @@ type Faults struct {
 	// template's schema) or "keep" (a new job from the same template gets the deleted job's mappings
 	// back, as if the portal's customized mappings outlived "Delete configuration").
 	SchemaOnJobDelete string `json:"schema_on_job_delete,omitempty"`
+	// RestartQuarantine is what a restart does to a quarantined job when its resetScope names neither
+	// QuarantineState (nor Full) nor None, which Graph does not document: "lift" (the default: every
+	// restart starts the job, and a start lifts quarantine) or "scope" (the quarantine and its next
+	// attempt stay; only the other resets apply).
+	RestartQuarantine string `json:"restart_quarantine,omitempty"`
 }
 
 // Values of Faults.StartStatus.
 const (
 	StartStatusFirstCycle = "first_cycle"
 	StartStatusEveryStart = "every_start"
+)
+
+// Values of Faults.RestartQuarantine.
+const (
+	RestartQuarantineLift  = "lift"
+	RestartQuarantineScope = "scope"
 )
 
 // Values of Faults.SchemaOnJobDelete.
@@ -92,6 +103,9 @@ func (f Faults) Validate() error {
 	}
 	if !slices.Contains([]string{"", SchemaOnJobDeleteDiscard, SchemaOnJobDeleteKeep}, f.SchemaOnJobDelete) {
 		return fmt.Errorf("schema_on_job_delete must be %q or %q, not %q", SchemaOnJobDeleteDiscard, SchemaOnJobDeleteKeep, f.SchemaOnJobDelete)
+	}
+	if !slices.Contains([]string{"", RestartQuarantineLift, RestartQuarantineScope}, f.RestartQuarantine) {
+		return fmt.Errorf("restart_quarantine must be %q or %q, not %q", RestartQuarantineLift, RestartQuarantineScope, f.RestartQuarantine)
 	}
 	if !slices.Contains([]int{0, http.StatusForbidden, http.StatusConflict}, f.SyncUnreadyStatus) {
 		return fmt.Errorf("sync_unready_status must be 403 or 409, not %d", f.SyncUnreadyStatus)
