@@ -20,35 +20,48 @@ const (
 )
 
 // pacer keeps a client within a sliding-window request limit: it waits before a request that would
-// exceed it, so that Graph is not asked to throttle. Another process sharing the limit is still
-// answered 429, which the retry transport waits out.
+// exceed it, so that Graph is not asked to throttle. A request counts from when its answer came back,
+// not from when it was sent, since Graph counts it from when it arrived, which is later. Another
+// process sharing the limit is still answered 429, which the retry transport waits out.
 type pacer struct {
 	mu     sync.Mutex
 	limit  int
 	window time.Duration
-	sent   []time.Time
+	sent   []*time.Time
 }
 
-func (p *pacer) wait(ctx context.Context) error {
+// acquire waits for a free slot and returns the function to call once the request is answered.
+func (p *pacer) acquire(ctx context.Context) (func(), error) {
 	for {
 		p.mu.Lock()
 		now := time.Now()
 		recent := p.sent[:0]
 		for _, t := range p.sent {
-			if now.Sub(t) < p.window {
+			if now.Sub(*t) < p.window {
 				recent = append(recent, t)
 			}
 		}
 		p.sent = recent
 		if len(p.sent) < p.limit {
-			p.sent = append(p.sent, now)
+			stamp := &now
+			p.sent = append(p.sent, stamp)
 			p.mu.Unlock()
-			return nil
+			return func() {
+				p.mu.Lock()
+				*stamp = time.Now()
+				p.mu.Unlock()
+			}, nil
 		}
-		d := p.sent[0].Add(p.window).Sub(now)
+		oldest := *p.sent[0]
+		for _, t := range p.sent[1:] {
+			if t.Before(oldest) {
+				oldest = *t
+			}
+		}
+		d := oldest.Add(p.window).Sub(now)
 		p.mu.Unlock()
 		if err := sleep(ctx, d); err != nil {
-			return err
+			return nil, err
 		}
 	}
 }
@@ -98,9 +111,11 @@ func (c *Client) ProvisionOnDemand(ctx context.Context, spID, jobID, ruleID stri
 		subject["links"] = map[string]any{"members": members}
 	}
 	body := map[string]any{"parameters": []any{map[string]any{"ruleId": ruleID, "subjects": []any{subject}}}}
-	if err := c.onDemand.wait(ctx); err != nil {
+	answered, err := c.onDemand.acquire(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer answered()
 	var out struct {
 		Key   string `json:"key"`
 		Value string `json:"value"`
