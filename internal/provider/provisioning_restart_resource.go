@@ -38,7 +38,7 @@ var restartScopes = []struct{ name, flag, desc string }{
 	{"escrows", "Escrows", "drops the failed entries waiting to be retried: they are not retried"},
 	{"connector_data_store", "ConnectorDataStore", "clears what Entra remembers of the objects it provisioned (Microsoft advises contacting support first)"},
 	{"force_deletes", "ForceDeletes", "lets the deletions held back by the accidental-deletion threshold through: users are disabled in Netskope"},
-	{"full", "Full", "all of the above"},
+	{"full", "Full", "resets all of the above, the connector data store and the held deletions included"},
 }
 
 // destructiveScopes need confirm_destructive_reset: they disable users in Netskope or wipe what
@@ -158,7 +158,7 @@ func (r *provisioningRestartResource) ValidateConfig(ctx context.Context, req re
 	for _, s := range destructiveScopes {
 		if slices.Contains(scopes, s) {
 			resp.Diagnostics.AddAttributeError(path.Root("confirm_destructive_reset"), "Destructive restart not confirmed",
-				fmt.Sprintf("scope includes %q, which %s. Set confirm_destructive_reset = true to confirm that this is intended, "+
+				fmt.Sprintf("scope includes %q: it %s. Set confirm_destructive_reset = true to confirm that this is intended, "+
 					"or use a narrower scope such as [\"quarantine_state\"].", s, scopeDesc(s)))
 		}
 	}
