@@ -49,8 +49,11 @@ func (f *provFixture) assignSeedGroup() string {
 			return err
 		}
 		groups, err := f.admin.FindGroups(ctx, []string{sandbox.SeedGroupDirect})
-		if err != nil || len(groups) != 1 {
-			return fmt.Errorf("group %s: %v %v", sandbox.SeedGroupDirect, groups, err)
+		if err != nil {
+			return err
+		}
+		if len(groups) != 1 {
+			return fmt.Errorf("group %s: %v", sandbox.SeedGroupDirect, groups)
 		}
 		id = groups[0].ID
 		for _, r := range app.AppRoles {
