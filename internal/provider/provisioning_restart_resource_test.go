@@ -218,3 +218,84 @@ func TestProvisioningRestartResource_fullConfirmed(t *testing.T) {
 		}},
 	})
 }
+
+// Unassigning a group of three over an accidental-deletion threshold of 2 quarantines the job
+// (TooManyDeletes) and disables no one. A confirmed restart with force_deletes lets the deletions
+// through: the next cycle disables the three in Netskope and the job is Active again.
+func TestProvisioningRestartResource_forceDeletes(t *testing.T) {
+	for _, mode := range []string{graphapi.RestartQuarantineLift, graphapi.RestartQuarantineScope} {
+		t.Run(mode, func(t *testing.T) {
+			f := newProvFixture(t)
+			s := f.s
+			faults := s.Faults()
+			faults.RestartQuarantine = mode
+			s.SetFaults(faults)
+			url := s.SCIMURL("")
+			provisioning := testAccProvisioningConfig_full(f.spID, url, "assigned", "ops@example.com", 2, true)
+			restart := testProviderConfig(s) + provisioning + `
+resource "entranetskope_provisioning_restart" "test" {
+  service_principal_id      = entranetskope_provisioning.test.service_principal_id
+  scope                     = ["force_deletes"]
+  confirm_destructive_reset = true
+  triggers                  = { ticket = "CHG-1" }
+}
+`
+			activeUsers := func(want int) statecheck.StateCheck {
+				return f.check(func(context.Context, provSandbox) error {
+					users, err := s.SCIMUsers("")
+					if err != nil {
+						return err
+					}
+					n := 0
+					for _, u := range users {
+						if u["active"] == true {
+							n++
+						}
+					}
+					if n != want {
+						return fmt.Errorf("active users in Netskope: %d, want %d", n, want)
+					}
+					return nil
+				})
+			}
+			resource.UnitTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testProviders(s),
+				CheckDestroy:             f.checkDestroy,
+				Steps: []resource.TestStep{
+					{
+						PreConfig:         func() { f.assignSeedGroup() },
+						Config:            testProviderConfig(s) + provisioning,
+						ConfigStateChecks: []statecheck.StateCheck{f.cycleSucceeds(), activeUsers(3)},
+					},
+					{
+						PreConfig: func() {
+							f.do("unassign and run a cycle", func(ctx context.Context) error {
+								list, err := f.admin.ListAssignments(ctx, f.spID)
+								if err != nil {
+									return err
+								}
+								for _, a := range list {
+									if err := f.admin.DeleteAssignment(ctx, f.spID, a.ID); err != nil {
+										return err
+									}
+								}
+								res, err := s.RunCycles(ctx)
+								if err == nil && (len(res) != 1 || res[0].QuarantineReason != "TooManyDeletes") {
+									err = fmt.Errorf("want the job quarantined for TooManyDeletes, got %+v", res)
+								}
+								return err
+							})
+						},
+						Config: restart,
+						ConfigStateChecks: []statecheck.StateCheck{
+							statecheck.ExpectKnownValue(restartAddr, tfjsonpath.New("reset_scope"), knownvalue.StringExact("ForceDeletes")),
+							f.cycleSucceeds(),
+							activeUsers(0),
+							f.jobStatus("Active"),
+						},
+					},
+				},
+			})
+		})
+	}
+}

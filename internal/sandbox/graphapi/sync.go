@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/provisioning"
 	"github.com/google/uuid"
 )
 
@@ -421,8 +422,11 @@ func (s *API) restartSyncJob(c *gctx) {
 		// Graph documents that a restart with None "starts a paused or quarantined provisioning job"
 		// and that QuarantineState "temporarily lifts the quarantine", not what a restart naming
 		// neither does to a quarantined job: the RestartQuarantine fault offers both guesses.
-		keep := j.Status.Quarantine != nil && !has("QuarantineState") && !slices.Contains(flags, "None") &&
-			s.faults.get().RestartQuarantine == RestartQuarantineScope
+		// ForceDeletes exists to release a job held by the accidental-deletion threshold, so it lifts
+		// that quarantine under either guess.
+		releases := has("QuarantineState") || slices.Contains(flags, "None") ||
+			(has("ForceDeletes") && j.Status.Quarantine != nil && j.Status.Quarantine.Reason == provisioning.ReasonTooManyDeletes)
+		keep := j.Status.Quarantine != nil && !releases && s.faults.get().RestartQuarantine == RestartQuarantineScope
 		if keep {
 			// The quarantine stays, and so does its next attempt: the resets apply to that cycle.
 			j.Schedule.State = "Active"
