@@ -62,7 +62,7 @@ type Faults struct {
 	// RestartQuarantine is what a restart does to a quarantined job when its resetScope names neither
 	// QuarantineState (nor Full) nor None, which Graph does not document: "lift" (the default: every
 	// restart starts the job, and a start lifts quarantine) or "scope" (the quarantine and its next
-	// attempt stay; only the other resets apply).
+	// attempt stay; only the other resets apply). ForceDeletes lifts a TooManyDeletes quarantine under both.
 	RestartQuarantine string `json:"restart_quarantine,omitempty"`
 }
 
