@@ -126,6 +126,7 @@ func (r *provisionOnDemandResource) Schema(ctx context.Context, _ resource.Schem
 			},
 			"results": schema.MapNestedAttribute{
 				Computed:            true,
+				PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
 				MarkdownDescription: "The result of each principal, by its label in `principals`.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"object_id": schema.StringAttribute{Computed: true, MarkdownDescription: "The principal's object id."},
@@ -382,7 +383,7 @@ func (r *provisionOnDemandResource) Read(ctx context.Context, req resource.ReadR
 	}
 }
 
-// Update is never called with a change: every input forces a new run.
+// Update saves a change that does not run again (timeouts): every other input forces a new run.
 func (r *provisionOnDemandResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var m provisionOnDemandModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)

@@ -232,6 +232,23 @@ func TestProvisionOnDemandResource_failureNamesPrincipal(t *testing.T) {
 					podResult("alice", "action", knownvalue.StringExact("Create")),
 				},
 			},
+			{
+				// A longer timeout is saved without running again; the results stay.
+				Config: strings.Replace(config, `triggers             = { run = "1" }`, `triggers             = { run = "1" }
+  timeouts             = { create = "20m" }`, 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(podAddr, plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					podResult("alice", "action", knownvalue.StringExact("Create")),
+					f.check(func(context.Context, provSandbox) error {
+						if n := s.Stats().Routes[podRoute]; n != 2 {
+							return fmt.Errorf("provisionOnDemand requests: want 2 (the failed run and the good one), got %d", n)
+						}
+						return nil
+					}),
+				},
+			},
 		},
 	})
 }

@@ -208,14 +208,32 @@ func TestProvisioningRestartResource_fullConfirmed(t *testing.T) {
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             f.checkDestroy,
-		Steps: []resource.TestStep{{
-			Config: testProviderConfig(s) + testAccProvisioningRestartConfig(f.spID, s.SCIMURL(""), `["full", "watermark"]`, "1", "true"),
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(restartAddr, tfjsonpath.New("reset_scope"), knownvalue.StringExact("Watermark, Full")),
-				f.cycleSucceeds(),
-				f.jobStatus("Active"),
+		Steps: []resource.TestStep{
+			{
+				Config: testProviderConfig(s) + testAccProvisioningRestartConfig(f.spID, s.SCIMURL(""), `["full", "watermark"]`, "1", "true"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(restartAddr, tfjsonpath.New("reset_scope"), knownvalue.StringExact("Watermark, Full")),
+					f.cycleSucceeds(),
+					f.jobStatus("Active"),
+				},
 			},
-		}},
+			{
+				// Only the timeout changes: saved in place, no second restart.
+				Config: testProviderConfig(s) + testAccProvisioningRestartConfig(f.spID, s.SCIMURL(""), `["full", "watermark"]`, "1", "true\n  timeouts = { create = \"10m\" }"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(restartAddr, plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(restartAddr, tfjsonpath.New("reset_scope"), knownvalue.StringExact("Watermark, Full")),
+					f.check(func(context.Context, provSandbox) error {
+						if n := s.Stats().Routes[restartRoute]; n != 1 {
+							return fmt.Errorf("restart requests: want 1, got %d", n)
+						}
+						return nil
+					}),
+				},
+			},
+		},
 	})
 }
 
