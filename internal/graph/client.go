@@ -103,6 +103,8 @@ type Client struct {
 	scope   string
 	method  AuthMethod
 	counter *requestCounter
+	// onDemand paces provisionOnDemand to Graph's limit for it.
+	onDemand *pacer
 }
 
 // New signs in lazily: no request is made until the first Graph call.
@@ -164,6 +166,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		sdk: newSDKClient(adapter), adapter: adapter, cred: cred,
 		http: hc, base: base, scope: scope, method: AuthMethod(cmp.Or(string(cfg.Method), string(AuthDefault))), counter: counter,
+		onDemand: &pacer{limit: OnDemandRequestsPerWindow, window: OnDemandWindow},
 	}, nil
 }
 

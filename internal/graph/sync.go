@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -167,13 +168,18 @@ func (c *Client) PauseJob(ctx context.Context, spID, jobID string) error {
 
 // RestartJob restarts provisioning so that a new scope applies from scratch.
 func (c *Client) RestartJob(ctx context.Context, spID, jobID string) error {
-	body := serviceprincipals.NewItemSynchronizationJobsItemRestartPostRequestBody()
-	criteria := models.NewSynchronizationJobRestartCriteria()
-	scope := models.SynchronizationJobRestartScope(models.WATERMARK_SYNCHRONIZATIONJOBRESTARTSCOPE | models.ESCROWS_SYNCHRONIZATIONJOBRESTARTSCOPE | models.QUARANTINESTATE_SYNCHRONIZATIONJOBRESTARTSCOPE)
-	criteria.SetResetScope(&scope)
-	body.SetCriteria(criteria)
-	err := c.sdk.ServicePrincipals().ByServicePrincipalId(spID).Synchronization().Jobs().BySynchronizationJobId(jobID).Restart().Post(ctx, body, nil)
-	return wrap(err, "restart the provisioning job", jobID, PermSynchronization)
+	return c.RestartJobScoped(ctx, spID, jobID, []string{"Watermark", "Escrows", "QuarantineState"})
+}
+
+// Restart scopes (synchronizationJobRestartScope flags).
+var RestartScopes = []string{"None", "ConnectorDataStore", "Escrows", "Watermark", "QuarantineState", "Full", "ForceDeletes"}
+
+// RestartJobScoped restarts a job resetting what scopes name (RestartScopes values); none sends an
+// empty resetScope, the portal's "Restart provisioning" (quarantine, watermark and escrows).
+func (c *Client) RestartJobScoped(ctx context.Context, spID, jobID string, scopes []string) error {
+	body := map[string]any{"criteria": map[string]string{"resetScope": strings.Join(scopes, ", ")}}
+	return c.raw(ctx, http.MethodPost, "servicePrincipals/"+url.PathEscape(spID)+"/synchronization/jobs/"+url.PathEscape(jobID)+"/restart",
+		body, nil, "restart the provisioning job", jobID, PermSynchronization)
 }
 
 func credentialPairs(baseURL, token string) []models.SynchronizationSecretKeyStringValuePairable {

@@ -376,6 +376,8 @@ func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Res
 		NewProvisioningResource,
 		NewAppAssignmentResource,
 		NewAppAssignmentsResource,
+		NewProvisionOnDemandResource,
+		NewProvisioningRestartResource,
 	}
 }
 

@@ -6,10 +6,12 @@ package provider
 // guide in step.
 var (
 	ResourcePermissions = map[string][]string{
-		"entranetskope_enterprise_app":  {"Application.ReadWrite.OwnedBy"},
-		"entranetskope_provisioning":    {"Application.ReadWrite.OwnedBy"},
-		"entranetskope_app_assignment":  {"AppRoleAssignment.ReadWrite.All", "Application.Read.All", "User.Read.All", "Group.Read.All"},
-		"entranetskope_app_assignments": {"AppRoleAssignment.ReadWrite.All", "Application.Read.All", "User.Read.All", "Group.Read.All"},
+		"entranetskope_enterprise_app":       {"Application.ReadWrite.OwnedBy"},
+		"entranetskope_provisioning":         {"Application.ReadWrite.OwnedBy"},
+		"entranetskope_app_assignment":       {"AppRoleAssignment.ReadWrite.All", "Application.Read.All", "User.Read.All", "Group.Read.All"},
+		"entranetskope_app_assignments":      {"AppRoleAssignment.ReadWrite.All", "Application.Read.All", "User.Read.All", "Group.Read.All"},
+		"entranetskope_provision_on_demand":  {"Synchronization.ReadWrite.All", "Application.Read.All", "User.Read.All", "Group.Read.All"},
+		"entranetskope_provisioning_restart": {"Synchronization.ReadWrite.All"},
 	}
 	DataSourcePermissions = map[string][]string{
 		"entranetskope_gallery_template":    {}, // any valid token

@@ -468,3 +468,157 @@ func TestProvisioningOnDemandSubjectsAndGroupMembers(t *testing.T) {
 		}
 	}
 }
+
+// A restart naming neither QuarantineState nor None: under restart_quarantine=scope the quarantine and
+// its next attempt stay (the escrows are still reset); under lift (the default) the job starts.
+// QuarantineState lifts it under both.
+func TestGraphSyncRestartQuarantineFault(t *testing.T) {
+	for _, tc := range []struct {
+		mode, scope string
+		lifted      bool
+	}{
+		{"", "Escrows", true},
+		{"lift", "Escrows", true},
+		{"scope", "Escrows", false},
+		{"scope", "Watermark,Escrows", false},
+		{"scope", "QuarantineState", true},
+		{"scope", "Full", true},
+		{"scope", "None", true},
+	} {
+		t.Run(tc.mode+"/"+tc.scope, func(t *testing.T) {
+			s := startSandbox(t, Options{ManualCycles: true})
+			f := s.Faults()
+			f.RestartQuarantine = tc.mode
+			s.SetFaults(f)
+			app := provSetup(t, s, false)
+			provGraph(t, s, http.MethodPost, app.base+"/jobs/"+app.jobID+"/start", nil, http.StatusNoContent)
+			provCycle(t, s, app)
+			provRevokeWithWork(t, s, app)
+			if r := provCycle(t, s, app); r.StatusCode != "Quarantine" {
+				t.Fatalf("cycle with a revoked token: %+v", r)
+			}
+			provJobLocked(s, app, func(j *directory.SyncJob) { j.Status.LastExecution.CountEscrowed = 7 })
+			before, _ := provJob(t, s, app)
+			provGraph(t, s, http.MethodPost, app.base+"/jobs/"+app.jobID+"/restart",
+				map[string]any{"criteria": map[string]any{"resetScope": tc.scope}}, http.StatusNoContent)
+			st, sched := provJob(t, s, app)
+			if lifted := st["quarantine"] == nil && st["code"] != "Quarantine"; lifted != tc.lifted {
+				t.Fatalf("quarantine lifted: %v, want %v: %v", lifted, tc.lifted, st)
+			}
+			if sched["state"] != "Active" {
+				t.Fatalf("schedule: %v", sched)
+			}
+			if !tc.lifted {
+				bq, q := before["quarantine"].(map[string]any), st["quarantine"].(map[string]any)
+				if q["nextAttempt"] != bq["nextAttempt"] {
+					t.Fatalf("next attempt moved from %v to %v", bq["nextAttempt"], q["nextAttempt"])
+				}
+			}
+			if strings.Contains(tc.scope, "Escrows") || tc.scope == "Full" {
+				if last := st["lastExecution"].(map[string]any); last["countEscrowed"] != float64(0) {
+					t.Fatalf("escrows not reset: %v", last)
+				}
+			}
+		})
+	}
+	s := startSandbox(t, Options{})
+	st, _, body := jsonCall(t, s, http.MethodPut, s.AdminURL()+"faults", "", "", "application/json", map[string]any{"restart_quarantine": "sometimes"})
+	if st != http.StatusBadRequest {
+		t.Fatalf("restart_quarantine=sometimes: %d %v", st, body)
+	}
+}
+
+// provisionOnDemand of a principal out of scope is skipped with Entra's NotEffectivelyEntitled and its
+// scoping facts; one assigned moments ago is out of scope until the replication lag has passed.
+func TestProvisioningOnDemandSkipsUnassignedAndLagging(t *testing.T) {
+	s := startSandbox(t, Options{ManualCycles: true})
+	app := provSetup(t, s, false)
+	path := app.base + "/jobs/" + app.jobID + "/provisionOnDemand"
+	user := provUserID(t, s, SeedUserUPN(4))
+	ask := func() (map[string]any, map[string]any) {
+		t.Helper()
+		body := provGraph(t, s, http.MethodPost, path, map[string]any{"parameters": []any{map[string]any{"ruleId": app.ruleID,
+			"subjects": []any{map[string]any{"objectId": user, "objectTypeName": "User"}}}}}, http.StatusOK)
+		var key, value map[string]any
+		if err := json.Unmarshal([]byte(body["key"].(string)), &key); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(body["value"].(string)), &value); err != nil {
+			t.Fatal(err)
+		}
+		return key, value
+	}
+	skipped := func(key, value map[string]any) bool {
+		t.Helper()
+		if key["result"] != "Skipped" {
+			return false
+		}
+		details := key["details"].(map[string]any)
+		steps := value["provisioningSteps"].([]any)
+		last := steps[len(steps)-1].(map[string]any)
+		sd := last["details"].(map[string]any)
+		if details["errorCode"] != "NotEffectivelyEntitled" || !strings.Contains(details["errorMessage"].(string), "not assigned to the application") ||
+			last["name"] != "EntrySynchronizationSkip" || sd["SkipReason"] != "NotEffectivelyEntitled" || sd["Assigned to the application"] != "False" {
+			t.Fatalf("skip report: key %v, last step %v", key, last)
+		}
+		return true
+	}
+	if !skipped(ask()) {
+		t.Fatal("an unassigned user was not skipped")
+	}
+	if n := provState(t, s); len(n.users) != 0 {
+		t.Fatalf("provisioned an unassigned user: %v", n.users)
+	}
+	// With a lag, the app and job made moments ago are hidden too: wait until the assignment goes
+	// through, then ask at once; answers before the lag has passed since the assignment must be skips.
+	const lag = 5 * time.Second
+	f := s.Faults()
+	f.ReplicationLagMS = int(lag / time.Millisecond)
+	s.SetFaults(f)
+	deadline := time.Now().Add(time.Minute)
+	var assigned time.Time
+	for {
+		// Sent before the assignment was made: the lag runs from later than this.
+		sent := time.Now()
+		st, _, out := graphCall(t, s, s.AdminClient().AppID, http.MethodPost, "/servicePrincipals/"+app.spID+"/appRoleAssignedTo",
+			map[string]any{"principalId": user, "resourceId": app.spID, "appRoleId": app.userRoleID})
+		if st == http.StatusCreated {
+			assigned = sent
+			break
+		}
+		if st != http.StatusNotFound || time.Now().After(deadline) {
+			t.Fatalf("assign: %d %v", st, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	skips := 0
+	for {
+		st, _, body := graphCall(t, s, s.AdminClient().AppID, http.MethodPost, path, map[string]any{"parameters": []any{map[string]any{
+			"ruleId": app.ruleID, "subjects": []any{map[string]any{"objectId": user, "objectTypeName": "User"}}}}})
+		answered := time.Now()
+		if time.Now().After(deadline) {
+			t.Fatalf("provisionOnDemand never succeeded: %d %v", st, body)
+		}
+		if st == http.StatusNotFound || st == http.StatusTooManyRequests {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		var key, value map[string]any
+		_ = json.Unmarshal([]byte(body["key"].(string)), &key)
+		_ = json.Unmarshal([]byte(body["value"].(string)), &value)
+		if key["result"] == "Success" {
+			if answered.Sub(assigned) < lag {
+				t.Fatalf("provisioned %v after the assignment, before the lag of %v passed", answered.Sub(assigned), lag)
+			}
+			if value["action"] != "Create" || skips == 0 {
+				t.Fatalf("after the lag: action %v, %d skips before", value["action"], skips)
+			}
+			break
+		}
+		if !skipped(key, value) {
+			t.Fatalf("during the lag: %v", key)
+		}
+		skips++
+		time.Sleep(time.Second)
+	}
+}

@@ -18,3 +18,8 @@ func (s *Server) AddUsers(n int) []string { return s.store.AddUsers(n) }
 
 // AddGroups adds n security groups with unique names and returns their object ids.
 func (s *Server) AddGroups(n int) []string { return s.store.AddGroups(n) }
+
+// AddGroupMembers makes users (or groups) direct members of a group.
+func (s *Server) AddGroupMembers(groupID string, memberIDs ...string) error {
+	return s.store.AddGroupMembers(groupID, memberIDs...)
+}

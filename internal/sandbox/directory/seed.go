@@ -2,6 +2,7 @@ package directory
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -84,3 +85,15 @@ const (
 	seedUserCount         = 6
 	seedDirectMemberCount = 3
 )
+
+// AddGroupMembers makes users (or groups) direct members of a group, as tests arrange a directory.
+func (s *Store) AddGroupMembers(groupID string, memberIDs ...string) error {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	g, ok := s.Groups[groupID]
+	if !ok {
+		return fmt.Errorf("no group %s", groupID)
+	}
+	g.Members = append(slices.Clip(g.Members), memberIDs...)
+	return nil
+}

@@ -349,6 +349,9 @@ func (s *API) createAssignment(v assignmentView) func(c *gctx) {
 			}
 		}
 		s.store.AddAssignmentLocked(a)
+		// Provisioning sees a new assignment only after the replication lag (provisionOnDemand
+		// reports the principal as not assigned until then).
+		s.store.MarkCreated(a.ID)
 		out := s.assignmentJSON(a)
 		out["@odata.context"] = fmt.Sprintf("%s/$metadata#%s('%s')/%s/$entity", c.baseURL(), v.collection(), owner, v.segment())
 		c.json(http.StatusCreated, out)

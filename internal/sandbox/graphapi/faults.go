@@ -71,6 +71,11 @@ type Faults struct {
 	// AuditLogPageSize caps the events one page of /auditLogs/provisioning holds, whatever $top asks
 	// (0: no cap). Guess: the reports API documents no page size; a service may page below $top.
 	AuditLogPageSize int `json:"audit_log_page_size,omitempty"`
+	// RestartQuarantine is what a restart does to a quarantined job when its resetScope names neither
+	// QuarantineState (nor Full) nor None, which Graph does not document: "lift" (the default: every
+	// restart starts the job, and a start lifts quarantine) or "scope" (the quarantine and its next
+	// attempt stay; only the other resets apply). ForceDeletes lifts a TooManyDeletes quarantine under both.
+	RestartQuarantine string `json:"restart_quarantine,omitempty"`
 }
 
 // Values of Faults.ReportsWithoutDirectoryRead.
@@ -83,6 +88,12 @@ const (
 const (
 	StartStatusFirstCycle = "first_cycle"
 	StartStatusEveryStart = "every_start"
+)
+
+// Values of Faults.RestartQuarantine.
+const (
+	RestartQuarantineLift  = "lift"
+	RestartQuarantineScope = "scope"
 )
 
 // Values of Faults.SchemaOnJobDelete.
@@ -116,6 +127,9 @@ func (f Faults) Validate() error {
 	}
 	if f.AuditLogPageSize < 0 || f.Throttle.ReportsRequestsPer10 < 0 {
 		return errors.New("audit_log_page_size and throttle.reports_requests_per_10s must not be negative")
+	}
+	if !slices.Contains([]string{"", RestartQuarantineLift, RestartQuarantineScope}, f.RestartQuarantine) {
+		return fmt.Errorf("restart_quarantine must be %q or %q, not %q", RestartQuarantineLift, RestartQuarantineScope, f.RestartQuarantine)
 	}
 	if !slices.Contains([]int{0, http.StatusForbidden, http.StatusConflict}, f.SyncUnreadyStatus) {
 		return fmt.Errorf("sync_unready_status must be 403 or 409, not %d", f.SyncUnreadyStatus)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/provisioning"
 	"github.com/google/uuid"
 )
 
@@ -402,6 +403,7 @@ func (s *API) restartSyncJob(c *gctx) {
 	has := func(f string) bool { return slices.Contains(flags, f) || slices.Contains(flags, "Full") }
 	s.store.Mu.Lock()
 	sp, j, ok := s.syncJob(c)
+	started := false
 	if ok {
 		if has("ForceDeletes") {
 			j.ForceDeletes = true
@@ -417,14 +419,29 @@ func (s *API) restartSyncJob(c *gctx) {
 		if has("Watermark") {
 			j.Status.Progress = []any{}
 		}
-		// A restart starts the job, and a start lifts quarantine whatever the scope names.
-		s.startLocked(j)
+		// Graph documents that a restart with None "starts a paused or quarantined provisioning job"
+		// and that QuarantineState "temporarily lifts the quarantine", not what a restart naming
+		// neither does to a quarantined job: the RestartQuarantine fault offers both guesses.
+		// ForceDeletes exists to release a job held by the accidental-deletion threshold, so it lifts
+		// that quarantine under either guess.
+		releases := has("QuarantineState") || slices.Contains(flags, "None") ||
+			(has("ForceDeletes") && j.Status.Quarantine != nil && j.Status.Quarantine.Reason == provisioning.ReasonTooManyDeletes)
+		keep := j.Status.Quarantine != nil && !releases && s.faults.get().RestartQuarantine == RestartQuarantineScope
+		if keep {
+			// The quarantine stays, and so does its next attempt: the resets apply to that cycle.
+			j.Schedule.State = "Active"
+		} else {
+			s.startLocked(j)
+		}
+		started = !keep
 	}
 	s.store.Mu.Unlock()
 	if !ok {
 		return
 	}
-	s.engine.JobStarted(sp.ID, j.ID)
+	if started {
+		s.engine.JobStarted(sp.ID, j.ID)
+	}
 	c.noContent()
 }
 

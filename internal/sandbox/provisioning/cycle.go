@@ -183,9 +183,15 @@ func (e *Engine) snapshot(ctx context.Context, spID, jobID string, requireStarte
 			addGroup(g)
 		}
 	} else {
+		// provisionOnDemand reads assignments as replicated to the provisioning service: one made
+		// moments ago is not there yet (the replication-lag fault). Cycles come 40 minutes apart.
+		lagging := func(string) bool { return false }
+		if !requireStarted {
+			lagging = e.store.LagCheck()
+		}
 		for _, a := range e.store.Assignments {
 			// Users on Default Access are not provisioned: only real app roles put a principal in scope.
-			if a.ResourceID != spID || a.AppRoleID == directory.DefaultAccessRoleID {
+			if a.ResourceID != spID || a.AppRoleID == directory.DefaultAccessRoleID || lagging(a.ID) {
 				continue
 			}
 			switch a.PrincipalType {

@@ -86,7 +86,14 @@ func onDemandReport(kind, objectID, identifier string, inScope bool, out outcome
 		stepName, desc = "EntryExportUpdate", fmt.Sprintf("%s '%s' was updated in customappsso", kind, identifier)
 	}
 	stepDetails := map[string]any{}
-	if out.code != "" {
+	switch {
+	case out.result == "Skipped":
+		// Entra names why in SkipReason, with the scoping facts behind it.
+		stepDetails["SkipReason"] = out.code
+		stepDetails["IsActive"] = "True"
+		stepDetails["Assigned to the application"] = boolStr(inScope)
+		stepDetails["IsInProvisioningScope"] = boolStr(inScope)
+	case out.code != "":
 		stepDetails["ReasonCode"] = out.code
 	}
 	steps = append(steps, map[string]any{"name": stepName, "type": "Export", "status": out.result,
@@ -96,9 +103,9 @@ func onDemandReport(kind, objectID, identifier string, inScope bool, out outcome
 	for _, ch := range out.changes {
 		modified = append(modified, map[string]any{"displayName": ch.name, "oldValue": nullable(ch.old), "newValue": nullable(ch.new)})
 	}
-	var errorCode, reason any
+	var errorCode, reason, action any
 	if out.result == "Failure" {
-		errorCode, reason = out.code, out.message
+		errorCode, reason, action = out.code, out.message, recommendedAction(out.code)
 	}
 	value, _ := json.Marshal(map[string]any{
 		"action":               out.action,
@@ -109,13 +116,39 @@ func onDemandReport(kind, objectID, identifier string, inScope bool, out outcome
 		"provisioningSteps":    steps,
 		"reportableIdentifier": identifier,
 		"statusInfo": map[string]any{"status": out.result, "errorCode": errorCode, "reason": reason,
-			"additionalDetails": nil, "errorCategory": nil, "recommendedAction": nil},
+			"additionalDetails": nil, "errorCategory": nil, "recommendedAction": action},
 		"sourceIdentity": map[string]any{"id": objectID, "type": kind, "displayName": identifier, "details": nil},
 		"sourceSystem":   map[string]any{"id": nil, "name": "Azure Active Directory", "details": nil},
 		"targetIdentity": map[string]any{"id": nullable(out.scimID), "type": target, "displayName": nil, "details": nil},
 		"targetSystem":   map[string]any{"id": nil, "name": "customappsso", "details": nil},
 	})
 	return string(key), string(value)
+}
+
+// recommendedAction is what Entra tells an administrator to do about a failure. Guess: Graph documents
+// recommendedAction in provisioning reports without listing its texts; these follow the advice of
+// Entra's troubleshooting pages for each error code.
+func recommendedAction(code string) string {
+	switch code {
+	case "SystemForCrossDomainIdentityManagementUnauthorized":
+		return "The target application refused the saved Secret Token: issue a new token in the application and save it in the provisioning configuration."
+	case "SystemForCrossDomainIdentityManagementServiceUnreachable":
+		return "Check the Tenant URL of the provisioning configuration: the SCIM endpoint could not be reached."
+	case "CredentialsMissing":
+		return "Save the Tenant URL and Secret Token of the target application in the provisioning configuration."
+	case "SystemForCrossDomainIdentityManagementServiceIncompatible":
+		return "The SCIM endpoint rejected the request as a conflict: check whether the object already exists in the target application under another identifier."
+	}
+	return "Review the error the target application returned, fix the cause, then provision the object again."
+}
+
+// notEntitled is the skip reason of a principal out of scope, as Entra words it.
+func notEntitled(kind, name string) outcome {
+	return outcome{action: "Other", result: "Skipped", code: "NotEffectivelyEntitled", message: fmt.Sprintf(
+		"The %s '%s' will be skipped for the following reasons: 1) This object is not assigned to the application. If you "+
+			"did not expect the object to be skipped, assign the object to the application or change your scoping filter to "+
+			"allow all users and groups to be in scope for provisioning. 2) This object does not have required entitlement "+
+			"for provisioning. 3) This object did not pass a scoping filter.", kind, name)}
 }
 
 func nullable(s string) any {
@@ -200,26 +233,38 @@ func (r *cycleRun) onDemandSubject(sub OnDemandSubject) (outcome, bool) {
 		if u, ok := r.users[sub.ObjectID]; ok {
 			return r.syncUser(u), true
 		}
-		return r.deactivate(sub.ObjectID, "NotEffectivelyEntitled"), false
+		if _, known := r.ledger.Users[sub.ObjectID]; known {
+			return r.deactivate(sub.ObjectID, "NotEffectivelyEntitled"), false
+		}
+		return notEntitled("User", r.names[sub.ObjectID]), false
 	}
 	g, ok := r.groups[sub.ObjectID]
 	if !ok {
 		if _, known := r.ledger.Groups[sub.ObjectID]; known {
 			return r.deleteGroup(sub.ObjectID), false
 		}
-		return outcome{action: "Other", result: "Skipped", code: "NotEffectivelyEntitled",
-			message: "The group is not in scope for provisioning."}, false
+		return notEntitled("Group", r.names[sub.ObjectID]), false
 	}
+	// Guess: the answer reports the group, so a member that could not be provisioned turns the
+	// group's result into that member's failure (Graph documents one report per request).
+	var memberFailed *outcome
 	for _, m := range sub.Members {
 		if r.fatal != nil {
 			break
 		}
 		if u, in := r.users[m]; in && slices.Contains(g.members, m) {
-			r.syncUser(u)
+			if out := r.syncUser(u); out.result == "Failure" && memberFailed == nil {
+				out.message = fmt.Sprintf("The member '%s' of the group could not be provisioned: %s", u.upn, out.message)
+				memberFailed = &out
+			}
 		}
 	}
 	if r.fatal != nil {
 		return failure(r.fatal.Code, r.fatal.Message), true
 	}
-	return r.syncGroup(g), true
+	out := r.syncGroup(g)
+	if memberFailed != nil && out.result != "Failure" {
+		return *memberFailed, true
+	}
+	return out, true
 }
