@@ -3,6 +3,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -45,6 +46,9 @@ type Options struct {
 	SyncReadyWait time.Duration
 	// Now is the clock of expiry checks (default time.Now): tests set the day.
 	Now func() time.Time
+	// CyclePoll is the longest pause between two reads of a job whose first cycle is awaited
+	// (wait_for_first_cycle; default firstCyclePollMax): tests, whose cycles run on demand, shorten it.
+	CyclePoll time.Duration
 }
 
 // New returns a constructor for the provider at the given version.
@@ -342,6 +346,7 @@ type providerData struct {
 	now           func() time.Time
 	// templates are the apps' default attribute mappings, read once per run.
 	templates *templateSchemas
+	cyclePoll time.Duration
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
@@ -354,7 +359,8 @@ func newProviderData(client *graph.Client, opts Options) *providerData {
 	denied := newDeniedPermissions()
 	assignments := newAssignmentStore(client, opts.PlanLagWait)
 	assignments.denied = denied
-	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now, templates: newTemplateSchemas()}
+	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now, templates: newTemplateSchemas(),
+		cyclePoll: cmp.Or(opts.CyclePoll, firstCyclePollMax)}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {

@@ -183,3 +183,26 @@ func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRe
 				"or 2026-03-31T09:00:00+02:00: the expiry Netskope shows when it creates the token.", raw))
 	}
 }
+
+// positiveDuration accepts a Go duration of at least a minute, such as 40m or 1h30m.
+func positiveDuration() validator.String { return durationValidator{} }
+
+type durationValidator struct{}
+
+func (durationValidator) Description(context.Context) string {
+	return "must be a duration of at least a minute, such as 40m, 2h or 1h30m"
+}
+
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw := req.ConfigValue.ValueString()
+	if d, err := time.ParseDuration(raw); err != nil || d < time.Minute {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
+			fmt.Sprintf("%q is not a duration of at least a minute: write a number with its unit, like 40m, 2h or 1h30m "+
+				"(units s, m and h).", raw))
+	}
+}
