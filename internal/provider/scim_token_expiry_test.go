@@ -121,7 +121,7 @@ func TestProvisioningResource_tokenExpiry(t *testing.T) {
 			{PreConfig: at(30 * day), Config: cfg, ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("data.entranetskope_provisioning_status.test", tfjsonpath.New("status"), knownvalue.NotNull()),
 				statecheck.ExpectKnownValue("data.entranetskope_provisioning_status.test", tfjsonpath.New("schedule_state"), knownvalue.StringExact("Active")),
-				statecheck.ExpectKnownValue("data.entranetskope_provisioning_status.test", tfjsonpath.New("quarantine_reason"), knownvalue.Null()),
+				statecheck.ExpectKnownValue("data.entranetskope_provisioning_status.test", tfjsonpath.New("quarantine"), knownvalue.Null()),
 			}},
 		},
 	})
