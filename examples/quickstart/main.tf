@@ -83,6 +83,26 @@ resource "entranetskope_app_assignments" "netskope" {
   )
 }
 
+# On every plan: is provisioning healthy? Test Connection with the saved token catches a Netskope
+# token that expired or was revoked before the next cycle fails and Entra quarantines the job. A
+# failed assertion warns without stopping the plan. (The data source stays outside the check block:
+# a data source scoped to a check is read again on every apply, so no plan would ever be empty.)
+data "entranetskope_provisioning_status" "netskope" {
+  service_principal_id = entranetskope_provisioning.netskope.service_principal_id
+  test_connection      = true
+}
+
+check "netskope_provisioning_healthy" {
+  assert {
+    condition     = data.entranetskope_provisioning_status.netskope.quarantine == null
+    error_message = "Entra quarantined provisioning to Netskope (${try(data.entranetskope_provisioning_status.netskope.quarantine.reason, "")}): ${try(data.entranetskope_provisioning_status.netskope.quarantine.error.message, "")} Entra disables it in ${try(data.entranetskope_provisioning_status.netskope.quarantine.days_until_disabled, "?")} days."
+  }
+  assert {
+    condition     = data.entranetskope_provisioning_status.netskope.connection_ok
+    error_message = "Netskope refuses the saved SCIM token: ${coalesce(data.entranetskope_provisioning_status.netskope.connection_error, "-")} Issue a new REST API v2 token and set it as scim_token."
+  }
+}
+
 output "service_principal_id" {
   value = entranetskope_enterprise_app.netskope.service_principal_id
 }

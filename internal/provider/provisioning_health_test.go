@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -484,6 +485,111 @@ data "entranetskope_provisioning_status" "test" {
 					at(q.AtMapKey("disabled_at"), func() time.Time { return seriesBegan.Add(28 * 24 * time.Hour) }),
 					num(q.AtMapKey("days_until_disabled"), -1),
 				},
+			},
+		},
+	})
+}
+
+// quickstartCheck is a plan check: the quickstart's health check has status want, and its failure
+// messages hold every one of words.
+type quickstartCheck struct {
+	want  tfjson.CheckStatus
+	words []string
+}
+
+func (c quickstartCheck) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	for _, ck := range req.Plan.Checks {
+		if ck.Address.ToDisplay != "check.netskope_provisioning_healthy" {
+			continue
+		}
+		var problems []string
+		for _, in := range ck.Instances {
+			for _, p := range in.Problems {
+				problems = append(problems, p.Message)
+			}
+		}
+		all := strings.Join(problems, "\n")
+		if ck.Status != c.want {
+			resp.Error = fmt.Errorf("check.netskope_provisioning_healthy: status %s, want %s (%s)", ck.Status, c.want, all)
+			return
+		}
+		for _, w := range c.words {
+			if !strings.Contains(all, w) {
+				resp.Error = fmt.Errorf("check.netskope_provisioning_healthy's failures do not say %q: %s", w, all)
+				return
+			}
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("the plan has no result for check.netskope_provisioning_healthy: %+v", req.Plan.Checks)
+}
+
+// The quickstart's health check passes on a healthy setup and fails once Netskope refuses the token
+// and Entra quarantines the job; a no-change plan of the quickstart costs the requests logged here,
+// two of them saved-token tests (the provisioning's refresh and the check's data source).
+func TestProvisioningStatusDataSource_quickstartCheck(t *testing.T) {
+	s := newSandbox(t, sandbox.Options{ManualCycles: true})
+	t.Setenv("TF_VAR_scim_base_url", s.SCIMURL(""))
+	t.Setenv("TF_VAR_scim_token", s.SCIMToken(""))
+	admin := provGraph(t, s, s.AdminClient())
+	config := testAccPermissionsConfig_quickstart(t, s)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				// The first cycle: the job's status (an output of the quickstart) moves on.
+				PreConfig: func() {
+					res, err := s.RunCycles(context.Background())
+					if err != nil || len(res) != 1 || res[0].State != "Succeeded" {
+						t.Fatalf("the first cycle: %+v (%v)", res, err)
+					}
+				},
+				Config: config,
+			},
+			{
+				PreConfig: s.ResetStats,
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+					quickstartCheck{want: tfjson.CheckStatusPass},
+					asgPlanCheck(func() error {
+						st := s.Stats()
+						t.Logf("no-change plan of the quickstart: %d Graph requests (routes %v)", st.Total, st.Routes)
+						if n := st.Routes[validateCredentialsRoute]; n != 2 {
+							return fmt.Errorf("the plan tested the saved token %d times, want 2", n)
+						}
+						return nil
+					}),
+				}},
+			},
+			{
+				// Netskope revokes the token; a user's change is the next cycle's work, which Netskope
+				// refuses, and Entra quarantines the job.
+				PreConfig: func() {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					if err := s.RevokeSCIMToken(""); err != nil {
+						t.Fatal(err)
+					}
+					users, err := admin.FindUsers(ctx, "userPrincipalName", []string{sandbox.SeedUserUPN(1)})
+					if err != nil || len(users) != 1 {
+						t.Fatalf("user1: %v (%v)", users, err)
+					}
+					if err := admin.Do(ctx, "PATCH", "users/"+users[0].ID, map[string]any{"givenName": "Renamed"}, nil); err != nil {
+						t.Fatal(err)
+					}
+					if res, err := s.RunCycles(ctx); err != nil || len(res) != 1 || res[0].StatusCode != "Quarantine" {
+						t.Fatalf("the refused cycle: %+v (%v)", res, err)
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					quickstartCheck{want: tfjson.CheckStatusFail, words: []string{
+						"Entra quarantined provisioning to Netskope (EncounteredQuarantineException)",
+						"Authorization failure.", "Entra disables it in 27 days",
+						"Netskope refuses the saved SCIM token", "rejected the Secret Token (HTTP 401"}},
+				}},
 			},
 		},
 	})
