@@ -594,3 +594,52 @@ func TestProvisioningStatusDataSource_quickstartCheck(t *testing.T) {
 		},
 	})
 }
+
+// A first cycle in which Netskope rejects one user (no userName: the user has no mail, the mapping's
+// source) fails the apply with the escrowed count, though the job is not quarantined.
+func TestProvisioningResource_waitForFirstCycleEntryErrors(t *testing.T) {
+	f := newProvFixture(t)
+	s := f.s
+	f.assignSeedUser(1)
+	f.do("create and assign a user without mail", func(ctx context.Context) error {
+		var u struct {
+			ID string `json:"id"`
+		}
+		if err := f.admin.Do(ctx, "POST", "users", map[string]any{"accountEnabled": true, "displayName": "No Mail",
+			"mailNickname": "nomail", "userPrincipalName": "nomail@" + sandbox.SeedDomain,
+			"passwordProfile": map[string]any{"password": "Sandbox-Pass-1234"}}, &u); err != nil {
+			return err
+		}
+		roles, err := f.admin.AppRoles(ctx, f.spID)
+		if err != nil {
+			return err
+		}
+		for _, r := range roles {
+			if r.DisplayName == "User" {
+				_, err = f.s.AssignRole(f.spID, u.ID, r.ID)
+				return err
+			}
+		}
+		return fmt.Errorf("no User role")
+	})
+	config := testProviderConfig(s) + strings.Replace(testAccProvisioningConfig_health(f.spID, s.SCIMURL(""), "", "true", true),
+		"  enabled ", "  user_name_source     = \"mail\"\n  enabled ", 1)
+	var cycled func() error
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s, Options{CyclePoll: 100 * time.Millisecond}),
+		CheckDestroy: func(st *terraform.State) error {
+			if err := cycled(); err != nil {
+				return err
+			}
+			return f.checkDestroy(st)
+		},
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() { cycled = f.cycleWhenDue(nil) },
+				Config:    config,
+				ExpectError: provRx("The first provisioning cycle failed", "ended EntryLevelErrors at",
+					"1 of the 2 users and groups in scope failed (escrowed", "provisioning logs"),
+			},
+		},
+	})
+}

@@ -412,15 +412,16 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	plan.SyncTemplateID = types.StringValue(tmpl.ID)
 	if plan.Enabled.ValueBool() && plan.WaitFirstCycle.ValueBool() {
 		// The job is made and started: whatever its first cycle brings, the state records it.
-		job = r.awaitFirstCycle(requestCtx, &plan, spID, job.ID, nil, job, &resp.Diagnostics)
+		job = r.awaitFirstCycle(requestCtx, &plan, spID, job.ID, token, nil, job, &resp.Diagnostics)
 	}
 	plan.saveWithJob(ctx, job, &resp.State, &resp.Diagnostics)
 }
 
 // awaitFirstCycle waits for the first cycle after a start (wait_for_first_cycle), bounded by
 // first_cycle_timeout rather than the operation's timeout, and reports its failure as an error. It
-// returns the job as last read (current when nothing newer could be read).
-func (r *provisioningResource) awaitFirstCycle(ctx context.Context, plan *provisioningModel, spID, jobID string,
+// returns the job as last read (current when nothing newer could be read). token is kept out of the
+// messages, whatever Entra wrote.
+func (r *provisioningResource) awaitFirstCycle(ctx context.Context, plan *provisioningModel, spID, jobID, token string,
 	before *graph.JobExecution, current *graph.Job, diags *diag.Diagnostics) *graph.Job {
 	timeout := defaultFirstCycleTimeout
 	if d, err := time.ParseDuration(plan.FirstCycleTimeout.ValueString()); err == nil && !plan.FirstCycleTimeout.IsNull() {
@@ -432,9 +433,9 @@ func (r *provisioningResource) awaitFirstCycle(ctx context.Context, plan *provis
 	if err != nil {
 		var ge *graph.Error
 		if errors.As(err, &ge) {
-			r.denied.add(diags, "Could not wait for the first provisioning cycle of service principal "+spID, err)
+			r.denied.addRedacted(diags, "Could not wait for the first provisioning cycle of service principal "+spID, err, token)
 		} else {
-			diags.AddError("The first provisioning cycle failed", err.Error())
+			diags.AddError("The first provisioning cycle failed", redact(err.Error(), token))
 		}
 	}
 	if job == nil {
@@ -611,7 +612,7 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 	plan.JobID = state.JobID
 	plan.SyncTemplateID = state.SyncTemplateID
 	if starts && plan.WaitFirstCycle.ValueBool() {
-		job = r.awaitFirstCycle(requestCtx, &plan, spID, jobID, before, job, &resp.Diagnostics)
+		job = r.awaitFirstCycle(requestCtx, &plan, spID, jobID, token, before, job, &resp.Diagnostics)
 	}
 	plan.saveWithJob(ctx, job, &resp.State, &resp.Diagnostics)
 }

@@ -17,7 +17,7 @@ check "netskope_provisioning" {
     error_message = "Netskope refuses the saved SCIM token: ${coalesce(data.entranetskope_provisioning_status.netskope.connection_error, "-")}"
   }
   assert {
-    condition     = data.entranetskope_provisioning_status.netskope.scim_token_days_left > 30
+    condition     = coalesce(data.entranetskope_provisioning_status.netskope.scim_token_days_left, 365) > 30 # null: expiry not tracked
     error_message = "The Netskope SCIM token expires in ${data.entranetskope_provisioning_status.netskope.scim_token_days_left} days: create a new one."
   }
   assert {
