@@ -264,7 +264,7 @@ func TestProvisioningResource_waitForFirstCycle(t *testing.T) {
 					f.check(func(context.Context, provSandbox) error {
 						users, err := s.SCIMUsers("")
 						if err != nil || len(users) != 1 {
-							return fmt.Errorf("users in Netskope after the first cycle: %v (%v)", users, err)
+							return fmt.Errorf("users in Netskope after the first cycle: %v (%w)", users, err)
 						}
 						return nil
 					})},
@@ -423,11 +423,11 @@ data "entranetskope_provisioning_status" "test" {
 						seriesBegan = s.Now().UTC().Truncate(time.Second)
 						res, err := s.RunCycles(ctx)
 						if err != nil || len(res) != 1 || res[0].QuarantineReason != provisioning.ReasonQuarantineException {
-							return fmt.Errorf("the refused cycle: %+v (%v)", res, err)
+							return fmt.Errorf("the refused cycle: %+v (%w)", res, err)
 						}
 						for _, d := range []time.Duration{6 * time.Hour, 12 * time.Hour} {
 							if res, err := s.AdvanceClock(ctx, d); err != nil || len(res) != 1 {
-								return fmt.Errorf("the retry after %s: %+v (%v)", d, res, err)
+								return fmt.Errorf("the retry after %s: %+v (%w)", d, res, err)
 							}
 						}
 						return nil
