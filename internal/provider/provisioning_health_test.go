@@ -152,7 +152,24 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // The saved token is tested once per plan: a refused token warns, naming Netskope's answer and what
 // to do, never the token; check_token_on_refresh = false saves that request.
 func TestProvisioningResource_tokenCheckOnRefresh(t *testing.T) {
-	f := newProvFixture(t)
+	forEachCredentialTestFailure(t, testTokenCheckOnRefresh)
+}
+
+// forEachCredentialTestFailure runs a test under each answer the sandbox offers for a failed Test
+// Connection (Graph documents none).
+func forEachCredentialTestFailure(t *testing.T, run func(t *testing.T, f *provFixture)) {
+	for _, status := range []int{400, 500} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			f := newProvFixture(t)
+			faults := f.s.Faults()
+			faults.CredentialTestFailureStatus = status
+			f.s.SetFaults(faults)
+			run(t, f)
+		})
+	}
+}
+
+func testTokenCheckOnRefresh(t *testing.T, f *provFixture) {
 	s := f.s
 	f.assignSeedUser(1)
 	rec := &aasDiagRecorder{}
@@ -351,7 +368,10 @@ func TestProvisioningResource_waitForFirstCycle(t *testing.T) {
 // The status of a job quarantined because Netskope refused the token: every part of it, the days
 // left before Entra disables the job counted on the sandbox's clock, and the saved-credential test.
 func TestProvisioningStatusDataSource_quarantined(t *testing.T) {
-	f := newProvFixture(t)
+	forEachCredentialTestFailure(t, testStatusQuarantined)
+}
+
+func testStatusQuarantined(t *testing.T, f *provFixture) {
 	s := f.s
 	f.assignSeedUser(1)
 	const ds = "data.entranetskope_provisioning_status.test"
@@ -460,7 +480,7 @@ data "entranetskope_provisioning_status" "test" {
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("synchronized_counts"), knownvalue.MapPartial(map[string]knownvalue.Check{
 						"user to urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": knownvalue.Int64Exact(1)})),
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("connection_ok"), knownvalue.Bool(false)),
-					contains(tfjsonpath.New("connection_error"), "CredentialValidationUnavailable", netskopeSays),
+					contains(tfjsonpath.New("connection_error"), "Failed to validate the credentials of the target system", netskopeSays),
 				},
 			},
 			{

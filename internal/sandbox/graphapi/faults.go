@@ -59,6 +59,11 @@ type Faults struct {
 	// template's schema) or "keep" (a new job from the same template gets the deleted job's mappings
 	// back, as if the portal's customized mappings outlived "Delete configuration").
 	SchemaOnJobDelete string `json:"schema_on_job_delete,omitempty"`
+	// CredentialTestFailureStatus is how validateCredentials answers a Test Connection that ran and
+	// failed. Graph documents only the 204 of a good one: 400 (the default, code
+	// CredentialValidationUnavailable) or 500 (code UnknownError, as the synchronization service
+	// answers other failures of the target) are both offered.
+	CredentialTestFailureStatus int `json:"credential_test_failure_status,omitempty"`
 }
 
 // Values of Faults.StartStatus.
@@ -92,6 +97,9 @@ func (f Faults) Validate() error {
 	}
 	if !slices.Contains([]string{"", SchemaOnJobDeleteDiscard, SchemaOnJobDeleteKeep}, f.SchemaOnJobDelete) {
 		return fmt.Errorf("schema_on_job_delete must be %q or %q, not %q", SchemaOnJobDeleteDiscard, SchemaOnJobDeleteKeep, f.SchemaOnJobDelete)
+	}
+	if !slices.Contains([]int{0, http.StatusBadRequest, http.StatusInternalServerError}, f.CredentialTestFailureStatus) {
+		return fmt.Errorf("credential_test_failure_status must be 400 or 500, not %d", f.CredentialTestFailureStatus)
 	}
 	if !slices.Contains([]int{0, http.StatusForbidden, http.StatusConflict}, f.SyncUnreadyStatus) {
 		return fmt.Errorf("sync_unready_status must be 403 or 409, not %d", f.SyncUnreadyStatus)
