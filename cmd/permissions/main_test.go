@@ -15,7 +15,7 @@ func TestRunQuickstart(t *testing.T) {
 	want := `Microsoft Graph application permissions to grant (then "Grant admin consent"):
   AppRoleAssignment.ReadWrite.All    entranetskope_app_assignments
   Application.Read.All               entranetskope_app_assignments
-  Application.ReadWrite.OwnedBy      data.entranetskope_netskope_principals, entranetskope_enterprise_app, entranetskope_provisioning
+  Application.ReadWrite.OwnedBy      data.entranetskope_netskope_principals, data.entranetskope_provisioning_status, entranetskope_enterprise_app, entranetskope_provisioning
   Group.Read.All                     data.entranetskope_groups, data.entranetskope_netskope_principals, entranetskope_app_assignments
   User.Read.All                      data.entranetskope_netskope_principals, data.entranetskope_users, entranetskope_app_assignments
 Why each is needed: docs/guides/permissions.md

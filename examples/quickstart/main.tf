@@ -86,16 +86,37 @@ resource "entranetskope_app_assignments" "netskope" {
 
 # Proof from the Netskope side, on every plan: everyone assigned above (users, and the direct members of
 # the groups) as Netskope's SCIM API shows them, read with a REST API v2 token that has Read on the SCIM
-# endpoints. Entra provisions about every 40 minutes, so right after the first apply this warns.
-check "users_arrived_in_netskope" {
-  data "entranetskope_netskope_principals" "assigned" {
-    service_principal_id = entranetskope_provisioning.netskope.service_principal_id
-    principals           = entranetskope_app_assignments.netskope.principals
-  }
+# endpoints. Entra provisions about every 40 minutes, so right after the first apply the check warns.
+# (Like the status below, the data source stays outside its check block: a data source scoped to a check
+# is read again on every apply, so no plan would ever be empty.)
+data "entranetskope_netskope_principals" "assigned" {
+  service_principal_id = entranetskope_provisioning.netskope.service_principal_id
+  principals           = entranetskope_app_assignments.netskope.principals
+}
 
+check "users_arrived_in_netskope" {
   assert {
     condition     = data.entranetskope_netskope_principals.assigned.all_arrived
     error_message = "Not everyone assigned is in Netskope (Entra provisions about every 40 minutes): missing ${jsonencode(data.entranetskope_netskope_principals.assigned.missing)}, inactive ${jsonencode(data.entranetskope_netskope_principals.assigned.inactive)}, groups without all their members ${jsonencode(data.entranetskope_netskope_principals.assigned.incomplete_groups)}."
+  }
+}
+
+# On every plan: is provisioning healthy? Test Connection with the saved token catches a Netskope
+# token that expired or was revoked before the next cycle fails and Entra quarantines the job. A
+# failed assertion warns without stopping the plan.
+data "entranetskope_provisioning_status" "netskope" {
+  service_principal_id = entranetskope_provisioning.netskope.service_principal_id
+  test_connection      = true
+}
+
+check "netskope_provisioning_healthy" {
+  assert {
+    condition     = data.entranetskope_provisioning_status.netskope.quarantine == null
+    error_message = "Entra quarantined provisioning to Netskope (${try(data.entranetskope_provisioning_status.netskope.quarantine.reason, "")}): ${try(data.entranetskope_provisioning_status.netskope.quarantine.error.message, "")} Entra disables it in ${try(data.entranetskope_provisioning_status.netskope.quarantine.days_until_disabled, "?")} days."
+  }
+  assert {
+    condition     = data.entranetskope_provisioning_status.netskope.connection_ok
+    error_message = "Netskope refuses the saved SCIM token: ${coalesce(data.entranetskope_provisioning_status.netskope.connection_error, "-")} Issue a new REST API v2 token and set it as scim_token."
   }
 }
 

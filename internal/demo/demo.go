@@ -11,11 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
@@ -186,42 +187,33 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.SCIMUserCount = len(users)
 
-	// The plan reads the quickstart's check, users_arrived_in_netskope: its data source asks Netskope's
-	// SCIM API, with the read-only token, who arrived. Terraform plans a check's data source to be
-	// read again during apply, so "no changes" means: nothing but that read.
+	// The refresh read the quickstart's data source for the check users_arrived_in_netskope: Netskope's
+	// SCIM API, asked with the read-only token, says who arrived.
+	stateJSON, code, err := tfQuiet("show", "-json")
+	if err != nil || code != 0 {
+		return nil, fmt.Errorf("terraform show -json failed (exit %d): %v %s", code, err, stateJSON)
+	}
+	report, err := readState(stateJSON, "data.entranetskope_netskope_principals.assigned")
+	if err != nil {
+		return nil, err
+	}
+	res.Netskope = *report
+	showNetskope(out, res.Netskope)
+
 	res.GraphRequests = s.Stats().Total
 	s.ResetStats()
 	s.ResetNetskopeStats()
-	say("terraform plan: expecting no changes; the check users_arrived_in_netskope reads Netskope")
-	if _, code, err = tf("plan", "-input=false", "-no-color", "-out=demo.tfplan"); err != nil {
+	say("terraform plan -detailed-exitcode: expecting no changes (it reads Netskope again for the check)")
+	if _, code, err = tf("plan", "-detailed-exitcode", "-input=false", "-no-color"); err != nil {
 		return nil, fmt.Errorf("terraform plan failed: %w", err)
-	} else if code != 0 {
-		return nil, fmt.Errorf("terraform plan failed (exit %d)", code)
 	}
+	res.PlanExitCode = code
 	res.PlanGraphRequests = s.Stats().Total
 	if st, err := s.NetskopeStatsOf(""); err == nil {
 		res.PlanNetskopeRequests = st.Tokens[sandbox.NetskopeTokenAPI]
 	}
-	planJSON, code, err := tfQuiet("show", "-json", "demo.tfplan")
-	if err != nil {
-		return nil, fmt.Errorf("terraform show -json failed: %w", err)
-	} else if code != 0 {
-		return nil, fmt.Errorf("terraform show -json failed (exit %d): %s", code, planJSON)
-	}
-	changes, report, err := readPlan(planJSON, "data.entranetskope_netskope_principals.assigned")
-	if err != nil {
-		return nil, err
-	}
-	if report != nil {
-		res.Netskope = *report
-		showNetskope(out, res.Netskope)
-	}
-	if len(changes) > 0 {
-		res.PlanExitCode = 2
-		return res, fmt.Errorf("terraform plan after apply wanted changes: %s", strings.Join(changes, "; "))
-	}
-	if report == nil {
-		return res, errors.New("the plan did not read the check users_arrived_in_netskope")
+	if code != 0 {
+		return res, fmt.Errorf("terraform plan after apply exited %d, want 0 (no changes)", code)
 	}
 	say("that plan: %d Graph requests, %d Netskope requests", res.PlanGraphRequests, res.PlanNetskopeRequests)
 	res.GraphRequests += res.PlanGraphRequests
@@ -351,55 +343,41 @@ func copyDir(src, dst string) error {
 	return nil
 }
 
-// readPlan reads `terraform show -json` of a plan: the changes it would make (a check's data source
-// read again during apply is none), and the report the named data source read.
-func readPlan(planJSON, address string) ([]string, *NetskopePrincipals, error) {
-	var plan struct {
-		ResourceChanges []struct {
-			Address string `json:"address"`
-			Change  struct {
-				Actions []string        `json:"actions"`
-				After   json.RawMessage `json:"after"`
-			} `json:"change"`
-		} `json:"resource_changes"`
-		OutputChanges map[string]struct {
-			Actions []string `json:"actions"`
-		} `json:"output_changes"`
+// readState reads the named data source's values from `terraform show -json` of the state.
+func readState(stateJSON, address string) (*NetskopePrincipals, error) {
+	var st struct {
+		Values struct {
+			RootModule struct {
+				Resources []struct {
+					Address string          `json:"address"`
+					Values  json.RawMessage `json:"values"`
+				} `json:"resources"`
+			} `json:"root_module"`
+		} `json:"values"`
 	}
-	if err := json.Unmarshal([]byte(planJSON), &plan); err != nil {
-		return nil, nil, fmt.Errorf("terraform show -json: %w", err)
+	if err := json.Unmarshal([]byte(stateJSON), &st); err != nil {
+		return nil, fmt.Errorf("terraform show -json: %w", err)
 	}
-	var changes []string
-	var report *NetskopePrincipals
-	for _, rc := range plan.ResourceChanges {
-		acts := strings.Join(rc.Change.Actions, ",")
-		if rc.Address == address {
-			report = &NetskopePrincipals{}
-			if err := json.Unmarshal(rc.Change.After, report); err != nil {
-				return nil, nil, fmt.Errorf("%s in the plan: %w", address, err)
+	for _, r := range st.Values.RootModule.Resources {
+		if r.Address == address {
+			var p NetskopePrincipals
+			if err := json.Unmarshal(r.Values, &p); err != nil {
+				return nil, fmt.Errorf("%s in the state: %w", address, err)
 			}
-		}
-		if acts != "no-op" && (acts != "read" || rc.Address != address) {
-			changes = append(changes, rc.Address+" "+acts)
+			return &p, nil
 		}
 	}
-	for name, oc := range plan.OutputChanges {
-		if acts := strings.Join(oc.Actions, ","); acts != "no-op" {
-			changes = append(changes, "output "+name+" "+acts)
-		}
-	}
-	sort.Strings(changes)
-	return changes, report, nil
+	return nil, fmt.Errorf("the state holds no %s", address)
 }
 
 // showNetskope prints the data source's report: who is in Netskope, and how.
 func showNetskope(out io.Writer, p NetskopePrincipals) {
 	_, _ = fmt.Fprintf(out, "==> in Netskope, read through its SCIM API with a read-only REST API v2 token (all arrived: %v):\n", p.AllArrived)
-	for _, upn := range sortedKeys(p.Users) {
+	for _, upn := range slices.Sorted(maps.Keys(p.Users)) {
 		u := p.Users[upn]
 		_, _ = fmt.Fprintf(out, "    %-30s %-9s via %s\n", upn, u.Status, strings.Join(u.AssignedVia, ", "))
 	}
-	for _, label := range sortedKeys(p.Groups) {
+	for _, label := range slices.Sorted(maps.Keys(p.Groups)) {
 		g := p.Groups[label]
 		line := fmt.Sprintf("    group %-24s %-9s %d members", label, g.Status, g.Members)
 		if len(g.MissingMembers) > 0 {
@@ -407,13 +385,4 @@ func showNetskope(out io.Writer, p NetskopePrincipals) {
 		}
 		_, _ = fmt.Fprintln(out, line)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

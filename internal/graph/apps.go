@@ -364,21 +364,26 @@ func (c *Client) DeleteEnterpriseApp(ctx context.Context, app *EnterpriseApp, pu
 }
 
 // WaitFor polls check until it reports done, fails, or ctx ends (the caller's timeout bounds it),
-// backing off from 1 to 10 seconds between polls.
+// backing off from 0.5 to 10 seconds between polls.
 func WaitFor(ctx context.Context, check func(context.Context) (bool, error)) error {
-	delay := 500 * time.Millisecond
+	return Poll(ctx, 10*time.Second, check, func(err error) error {
+		return fmt.Errorf("timed out waiting for Microsoft Graph to catch up: %w", err)
+	})
+}
+
+// Poll calls check until it reports done or fails, backing off from 0.5 seconds to maxDelay between
+// calls. When ctx ends between two calls, it returns ended(ctx's error).
+func Poll(ctx context.Context, maxDelay time.Duration, check func(context.Context) (bool, error), ended func(error) error) error {
+	delay := min(500*time.Millisecond, maxDelay)
 	for {
 		done, err := check(ctx)
-		if err != nil {
+		if err != nil || done {
 			return err
 		}
-		if done {
-			return nil
-		}
 		if err := sleep(ctx, delay); err != nil {
-			return fmt.Errorf("timed out waiting for Microsoft Graph to catch up: %w", err)
+			return ended(err)
 		}
-		delay = min(delay*2, 10*time.Second)
+		delay = min(delay*2, maxDelay)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
@@ -46,55 +45,6 @@ func (c *Client) SyncTemplates(ctx context.Context, spID string) ([]SyncTemplate
 	return out, nil
 }
 
-// Job is a synchronization (provisioning) job as far as the provider cares.
-type Job struct {
-	ID                              string
-	TemplateID                      string
-	ScheduleState                   string // Active | Disabled | Paused
-	Interval                        string // ISO 8601 duration, e.g. PT40M
-	StatusCode                      string // NotConfigured | NotRun | Active | Paused | Quarantine
-	CountSuccessiveCompleteFailures int64
-	LastExecutionState              string
-	LastExecutionEnded              time.Time // zero before the first cycle ends
-	LastExecutionError              string
-	QuarantineReason                string
-}
-
-func jobFrom(j models.SynchronizationJobable) *Job {
-	out := &Job{ID: deref(j.GetId()), TemplateID: deref(j.GetTemplateId())}
-	if s := j.GetSchedule(); s != nil {
-		if st := s.GetState(); st != nil {
-			out.ScheduleState = strings.TrimSpace(st.String())
-			out.ScheduleState = strings.ToUpper(out.ScheduleState[:1]) + out.ScheduleState[1:]
-		}
-		if iv := s.GetInterval(); iv != nil {
-			out.Interval = iv.String()
-		}
-	}
-	if st := j.GetStatus(); st != nil {
-		if code := st.GetCode(); code != nil {
-			out.StatusCode = code.String()
-			out.StatusCode = strings.ToUpper(out.StatusCode[:1]) + out.StatusCode[1:]
-		}
-		out.CountSuccessiveCompleteFailures = deref(st.GetCountSuccessiveCompleteFailures())
-		if le := st.GetLastExecution(); le != nil {
-			if s := le.GetState(); s != nil {
-				out.LastExecutionState = s.String()
-			}
-			if t := le.GetTimeEnded(); t != nil {
-				out.LastExecutionEnded = t.UTC()
-			}
-			if e := le.GetError(); e != nil {
-				out.LastExecutionError = deref(e.GetMessage())
-			}
-		}
-		if q := st.GetQuarantine(); q != nil && q.GetReason() != nil {
-			out.QuarantineReason = q.GetReason().String()
-		}
-	}
-	return out
-}
-
 // CreateJob creates a synchronization job from a template and waits until it can be read.
 func (c *Client) CreateJob(ctx context.Context, spID, templateID string) (*Job, error) {
 	body := models.NewSynchronizationJob()
@@ -103,7 +53,7 @@ func (c *Client) CreateJob(ctx context.Context, spID, templateID string) (*Job, 
 	if err != nil {
 		return nil, wrap(err, "create the provisioning job", "service principal "+spID+", template "+templateID, PermSynchronization)
 	}
-	job := jobFrom(j)
+	job := &Job{ID: deref(j.GetId()), TemplateID: deref(j.GetTemplateId())}
 	err = WaitFor(ctx, func(ctx context.Context) (bool, error) {
 		got, err := c.GetJob(ctx, spID, job.ID)
 		if IsNotFound(err) {
@@ -115,33 +65,6 @@ func (c *Client) CreateJob(ctx context.Context, spID, templateID string) (*Job, 
 		return err == nil, err
 	})
 	return job, err
-}
-
-// GetJob reads a synchronization job.
-func (c *Client) GetJob(ctx context.Context, spID, jobID string) (*Job, error) {
-	j, err := c.sdk.ServicePrincipals().ByServicePrincipalId(spID).Synchronization().Jobs().BySynchronizationJobId(jobID).Get(ctx, nil)
-	if err != nil {
-		return nil, wrap(err, "read the provisioning job", jobID, PermSynchronization)
-	}
-	return jobFrom(j), nil
-}
-
-// ListJobs lists the app's synchronization jobs.
-func (c *Client) ListJobs(ctx context.Context, spID string) ([]*Job, error) {
-	return c.listJobs(ctx, spID, PermSynchronization)
-}
-
-// listJobs is ListJobs naming permission in a refusal.
-func (c *Client) listJobs(ctx context.Context, spID, permission string) ([]*Job, error) {
-	resp, err := c.sdk.ServicePrincipals().ByServicePrincipalId(spID).Synchronization().Jobs().Get(ctx, nil)
-	if err != nil {
-		return nil, wrap(err, "list the provisioning jobs", "service principal "+spID, permission)
-	}
-	var out []*Job
-	for _, j := range resp.GetValue() {
-		out = append(out, jobFrom(j))
-	}
-	return out, nil
 }
 
 // DeleteJob deletes a synchronization job; a job already gone is not an error.

@@ -343,6 +343,7 @@ func TestAccProvisioningStatusDataSource_afterSetup(t *testing.T) {
 data "entranetskope_provisioning_status" "test" {
   service_principal_id  = entranetskope_provisioning.test.service_principal_id
   scim_token_expires_at = %[1]q
+  test_connection       = true
 }
 `, expires)
 	const addr = "data.entranetskope_provisioning_status.test"
@@ -352,6 +353,10 @@ data "entranetskope_provisioning_status" "test" {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("job_id"), knownvalue.NotNull()),
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("schedule_state"), knownvalue.StringExact("Active")),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("schedule_interval"), knownvalue.NotNull()),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("quarantine"), knownvalue.Null()),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("connection_ok"), knownvalue.Bool(true)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("connection_error"), knownvalue.Null()),
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("scim_token_days_left"), knownvalue.Int64Func(func(v int64) error {
 					if v < 88 || v > 90 {
 						return fmt.Errorf("%d days left, want about 89", v)

@@ -3,6 +3,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -45,6 +46,9 @@ type Options struct {
 	SyncReadyWait time.Duration
 	// Now is the clock of expiry checks (default time.Now): tests set the day.
 	Now func() time.Time
+	// CyclePoll is the longest pause between two reads of a job whose first cycle is awaited
+	// (wait_for_first_cycle; default firstCyclePollMax): tests, whose cycles run on demand, shorten it.
+	CyclePoll time.Duration
 }
 
 // New returns a constructor for the provider at the given version.
@@ -353,8 +357,9 @@ type providerData struct {
 	// templates are the apps' default attribute mappings, read once per run.
 	templates *templateSchemas
 	// netskope reads the Netskope tenant, for the data sources that ask it who arrived.
-	netskope *netskopeAccess
-	apps     *runApps // the enterprise apps this run made or adopted
+	netskope  *netskopeAccess
+	apps      *runApps // the enterprise apps this run made or adopted
+	cyclePoll time.Duration
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
@@ -367,7 +372,8 @@ func newProviderData(client *graph.Client, opts Options) *providerData {
 	denied := newDeniedPermissions()
 	assignments := newAssignmentStore(client, opts.PlanLagWait)
 	assignments.denied = denied
-	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now, templates: newTemplateSchemas(), apps: newRunApps()}
+	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now, templates: newTemplateSchemas(),
+		apps: newRunApps(), cyclePoll: cmp.Or(opts.CyclePoll, firstCyclePollMax)}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -61,6 +62,7 @@ type provisioningResource struct {
 	denied        *deniedPermissions
 	now           func() time.Time
 	templates     *templateSchemas
+	cyclePoll     time.Duration
 }
 
 func (r *provisioningResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -157,6 +159,32 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				MarkdownDescription: "Provisioning status On (`true`, default: the job is started) or Off (`false`: " +
 					"the job is paused). Pausing in the portal shows up as drift.",
 			},
+			"check_token_on_refresh": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+				MarkdownDescription: "Whether each refresh (every `terraform plan`) runs Entra's *Test Connection* with the " +
+					"saved Tenant URL and SCIM token, and warns when Netskope refuses the token (expired or revoked) before the " +
+					"next cycle fails and Entra quarantines the job. Costs one Graph request per plan (`validateCredentials` with " +
+					"`useSavedCredentials`; the token never travels). Default `true`; `false` turns it off from the plan after " +
+					"the apply that sets it (a refresh reads the setting from state).",
+			},
+			"wait_for_first_cycle": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+				MarkdownDescription: "Whether an apply that starts the job (create, `enabled` turned on, or a `scope` " +
+					"change, which restarts it) waits until its first provisioning cycle has ended, and fails with that " +
+					"cycle's own error: the quarantine reason, how many users and groups failed, and the error Netskope " +
+					"returned. Default `false`. The job is polled with a back-off of up to a minute. A create whose cycle " +
+					"fails keeps the job in state, tainted: fix the cause, and the next apply replaces it.",
+			},
+			"first_cycle_timeout": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "How long `wait_for_first_cycle` waits, as a duration such as `40m` or `2h` " +
+					"(default `1h`); separate from `timeouts`.",
+				Validators: []validator.String{positiveDuration()},
+			},
 			"job_id": schema.StringAttribute{
 				Computed:            true,
 				MarkdownDescription: "Id of the synchronization job.",
@@ -187,6 +215,7 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 func (r *provisioningResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
 		r.client, r.syncReadyWait, r.denied, r.now, r.templates = pd.client, pd.syncReadyWait, pd.denied, pd.now, pd.templates
+		r.cyclePoll = pd.cyclePoll
 	}
 }
 
@@ -284,6 +313,7 @@ func (r *provisioningResource) ImportState(ctx context.Context, req resource.Imp
 }
 
 func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	requestCtx := ctx
 	var plan provisioningModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	token := r.configuredToken(ctx, req.Config.GetAttribute, &plan, &resp.Diagnostics)
@@ -380,7 +410,38 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	}
 	plan.ID = types.StringValue(spID)
 	plan.SyncTemplateID = types.StringValue(tmpl.ID)
+	if plan.Enabled.ValueBool() && plan.WaitFirstCycle.ValueBool() {
+		// The job is made and started: whatever its first cycle brings, the state records it.
+		job = r.awaitFirstCycle(requestCtx, &plan, spID, job.ID, token, nil, job, &resp.Diagnostics)
+	}
 	plan.saveWithJob(ctx, job, &resp.State, &resp.Diagnostics)
+}
+
+// awaitFirstCycle waits for the first cycle after a start (wait_for_first_cycle), bounded by
+// first_cycle_timeout rather than the operation's timeout, and reports its failure as an error. It
+// returns the job as last read (current when nothing newer could be read). token is kept out of the
+// messages, whatever Entra wrote.
+func (r *provisioningResource) awaitFirstCycle(ctx context.Context, plan *provisioningModel, spID, jobID, token string,
+	before *graph.JobExecution, current *graph.Job, diags *diag.Diagnostics) *graph.Job {
+	timeout := defaultFirstCycleTimeout
+	if d, err := time.ParseDuration(plan.FirstCycleTimeout.ValueString()); err == nil && !plan.FirstCycleTimeout.IsNull() {
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	job, err := r.waitForFirstCycle(ctx, spID, jobID, before, timeout)
+	if err != nil {
+		var ge *graph.Error
+		if errors.As(err, &ge) {
+			r.denied.addRedacted(diags, "Could not wait for the first provisioning cycle of service principal "+spID, err, token)
+		} else {
+			diags.AddError("The first provisioning cycle failed", redact(err.Error(), token))
+		}
+	}
+	if job == nil {
+		return current
+	}
+	return job
 }
 
 func (r *provisioningResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -438,6 +499,16 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 		return
 	}
 	state.setMappings(schema)
+	// An import has no record of these settings: they read as their defaults.
+	if state.CheckToken.IsNull() {
+		state.CheckToken = types.BoolValue(true)
+	}
+	if state.WaitFirstCycle.IsNull() {
+		state.WaitFirstCycle = types.BoolValue(false)
+	}
+	if state.CheckToken.ValueBool() && settings.TokenSaved && settings.BaseURL != "" {
+		r.checkSavedToken(ctx, spID, job.ID, state.SCIMToken.ValueString(), &resp.Diagnostics)
+	}
 	if imported {
 		template, err := r.templates.get(ctx, r.client, spID, job.TemplateID)
 		if err != nil {
@@ -451,6 +522,7 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 }
 
 func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	requestCtx := ctx
 	var plan, state provisioningModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -506,6 +578,17 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 		}
 	}
 
+	// A cycle awaited after this start is told from the last one before it.
+	starts := plan.Enabled.ValueBool() && (scopeChanged || !state.Enabled.ValueBool())
+	var before *graph.JobExecution
+	if starts && plan.WaitFirstCycle.ValueBool() {
+		current, err := r.client.GetJob(ctx, spID, jobID)
+		if err != nil {
+			r.denied.add(&resp.Diagnostics, summary, err)
+			return
+		}
+		before = current.LastExecution
+	}
 	var err error
 	switch {
 	case plan.Enabled.ValueBool() && scopeChanged:
@@ -528,6 +611,9 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 	plan.ID = state.ID
 	plan.JobID = state.JobID
 	plan.SyncTemplateID = state.SyncTemplateID
+	if starts && plan.WaitFirstCycle.ValueBool() {
+		job = r.awaitFirstCycle(requestCtx, &plan, spID, jobID, token, before, job, &resp.Diagnostics)
+	}
 	plan.saveWithJob(ctx, job, &resp.State, &resp.Diagnostics)
 }
 
@@ -601,6 +687,9 @@ type provisioningModel struct {
 	Status             types.String   `tfsdk:"status"`
 	ScheduleInterval   types.String   `tfsdk:"schedule_interval"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+	CheckToken         types.Bool     `tfsdk:"check_token_on_refresh"`
+	WaitFirstCycle     types.Bool     `tfsdk:"wait_for_first_cycle"`
+	FirstCycleTimeout  types.String   `tfsdk:"first_cycle_timeout"`
 
 	UserNameSource         types.String `tfsdk:"user_name_source"`
 	AttributeOverrides     types.Map    `tfsdk:"attribute_overrides"`

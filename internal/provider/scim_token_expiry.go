@@ -16,9 +16,9 @@ const defaultTokenExpiryWarningDays = 14
 const tokenExpiryDescription = "When the Netskope SCIM token expires, in RFC 3339 (`2026-03-31T00:00:00Z`): Netskope " +
 	"shows the date when it creates a REST API v2 token. Unset: the expiry is not tracked."
 
-// tokenDaysLeft is the whole days from now until the token expires, rounded down: 14 days and 3
+// daysUntil is the whole days from now until a moment (a token expiry, a disabling), rounded down: 14 days and 3
 // hours is 14, one hour is 0, one hour past the expiry is -1.
-func tokenDaysLeft(expires, now time.Time) int64 {
+func daysUntil(expires, now time.Time) int64 {
 	const day = 24 * time.Hour
 	d := expires.Sub(now)
 	days := int64(d / day)
@@ -41,7 +41,7 @@ func parseTokenExpiry(v types.String) (time.Time, bool) {
 // checkTokenExpiry adds the plan's error once the token has expired, or its warning from warnDays
 // days before.
 func checkTokenExpiry(diags *diag.Diagnostics, attr path.Path, expires time.Time, warnDays int64, now time.Time) {
-	days := tokenDaysLeft(expires, now)
+	days := daysUntil(expires, now)
 	when := expires.UTC().Format(time.RFC3339)
 	renew := "Create a new REST API v2 token in Netskope (Settings > Tools > REST API v2, with the SCIM scopes), set it " +
 		"as the SCIM token and its expiry date as scim_token_expires_at, and apply: Entra tests the connection with it and saves it."

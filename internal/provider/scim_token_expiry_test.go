@@ -121,7 +121,7 @@ func TestProvisioningResource_tokenExpiry(t *testing.T) {
 			{PreConfig: at(30 * day), Config: cfg, ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("data.entranetskope_provisioning_status.test", tfjsonpath.New("status"), knownvalue.NotNull()),
 				statecheck.ExpectKnownValue("data.entranetskope_provisioning_status.test", tfjsonpath.New("schedule_state"), knownvalue.StringExact("Active")),
-				statecheck.ExpectKnownValue("data.entranetskope_provisioning_status.test", tfjsonpath.New("quarantine_reason"), knownvalue.Null()),
+				statecheck.ExpectKnownValue("data.entranetskope_provisioning_status.test", tfjsonpath.New("quarantine"), knownvalue.Null()),
 			}},
 		},
 	})
@@ -155,8 +155,8 @@ func TestTokenDaysLeft(t *testing.T) {
 		{15 * 24 * time.Hour, 15}, {14*24*time.Hour + 3*time.Hour, 14}, {14 * 24 * time.Hour, 14},
 		{time.Hour, 0}, {0, 0}, {-time.Hour, -1}, {-24 * time.Hour, -1}, {-25 * time.Hour, -2},
 	} {
-		if got := tokenDaysLeft(now.Add(tc.expires), now); got != tc.want {
-			t.Errorf("tokenDaysLeft(now%+v) = %d, want %d", tc.expires, got, tc.want)
+		if got := daysUntil(now.Add(tc.expires), now); got != tc.want {
+			t.Errorf("daysUntil(now%+v) = %d, want %d", tc.expires, got, tc.want)
 		}
 	}
 }

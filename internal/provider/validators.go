@@ -223,3 +223,26 @@ func (sinceValidator) ValidateString(_ context.Context, req validator.StringRequ
 				"zone, like 2026-03-31T00:00:00Z, or a positive span such as 24h, 90m or 7d.", raw))
 	}
 }
+
+// positiveDuration accepts a Go duration of at least a minute, such as 40m or 1h30m.
+func positiveDuration() validator.String { return durationValidator{} }
+
+type durationValidator struct{}
+
+func (durationValidator) Description(context.Context) string {
+	return "must be a duration of at least a minute, such as 40m, 2h or 1h30m"
+}
+
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw := req.ConfigValue.ValueString()
+	if d, err := time.ParseDuration(raw); err != nil || d < time.Minute {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
+			fmt.Sprintf("%q is not a duration of at least a minute: write a number with its unit, like 40m, 2h or 1h30m "+
+				"(units s, m and h).", raw))
+	}
+}

@@ -165,13 +165,14 @@ func TestGraphSyncSecretsPutModes(t *testing.T) {
 
 func TestGraphSyncSecretsPutFaultValidated(t *testing.T) {
 	s := startSandbox(t, Options{})
-	for _, bad := range []map[string]any{{"secrets_put": "append"}, {"sync_unready_status": 404}, {"sync_unready_ms": -1}} {
+	for _, bad := range []map[string]any{{"secrets_put": "append"}, {"sync_unready_status": 404}, {"sync_unready_ms": -1},
+		{"credential_test_failure_status": 401}} {
 		status, _, body := jsonCall(t, s, http.MethodPut, s.AdminURL()+"faults", "", "", "application/json", bad)
 		if status != http.StatusBadRequest {
 			t.Errorf("faults %v: %d %v, want 400", bad, status, body)
 		}
 	}
-	if f := s.Faults(); f.SecretsPut != "" || f.SyncUnreadyStatus != 0 {
+	if f := s.Faults(); f.SecretsPut != "" || f.SyncUnreadyStatus != 0 || f.CredentialTestFailureStatus != 0 {
 		t.Errorf("a rejected fault setting was applied: %+v", f)
 	}
 }

@@ -622,3 +622,87 @@ func TestProvisioningOnDemandSkipsUnassignedAndLagging(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 }
+
+// A cycle refused by Netskope leaves the status Graph documents (synchronizationStatus): every
+// property of lastExecution and quarantine, a progress entry, the counts by type and the
+// troubleshooting URL, with Netskope's own words in the error; the saved-credentials Test
+// Connection fails with them too, and a good cycle clears the URL.
+func TestGraphSyncStatusShapeWhenTokenRefused(t *testing.T) {
+	s := startSandbox(t, Options{ManualCycles: true})
+	app := provSetup(t, s, false)
+	provGraph(t, s, http.MethodPost, app.base+"/jobs/"+app.jobID+"/start", nil, http.StatusNoContent)
+	provAssign(t, s, app, provUserID(t, s, SeedUserUPN(1)), app.userRoleID)
+	if r := provCycle(t, s, app); r.State != "Succeeded" {
+		t.Fatalf("first cycle: %+v", r)
+	}
+	provGraph(t, s, http.MethodPost, app.base+"/jobs/"+app.jobID+"/validateCredentials",
+		map[string]any{"useSavedCredentials": true}, http.StatusNoContent)
+	provRevokeWithWork(t, s, app)
+	if r := provCycle(t, s, app); r.StatusCode != "Quarantine" {
+		t.Fatalf("cycle with a revoked token: %+v", r)
+	}
+	st, _ := provJob(t, s, app)
+	for _, k := range []string{"code", "countSuccessiveCompleteFailures", "escrowsPruned", "lastExecution", "lastSuccessfulExecution",
+		"lastSuccessfulExecutionWithExports", "progress", "quarantine", "steadyStateFirstAchievedTime", "steadyStateLastAchievedTime",
+		"synchronizedEntryCountByType", "troubleshootingUrl"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("status lacks %s", k)
+		}
+	}
+	last := st["lastExecution"].(map[string]any)
+	for _, k := range []string{"activityIdentifier", "countEntitled", "countEntitledForProvisioning", "countEscrowed", "countEscrowedRaw",
+		"countExported", "countExports", "countImported", "countImportedDeltas", "countImportedReferenceDeltas", "error", "state",
+		"timeBegan", "timeEnded"} {
+		if _, ok := last[k]; !ok {
+			t.Errorf("lastExecution lacks %s", k)
+		}
+	}
+	const netskopeSays = "Authorization failure. The bearer token is missing, invalid, expired or revoked."
+	lastErr, _ := last["error"].(map[string]any)
+	if last["state"] != "Failed" || lastErr["code"] != "SystemForCrossDomainIdentityManagementUnauthorized" ||
+		!strings.Contains(lastErr["message"].(string), netskopeSays) {
+		t.Fatalf("lastExecution: %v", last)
+	}
+	q := st["quarantine"].(map[string]any)
+	for _, k := range []string{"currentBegan", "error", "nextAttempt", "reason", "seriesBegan", "seriesCount"} {
+		if _, ok := q[k]; !ok {
+			t.Errorf("quarantine lacks %s", k)
+		}
+	}
+	if q["reason"] != provisioning.ReasonQuarantineException || q["seriesCount"] != float64(0) || q["nextAttempt"] == nil {
+		t.Fatalf("quarantine: %v", q)
+	}
+	if st["troubleshootingUrl"] != provisioning.TroubleshootingURL {
+		t.Fatalf("troubleshootingUrl: %v", st["troubleshootingUrl"])
+	}
+	progress, _ := st["progress"].([]any)
+	if len(progress) != 1 {
+		t.Fatalf("progress: %v", st["progress"])
+	}
+	for _, k := range []string{"completedUnits", "totalUnits", "units", "progressObservationDateTime"} {
+		if _, ok := progress[0].(map[string]any)[k]; !ok {
+			t.Errorf("progress lacks %s", k)
+		}
+	}
+	if counts, _ := st["synchronizedEntryCountByType"].([]any); len(counts) == 0 {
+		t.Fatalf("synchronizedEntryCountByType: %v", st["synchronizedEntryCountByType"])
+	}
+	failed := provGraph(t, s, http.MethodPost, app.base+"/jobs/"+app.jobID+"/validateCredentials",
+		map[string]any{"useSavedCredentials": true}, http.StatusBadRequest)
+	if msg, _ := failed["error"].(map[string]any)["message"].(string); !strings.Contains(msg, netskopeSays) {
+		t.Fatalf("saved-credentials test with a revoked token: %v", failed)
+	}
+
+	tok, err := s.RotateSCIMToken("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	provSaveSecrets(t, s, app, tok, false)
+	provGraph(t, s, http.MethodPost, app.base+"/jobs/"+app.jobID+"/start", nil, http.StatusNoContent)
+	if r := provCycle(t, s, app); r.State != "Succeeded" {
+		t.Fatalf("cycle with a new token: %+v", r)
+	}
+	if st, _ := provJob(t, s, app); st["troubleshootingUrl"] != nil || st["quarantine"] != nil {
+		t.Fatalf("after a good cycle: %v", st)
+	}
+}

@@ -29,6 +29,14 @@ resource "entranetskope_provisioning" "netskope" {
   # Provisioning status On; false pauses the job.
   enabled = true
 
+  # The apply waits for the first provisioning cycle and fails with its own error (a refused token,
+  # users Netskope rejected) instead of a surprise 40 minutes later.
+  wait_for_first_cycle = true
+  first_cycle_timeout  = "45m"
+
+  # Every plan tests the saved token and warns when Netskope refuses it (one request; the default).
+  check_token_on_refresh = true
+
   # Netskope's userName (the name people sign in with) from the mail attribute rather than the user
   # principal name. Every other mapping stays as the Netskope template has it, and a mapping edited
   # in the Entra admin center shows in the plan (attribute_mappings) and is restored by apply.

@@ -76,6 +76,11 @@ type Faults struct {
 	// restart starts the job, and a start lifts quarantine) or "scope" (the quarantine and its next
 	// attempt stay; only the other resets apply). ForceDeletes lifts a TooManyDeletes quarantine under both.
 	RestartQuarantine string `json:"restart_quarantine,omitempty"`
+	// CredentialTestFailureStatus is how validateCredentials answers a Test Connection that ran and
+	// failed. Graph documents only the 204 of a good one: 400 (the default, code
+	// CredentialValidationUnavailable) or 500 (code UnknownError, as the synchronization service
+	// answers other failures of the target) are both offered.
+	CredentialTestFailureStatus int `json:"credential_test_failure_status,omitempty"`
 }
 
 // Values of Faults.ReportsWithoutDirectoryRead.
@@ -130,6 +135,9 @@ func (f Faults) Validate() error {
 	}
 	if !slices.Contains([]string{"", RestartQuarantineLift, RestartQuarantineScope}, f.RestartQuarantine) {
 		return fmt.Errorf("restart_quarantine must be %q or %q, not %q", RestartQuarantineLift, RestartQuarantineScope, f.RestartQuarantine)
+	}
+	if !slices.Contains([]int{0, http.StatusBadRequest, http.StatusInternalServerError}, f.CredentialTestFailureStatus) {
+		return fmt.Errorf("credential_test_failure_status must be 400 or 500, not %d", f.CredentialTestFailureStatus)
 	}
 	if !slices.Contains([]int{0, http.StatusForbidden, http.StatusConflict}, f.SyncUnreadyStatus) {
 		return fmt.Errorf("sync_unready_status must be 403 or 409, not %d", f.SyncUnreadyStatus)

@@ -530,8 +530,11 @@ func (s *API) validateCredentials(c *gctx) {
 		if len(token) >= 8 {
 			msg = strings.ReplaceAll(msg, token, "***")
 		}
-		c.error(http.StatusBadRequest, "CredentialValidationUnavailable",
-			"Failed to validate the credentials of the target system (Tenant URL and Secret Token): "+msg)
+		status, code := http.StatusBadRequest, "CredentialValidationUnavailable"
+		if s.faults.get().CredentialTestFailureStatus == http.StatusInternalServerError {
+			status, code = http.StatusInternalServerError, "UnknownError"
+		}
+		c.error(status, code, "Failed to validate the credentials of the target system (Tenant URL and Secret Token): "+msg)
 		return
 	}
 	c.noContent()

@@ -50,7 +50,7 @@ func probeSCIM(c *scimClient, path string, q url.Values) error {
 	var msg string
 	switch {
 	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		msg = fmt.Sprintf("the SCIM endpoint %s rejected the Secret Token (HTTP %d): the token is invalid, expired or revoked", c.base, st)
+		msg = fmt.Sprintf("the SCIM endpoint %s rejected the Secret Token (HTTP %d%s): the token is invalid, expired or revoked", c.base, st, detailSuffix(c.lastDetail))
 	case st == http.StatusNotFound:
 		msg = fmt.Sprintf("%s is not a SCIM endpoint: GET %s answered HTTP 404 (check the Tenant URL; Netskope's ends in /api/v2/scim)", c.base, path)
 	case st != http.StatusOK:

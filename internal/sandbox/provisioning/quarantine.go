@@ -21,6 +21,9 @@ const (
 	QuarantineDisableAfter = 28 * 24 * time.Hour
 )
 
+// TroubleshootingURL is the document a quarantined job's status points to.
+const TroubleshootingURL = "https://learn.microsoft.com/entra/identity/app-provisioning/application-provisioning-quarantine-status"
+
 // The quarantine reasons Graph reports (quarantineReason).
 const (
 	ReasonQuarantineException = "EncounteredQuarantineException"
@@ -136,6 +139,22 @@ func (e *Engine) finish(spID, jobID string, began time.Time, r *cycleRun) CycleR
 		if j.Schedule.State == "Active" {
 			st.Code = "Active"
 		}
+	}
+	// Guess: Graph documents progress as the job's progress toward completion without saying what
+	// a finished cycle leaves there. The sandbox leaves one entry: the objects the cycle looked at,
+	// all of them done unless the cycle failed outright.
+	done := r.objects
+	if r.fatal != nil {
+		done = min(r.objects, exec.CountExported)
+	}
+	st.Progress = []any{map[string]any{"completedUnits": done, "totalUnits": r.objects, "units": "Objects",
+		"progressObservationDateTime": directory.GraphTime(ended)}}
+	// Guess: troubleshootingUrl ("in the event of job failure, this URL points to a troubleshooting
+	// document") is set while the job is quarantined and null otherwise.
+	st.TroubleshootingURL = nil
+	if st.Quarantine != nil {
+		u := TroubleshootingURL
+		st.TroubleshootingURL = &u
 	}
 	st.SynchronizedEntryCountByType = []directory.KeyValueInt{
 		{Key: "user to " + scimEnterpriseSchema, Value: int64(len(r.ledger.Users))},

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
@@ -75,7 +76,7 @@ func (r *cycleRun) check(status int, err error) bool {
 	if status == http.StatusUnauthorized || status == http.StatusForbidden {
 		r.failed++
 		r.fatal = &directory.SyncError{Code: "SystemForCrossDomainIdentityManagementUnauthorized", TenantActionable: true,
-			Message: fmt.Sprintf("The SCIM endpoint %s rejected the Secret Token (HTTP %d): the token is invalid, expired or revoked. Generate a new token in Netskope and save it in the provisioning credentials.", r.client.base, status)}
+			Message: redact(fmt.Sprintf("The SCIM endpoint %s rejected the Secret Token (HTTP %d%s): the token is invalid, expired or revoked. Generate a new token in Netskope and save it in the provisioning credentials.", r.client.base, status, detailSuffix(r.client.lastDetail)), r.client.token)}
 		return false
 	}
 	return true
@@ -131,6 +132,15 @@ func (c *scimClient) do(method, path string, q url.Values, body any) (int, map[s
 		}
 	}
 	return resp.StatusCode, out, nil
+}
+
+// detailSuffix is what the SCIM endpoint said, for an error message. Guess: Entra's errors quote the
+// target's answer (its portal shows the response body of a failed request).
+func detailSuffix(detail string) string {
+	if detail == "" {
+		return ""
+	}
+	return ", " + strconv.Quote(detail)
 }
 
 // scimString quotes a value for a SCIM filter (RFC 7644 3.4.2.2: a JSON string).
