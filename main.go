@@ -31,11 +31,13 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		runtimedebug.SetMemoryLimit(memoryLimit)
 	}
+	stopProfiles := startProfiles()
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/entranetskope/entranetskope",
 		Debug:   debug,
 	})
+	stopProfiles()
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,6 +5,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +54,11 @@ type Config struct {
 	Sizes       []int
 	Forms       []Form
 	LatencyMS   int
+	// ProfileDir, when set, has every provider process write CPU and heap profiles
+	// (ENTRANETSKOPE_PROFILE_DIR) under <ProfileDir>/<form>-<n>/<phase>/.
+	ProfileDir string
+	// Parallelism is terraform's -parallelism (default 20).
+	Parallelism int
 	Out         io.Writer // progress; nil discards
 }
 
@@ -70,6 +77,7 @@ type Phase struct {
 type Run struct {
 	N              int     `json:"n"`
 	Form           Form    `json:"form"`
+	Parallelism    int     `json:"parallelism"`
 	Phases         []Phase `json:"phases"`
 	PeakProviderKB int64   `json:"peak_provider_rss_kb"`
 	Error          string  `json:"error,omitempty"`
@@ -164,7 +172,7 @@ resource "entranetskope_app_assignment" "each" {
 `
 
 func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) {
-	run := Run{N: n, Form: form}
+	run := Run{N: n, Form: form, Parallelism: cmp.Or(cfg.Parallelism, 20)}
 	logf := func(format string, args ...any) {
 		if cfg.Out != nil {
 			_, _ = fmt.Fprintf(cfg.Out, "bench n=%d form=%s: "+format+"\n", append([]any{n, form}, args...)...)
@@ -212,6 +220,10 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, cfg.Terraform, args...)
 		cmd.Dir, cmd.Env = dir, env
+		if cfg.ProfileDir != "" {
+			pd := filepath.Join(cfg.ProfileDir, fmt.Sprintf("%s-%d", form, n), strings.ReplaceAll(name, " ", "-"))
+			cmd.Env = append(slices.Clone(env), "ENTRANETSKOPE_PROFILE_DIR="+pd)
+		}
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &buf, &buf
 		err := cmd.Start()
@@ -245,15 +257,16 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 		return p, nil
 	}
 
+	par := fmt.Sprintf("-parallelism=%d", run.Parallelism)
 	steps := []struct {
 		name string
 		args []string
 		pre  func() error
 	}{
-		{PhaseApply, []string{"apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"}, nil},
-		{PhasePlanNoChange, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", "-parallelism=20"}, nil},
-		{PhasePlanAfterDrop, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", "-parallelism=20"}, func() error { return dropOnePercent(ctx, s) }},
-		{PhaseDestroy, []string{"destroy", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"}, nil},
+		{PhaseApply, []string{"apply", "-auto-approve", "-input=false", "-no-color", par}, nil},
+		{PhasePlanNoChange, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", par}, nil},
+		{PhasePlanAfterDrop, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", par}, func() error { return dropOnePercent(ctx, s) }},
+		{PhaseDestroy, []string{"destroy", "-auto-approve", "-input=false", "-no-color", par}, nil},
 	}
 	for _, st := range steps {
 		if st.pre != nil && !strings.HasPrefix(string(form), "floor") {

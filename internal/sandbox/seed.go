@@ -18,3 +18,9 @@ func (s *Server) AddUsers(n int) []string { return s.store.AddUsers(n) }
 
 // AddGroups adds n security groups with unique names and returns their object ids.
 func (s *Server) AddGroups(n int) []string { return s.store.AddGroups(n) }
+
+// AddGroupWithMembers adds a security group named displayName whose direct members are the given
+// users and groups (object ids), and returns its object id.
+func (s *Server) AddGroupWithMembers(displayName string, memberIDs []string) string {
+	return s.store.AddGroupWithMembers(displayName, memberIDs)
+}

@@ -25,6 +25,8 @@ func main() {
 	table := flag.String("table", "", "do not measure: rewrite the bench section of this README from the -json file")
 	flag.StringVar(&cfg.Terraform, "terraform", "bin/terraform", "the terraform CLI")
 	flag.StringVar(&cfg.ProviderDir, "provider-dir", "bin", "directory holding terraform-provider-entranetskope")
+	flag.StringVar(&cfg.ProfileDir, "profile-dir", "", "have the provider write CPU and heap profiles under this directory (ENTRANETSKOPE_PROFILE_DIR; see CONTRIBUTING.md)")
+	flag.IntVar(&cfg.Parallelism, "parallelism", 20, "terraform's -parallelism")
 	flag.IntVar(&cfg.LatencyMS, "latency-ms", 25, "latency the sandbox adds to every Graph request")
 	flag.Parse()
 	if *table != "" {
