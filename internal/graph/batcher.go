@@ -21,6 +21,12 @@ import (
 // run, or instances busy in Terraform's own work), the queue goes out once the run has been quiet
 // for a while, and never later than batcherMaxWait after the first write waiting.
 //
+// Terraform re-plans each instance in the apply right before applying it, so the provider hears of
+// a create moments before it is asked to make it: Expect announces it. Announced writes count as in
+// flight (a batch is sized for them), and while any is still on its way a batch waits for them
+// (within batcherMaxWait) instead of going out on a quiet period: a batch fills from every instance
+// Terraform runs side by side, not only from those that reached Create first.
+//
 // The quiet period follows the run's pace: Terraform hands instances out one at a time, tens of
 // milliseconds apart in a run of thousands (its own work per instance), so a fixed short pause
 // would send batches of two or three. The batcher waits for batcherQuietGaps times the usual gap
@@ -36,8 +42,9 @@ type Batcher struct {
 	queue    []*batcherItem
 	timer    *time.Timer
 	firstAt  time.Time
-	inFlight int // callers inside do
-	peak     int // the most callers seen inside do at once
+	inFlight int         // callers inside do
+	expected []time.Time // writes announced by Expect and not arrived yet, oldest first
+	peak     int         // the most writes seen in flight at once (inside do or announced)
 	lastAt   time.Time
 	gap      time.Duration // moving average of the time between writes
 }
@@ -65,6 +72,26 @@ const (
 // NewBatcher returns the run's batcher for c.
 func (c *Client) NewBatcher() *Batcher {
 	return &Batcher{c: c, idle: batcherIdle, max: batcherMaxWait, sem: make(chan struct{}, BatchParallelism)}
+}
+
+// Expect announces a write that will arrive shortly (an instance planned in the apply, about to
+// be created). An announcement no write follows (the apply stopped) expires after batcherMaxWait.
+func (b *Batcher) Expect() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.pruneLocked(now)
+	b.expected = append(b.expected, now)
+	b.peak = max(b.peak, b.inFlight+len(b.expected))
+}
+
+// pruneLocked drops announcements older than the longest wait.
+func (b *Batcher) pruneLocked(now time.Time) {
+	i := 0
+	for i < len(b.expected) && now.Sub(b.expected[i]) >= b.max {
+		i++
+	}
+	b.expected = b.expected[i:]
 }
 
 // CreateAssignment assigns one principal to one role of the app through the shared batches,
@@ -131,8 +158,12 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 	if len(b.queue) == 1 {
 		b.firstAt = it.enqueuedAt
 	}
+	b.pruneLocked(it.enqueuedAt)
+	if len(b.expected) > 0 {
+		b.expected = b.expected[1:] // this write was announced (or one like it: they are alike)
+	}
 	b.inFlight++
-	b.peak = max(b.peak, b.inFlight)
+	b.peak = max(b.peak, b.inFlight+len(b.expected))
 	defer func() {
 		b.mu.Lock()
 		b.inFlight--
@@ -143,6 +174,11 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 		b.flushLocked()
 	default:
 		wait := min(max(b.idle, batcherQuietGaps*b.gap), b.max-time.Since(b.firstAt))
+		if len(b.expected) > 0 {
+			// Writes on their way: wait for them rather than for a quiet period, no later than
+			// the oldest announcement expires (or the first write has waited batcherMaxWait).
+			wait = min(b.max-time.Since(b.firstAt), b.max-it.enqueuedAt.Sub(b.expected[0]))
+		}
 		if b.timer != nil {
 			b.timer.Stop()
 		}

@@ -208,6 +208,11 @@ func (r *appAssignmentResource) ModifyPlan(ctx context.Context, req resource.Mod
 		l.warnNestedGroups(ctx, state.PrincipalID.ValueString(), state.PrincipalDisplayName.ValueString(), principalPath, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if !resp.Diagnostics.HasError() && (creating || len(resp.RequiresReplace) > 0) {
+		// In an apply, Terraform plans each instance again right before creating it: the run's
+		// batcher sizes its next $batch for this create too (a plan's batcher is never used).
+		l.writes.Expect()
+	}
 }
 
 // principalTypeName turns a directory object type (user, group) into an assignment's principalType.
