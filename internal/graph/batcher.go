@@ -26,6 +26,8 @@ import (
 // flight (a batch is sized for them), and while any is still on its way a batch waits for them
 // (within batcherMaxWait) instead of going out on a quiet period: a batch fills from every instance
 // Terraform runs side by side, not only from those that reached Create first.
+// Likewise, each caller a finished batch releases counts as on its way for a while: Terraform gives
+// its slot to the next instance, which arrives once Terraform has recorded the state.
 //
 // The quiet period follows the run's pace: Terraform hands instances out one at a time, tens of
 // milliseconds apart in a run of thousands (its own work per instance), so a fixed short pause
@@ -44,9 +46,13 @@ type Batcher struct {
 	firstAt  time.Time
 	inFlight int         // callers inside do
 	expected []time.Time // writes announced by Expect and not arrived yet, oldest first
-	peak     int         // the most writes seen in flight at once (inside do or announced)
-	lastAt   time.Time
-	gap      time.Duration // moving average of the time between writes
+	// refill holds one entry per caller a finished batch released, until a new write (or its
+	// announcement) takes its place: Terraform gives a freed slot to the next instance, which is
+	// on its way while Terraform records the last one's state.
+	refill []time.Time
+	peak   int // the most writes seen in flight at once (inside do or announced)
+	lastAt time.Time
+	gap    time.Duration // moving average of the time between writes
 }
 
 type batcherItem struct {
@@ -81,17 +87,33 @@ func (b *Batcher) Expect() {
 	defer b.mu.Unlock()
 	now := time.Now()
 	b.pruneLocked(now)
+	if len(b.refill) > 0 {
+		b.refill = b.refill[1:]
+	}
 	b.expected = append(b.expected, now)
 	b.peak = max(b.peak, b.inFlight+len(b.expected))
 }
 
 // pruneLocked drops announcements older than the longest wait.
 func (b *Batcher) pruneLocked(now time.Time) {
-	i := 0
-	for i < len(b.expected) && now.Sub(b.expected[i]) >= b.max {
-		i++
+	for _, q := range []*[]time.Time{&b.expected, &b.refill} {
+		i := 0
+		for i < len(*q) && now.Sub((*q)[i]) >= b.max {
+			i++
+		}
+		*q = (*q)[i:]
 	}
-	b.expected = b.expected[i:]
+}
+
+// pendingLocked is the oldest write still on its way (announced, or refilling a slot), if any.
+func (b *Batcher) pendingLocked() (time.Time, bool) {
+	var oldest time.Time
+	for _, q := range [][]time.Time{b.expected, b.refill} {
+		if len(q) > 0 && (oldest.IsZero() || q[0].Before(oldest)) {
+			oldest = q[0]
+		}
+	}
+	return oldest, !oldest.IsZero()
 }
 
 // CreateAssignment assigns one principal to one role of the app through the shared batches,
@@ -159,8 +181,11 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 		b.firstAt = it.enqueuedAt
 	}
 	b.pruneLocked(it.enqueuedAt)
-	if len(b.expected) > 0 {
+	switch {
+	case len(b.expected) > 0:
 		b.expected = b.expected[1:] // this write was announced (or one like it: they are alike)
+	case len(b.refill) > 0:
+		b.refill = b.refill[1:]
 	}
 	b.inFlight++
 	b.peak = max(b.peak, b.inFlight+len(b.expected))
@@ -174,10 +199,10 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 		b.flushLocked()
 	default:
 		wait := min(max(b.idle, batcherQuietGaps*b.gap), b.max-time.Since(b.firstAt))
-		if len(b.expected) > 0 {
+		if oldest, ok := b.pendingLocked(); ok {
 			// Writes on their way: wait for them rather than for a quiet period, no later than
-			// the oldest announcement expires (or the first write has waited batcherMaxWait).
-			wait = min(b.max-time.Since(b.firstAt), b.max-it.enqueuedAt.Sub(b.expected[0]))
+			// the oldest expires (or the first write has waited batcherMaxWait).
+			wait = min(b.max-time.Since(b.firstAt), b.max-it.enqueuedAt.Sub(oldest))
 		}
 		if b.timer != nil {
 			b.timer.Stop()
@@ -278,6 +303,14 @@ func (b *Batcher) send(items []*batcherItem) {
 		go func() {
 			defer wg.Done()
 			outcomes, err := b.c.runBatches(ctx, calls, op, perm)
+			// The callers go back to Terraform, which hands their slots to the next instances.
+			b.mu.Lock()
+			now := time.Now()
+			b.pruneLocked(now)
+			for range group {
+				b.refill = append(b.refill, now)
+			}
+			b.mu.Unlock()
 			for i, it := range group {
 				o := BatchOutcome{Err: err}
 				if i < len(outcomes) && outcomes[i].Status != 0 {

@@ -70,6 +70,33 @@ func TestBatcher_announcedWritesFillOneBatch(t *testing.T) {
 		t.Errorf("%d announced writes took %d requests (%v), want one $batch", BatchSize, st.Total, st.Routes)
 	}
 
+	// The writes that take the finished batch's places (Terraform hands the freed slots to the next
+	// instances, unannounced here: deletes are not re-planned) fill the next batch the same way.
+	more := s.AddUsers(BatchSize)
+	s.ResetStats()
+	wg.Add(BatchSize)
+	for i := range BatchSize {
+		if i == BatchSize/2 {
+			time.Sleep(20 * batcherIdle)
+			if n := s.Stats().Total; n != 0 {
+				t.Fatalf("%d requests sent while half the next writes were still on their way, want none", n)
+			}
+		}
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = b.CreateAssignment(ctx, app.ServicePrincipalID, more[i], app.UserRoleID())
+		}()
+	}
+	wg.Wait()
+	for i, a := range got {
+		if errs[i] != nil || a == nil || a.PrincipalID != more[i] {
+			t.Fatalf("next write %d: %v, %+v", i, errs[i], a)
+		}
+	}
+	if st := s.Stats(); st.Total != 1 {
+		t.Errorf("the next %d writes took %d requests (%v), want one $batch", BatchSize, st.Total, st.Routes)
+	}
+
 	// A lone announced change goes out at once, alone, in one request.
 	lone := c.NewBatcher()
 	lone.Expect()
