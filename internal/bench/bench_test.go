@@ -80,7 +80,7 @@ func benchTools(t *testing.T) (terraform, providerDir string) {
 		build := exec.Command("go", "build", "-o", filepath.Join(buildDir, "terraform-provider-entranetskope"), ".")
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build the provider: %v\n%s", err, out)
+			buildErr = fmt.Errorf("build the provider: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
