@@ -36,7 +36,7 @@ func startProfiles() (stop func()) {
 		log.Printf("%s: CPU profile: %v", profileDirEnv, err)
 		cpu = nil
 	}
-	heap := &peakHeap{path: filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", pid)), done: make(chan struct{})}
+	heap := &peakHeap{path: filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", pid)), goroutines: filepath.Join(dir, fmt.Sprintf("goroutine-%d.pprof", pid)), done: make(chan struct{})}
 	heap.wg.Add(1)
 	go heap.watch()
 	var once sync.Once
@@ -55,9 +55,10 @@ func startProfiles() (stop func()) {
 // peakHeap writes a heap profile each time the in-use heap passes its largest size so far by a
 // tenth: the last one written shows what the process held at its peak.
 type peakHeap struct {
-	path string
-	done chan struct{}
-	wg   sync.WaitGroup
+	path       string
+	goroutines string // the goroutines at the same moment: what holds the heap
+	done       chan struct{}
+	wg         sync.WaitGroup
 }
 
 func (h *peakHeap) watch() {
@@ -83,5 +84,9 @@ func (h *peakHeap) watch() {
 		}
 		_ = pprof.Lookup("heap").WriteTo(f, 0)
 		_ = f.Close()
+		if g, err := os.Create(h.goroutines); err == nil {
+			_ = pprof.Lookup("goroutine").WriteTo(g, 0)
+			_ = g.Close()
+		}
 	}
 }
