@@ -266,6 +266,12 @@ func newWorkspace(cfg Config, s *sandbox.Server, dir, label string, logf func(st
 	for k, v := range s.Env() {
 		env = append(env, k+"="+v)
 	}
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		// To measure the provider under other collector settings.
+		if v := os.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
 	return &workspace{cfg: cfg, s: s, dir: dir, label: label, env: env, mem: newPeakWatcher(), logf: logf}, nil
 }
 
