@@ -17,12 +17,13 @@ import (
 type Scale struct {
 	// Users in the directory (beyond the sandbox's seed); GroupMembers of them are direct members
 	// of the group "All Staff", which is assigned.
-	Users, GroupMembers int
+	Users        int `json:"users"`
+	GroupMembers int `json:"group_members"`
 	// Assignments held by one entranetskope_app_assignments: the group and Assignments-1 users.
-	Assignments int
+	Assignments int `json:"assignments"`
 	// EachPlan is how many entranetskope_app_assignment instances (users not assigned yet) a
 	// second configuration plans to create.
-	EachPlan int
+	EachPlan int `json:"each_plan"`
 }
 
 // ScaleResult is what MeasureScale measured.
