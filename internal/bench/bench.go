@@ -5,6 +5,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +54,11 @@ type Config struct {
 	Sizes       []int
 	Forms       []Form
 	LatencyMS   int
+	// ProfileDir, when set, has every provider process write CPU and heap profiles
+	// (ENTRANETSKOPE_PROFILE_DIR) under <ProfileDir>/<form>-<n>/<phase>/.
+	ProfileDir string
+	// Parallelism is terraform's -parallelism (default 20).
+	Parallelism int
 	Out         io.Writer // progress; nil discards
 }
 
@@ -62,6 +69,8 @@ type Phase struct {
 	Throttled     int64         `json:"throttled_429"`
 	Wall          time.Duration `json:"wall_ns"`
 	ExitCode      int           `json:"exit_code"`
+	// PeakProviderKB is the largest resident set of a provider process the command started.
+	PeakProviderKB int64 `json:"peak_provider_rss_kb,omitempty"`
 	// Routes counts the Graph requests by route ("POST /$batch"), to see where they went.
 	Routes map[string]int64 `json:"routes,omitempty"`
 }
@@ -70,6 +79,7 @@ type Phase struct {
 type Run struct {
 	N              int     `json:"n"`
 	Form           Form    `json:"form"`
+	Parallelism    int     `json:"parallelism"`
 	Phases         []Phase `json:"phases"`
 	PeakProviderKB int64   `json:"peak_provider_rss_kb"`
 	Error          string  `json:"error,omitempty"`
@@ -164,7 +174,7 @@ resource "entranetskope_app_assignment" "each" {
 `
 
 func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) {
-	run := Run{N: n, Form: form}
+	run := Run{N: n, Form: form, Parallelism: cmp.Or(cfg.Parallelism, 20)}
 	logf := func(format string, args ...any) {
 		if cfg.Out != nil {
 			_, _ = fmt.Fprintf(cfg.Out, "bench n=%d form=%s: "+format+"\n", append([]any{n, form}, args...)...)
@@ -195,65 +205,29 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 	if err := os.WriteFile(filepath.Join(dir, "terraform.tfvars.json"), vars, 0o644); err != nil {
 		return run, err
 	}
-	rc := filepath.Join(dir, "terraform.rc")
-	rcText := fmt.Sprintf("disable_checkpoint = true\nprovider_installation {\n  dev_overrides {\n    \"entranetskope/entranetskope\" = %q\n  }\n  direct {}\n}\n", cfg.ProviderDir)
-	if err := os.WriteFile(rc, []byte(rcText), 0o644); err != nil {
+	w, err := newWorkspace(cfg, s, dir, fmt.Sprintf("%s-%d", form, n), logf)
+	if err != nil {
 		return run, err
 	}
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TF_CLI_CONFIG_FILE=" + rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1"}
-	for k, v := range s.Env() {
-		env = append(env, k+"="+v)
-	}
-	mem := newPeakWatcher()
-	defer mem.stop()
-
+	defer w.close()
 	phase := func(name string, args ...string) (Phase, error) {
-		s.ResetStats()
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, cfg.Terraform, args...)
-		cmd.Dir, cmd.Env = dir, env
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		err := cmd.Start()
-		if err == nil {
-			mem.watch(cmd.Process.Pid)
-			err = cmd.Wait()
-		}
-		p := Phase{Name: name, Wall: time.Since(start)}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			p.ExitCode = ee.ExitCode()
-		} else if err != nil {
-			return p, err
-		}
-		st := s.Stats()
-		p.GraphRequests = st.Total
-		p.Throttled = st.Statuses["429"]
-		p.Routes = st.Routes
-		logf("%s: %d Graph requests, %d throttled, %s, exit %d", name, p.GraphRequests, p.Throttled, p.Wall.Round(time.Millisecond), p.ExitCode)
 		wantExit := 0
 		if name == PhasePlanAfterDrop && !strings.HasPrefix(string(form), "floor") {
 			wantExit = 2
 		}
-		if p.ExitCode != wantExit {
-			tail := buf.String()
-			if len(tail) > 3000 {
-				tail = tail[len(tail)-3000:]
-			}
-			return p, fmt.Errorf("%s: exit code %d, want %d:\n%s", name, p.ExitCode, wantExit, tail)
-		}
-		return p, nil
+		return w.run(ctx, name, wantExit, args...)
 	}
 
+	par := fmt.Sprintf("-parallelism=%d", run.Parallelism)
 	steps := []struct {
 		name string
 		args []string
 		pre  func() error
 	}{
-		{PhaseApply, []string{"apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"}, nil},
-		{PhasePlanNoChange, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", "-parallelism=20"}, nil},
-		{PhasePlanAfterDrop, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", "-parallelism=20"}, func() error { return dropOnePercent(ctx, s) }},
-		{PhaseDestroy, []string{"destroy", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"}, nil},
+		{PhaseApply, []string{"apply", "-auto-approve", "-input=false", "-no-color", par}, nil},
+		{PhasePlanNoChange, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", par}, nil},
+		{PhasePlanAfterDrop, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", par}, func() error { return dropOnePercent(ctx, s) }},
+		{PhaseDestroy, []string{"destroy", "-auto-approve", "-input=false", "-no-color", par}, nil},
 	}
 	for _, st := range steps {
 		if st.pre != nil && !strings.HasPrefix(string(form), "floor") {
@@ -263,12 +237,87 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 		}
 		p, err := phase(st.name, st.args...)
 		run.Phases = append(run.Phases, p)
-		run.PeakProviderKB = mem.peak()
+		run.PeakProviderKB = max(run.PeakProviderKB, p.PeakProviderKB)
 		if err != nil {
 			return run, err
 		}
 	}
 	return run, nil
+}
+
+// workspace is one terraform working directory using the built provider against a sandbox.
+type workspace struct {
+	cfg   Config
+	s     *sandbox.Server
+	dir   string
+	label string // where profiles go under cfg.ProfileDir
+	env   []string
+	mem   *peakWatcher
+	logf  func(format string, args ...any)
+}
+
+func newWorkspace(cfg Config, s *sandbox.Server, dir, label string, logf func(string, ...any)) (*workspace, error) {
+	rc := filepath.Join(dir, "terraform.rc")
+	rcText := fmt.Sprintf("disable_checkpoint = true\nprovider_installation {\n  dev_overrides {\n    \"entranetskope/entranetskope\" = %q\n  }\n  direct {}\n}\n", cfg.ProviderDir)
+	if err := os.WriteFile(rc, []byte(rcText), 0o644); err != nil {
+		return nil, err
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TF_CLI_CONFIG_FILE=" + rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1"}
+	for k, v := range s.Env() {
+		env = append(env, k+"="+v)
+	}
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		// To measure the provider under other collector settings.
+		if v := os.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return &workspace{cfg: cfg, s: s, dir: dir, label: label, env: env, mem: newPeakWatcher(), logf: logf}, nil
+}
+
+func (w *workspace) close() { w.mem.stop() }
+
+// run measures one terraform command: the sandbox's request counts, wall time, and the peak
+// resident memory of the provider processes it started.
+func (w *workspace) run(ctx context.Context, name string, wantExit int, args ...string) (Phase, error) {
+	w.s.ResetStats()
+	w.mem.reset()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, w.cfg.Terraform, args...)
+	cmd.Dir, cmd.Env = w.dir, w.env
+	if w.cfg.ProfileDir != "" {
+		pd := filepath.Join(w.cfg.ProfileDir, w.label, strings.ReplaceAll(name, " ", "-"))
+		cmd.Env = append(slices.Clone(w.env), "ENTRANETSKOPE_PROFILE_DIR="+pd)
+	}
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Start()
+	if err == nil {
+		w.mem.watch(cmd.Process.Pid)
+		err = cmd.Wait()
+	}
+	p := Phase{Name: name, Wall: time.Since(start)}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		p.ExitCode = ee.ExitCode()
+	} else if err != nil {
+		return p, err
+	}
+	w.mem.sample()
+	p.PeakProviderKB = w.mem.peak()
+	st := w.s.Stats()
+	p.GraphRequests = st.Total
+	p.Throttled = st.Statuses["429"]
+	p.Routes = st.Routes
+	w.logf("%s: %d Graph requests, %d throttled, %s, provider peak %d MB, exit %d", name, p.GraphRequests, p.Throttled, p.Wall.Round(time.Millisecond), p.PeakProviderKB>>10, p.ExitCode)
+	if p.ExitCode != wantExit {
+		tail := buf.String()
+		if len(tail) > 3000 {
+			tail = tail[len(tail)-3000:]
+		}
+		return p, fmt.Errorf("%s: exit code %d, want %d:\n%s", name, p.ExitCode, wantExit, tail)
+	}
+	return p, nil
 }
 
 // dropOnePercent removes 1% of the app's assignments out of band, as someone in the portal would.
@@ -404,6 +453,13 @@ func (w *peakWatcher) peak() int64 {
 
 func (w *peakWatcher) stop() { close(w.done) }
 
+// reset forgets the peak so far (a new command is measured).
+func (w *peakWatcher) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.max = 0
+}
+
 // Report is what make bench writes as JSON: every run, and the provider binary's size.
 type Report struct {
 	Runs []Run `json:"runs"`
@@ -411,6 +467,8 @@ type Report struct {
 	// ReleaseBinaryBytes of the same built as released (-s -w -trimpath, .goreleaser.yml).
 	BinaryBytes        int64 `json:"binary_bytes"`
 	ReleaseBinaryBytes int64 `json:"release_binary_bytes,omitempty"`
+	// Scale is the scale-edge scenario (bench -scale), when measured.
+	Scale *ScaleResult `json:"scale,omitempty"`
 }
 
 func phaseOf(r Run, name string) (Phase, bool) {
@@ -476,6 +534,10 @@ func Table(rep Report) string {
 			fmt.Fprintf(&b, ", %.1f MB as released (`-s -w -trimpath`)", float64(rep.ReleaseBinaryBytes)/1e6)
 		}
 		b.WriteString(".\n")
+	}
+	if rep.Scale != nil {
+		b.WriteString("\nScale edges (`bench -scale`): ")
+		b.WriteString(ScaleTable(*rep.Scale))
 	}
 	return b.String()
 }

@@ -21,6 +21,14 @@ import (
 // run, or instances busy in Terraform's own work), the queue goes out once the run has been quiet
 // for a while, and never later than batcherMaxWait after the first write waiting.
 //
+// Terraform re-plans each instance in the apply right before applying it, so the provider hears of
+// a create moments before it is asked to make it: Expect announces it. Announced writes count as in
+// flight (a batch is sized for them), and while any is still on its way a batch waits for them
+// (within batcherMaxWait) instead of going out on a quiet period: a batch fills from every instance
+// Terraform runs side by side, not only from those that reached Create first.
+// Likewise, each caller a finished batch releases counts as on its way for a while: Terraform gives
+// its slot to the next instance, which arrives once Terraform has recorded the state.
+//
 // The quiet period follows the run's pace: Terraform hands instances out one at a time, tens of
 // milliseconds apart in a run of thousands (its own work per instance), so a fixed short pause
 // would send batches of two or three. The batcher waits for batcherQuietGaps times the usual gap
@@ -36,10 +44,15 @@ type Batcher struct {
 	queue    []*batcherItem
 	timer    *time.Timer
 	firstAt  time.Time
-	inFlight int // callers inside do
-	peak     int // the most callers seen inside do at once
-	lastAt   time.Time
-	gap      time.Duration // moving average of the time between writes
+	inFlight int         // callers inside do
+	expected []time.Time // writes announced by Expect and not arrived yet, oldest first
+	// refill holds one entry per caller a finished batch released, until a new write (or its
+	// announcement) takes its place: Terraform gives a freed slot to the next instance, which is
+	// on its way while Terraform records the last one's state.
+	refill []time.Time
+	peak   int // the most writes seen in flight at once (inside do or announced)
+	lastAt time.Time
+	gap    time.Duration // moving average of the time between writes
 }
 
 type batcherItem struct {
@@ -55,7 +68,11 @@ type batcherItem struct {
 const (
 	batcherIdle      = 50 * time.Millisecond
 	batcherQuietGaps = 10
-	batcherMaxWait   = 2 * time.Second
+	// batcherMaxWait bounds how long a write waits for company, and how long an announced or
+	// refilling write is counted on: Terraform's own work between instances (recording the state of
+	// a growing run) spaces them ~90 ms apart at 1,000 on a loaded machine, so filling a batch of 20
+	// takes ~2 s.
+	batcherMaxWait = 5 * time.Second
 	// batcherSentWait bounds how long a write already sent is waited for after its caller's context
 	// ended (an interrupted apply): its answer says whether the assignment exists, which Terraform
 	// must record to converge on the next apply.
@@ -65,6 +82,42 @@ const (
 // NewBatcher returns the run's batcher for c.
 func (c *Client) NewBatcher() *Batcher {
 	return &Batcher{c: c, idle: batcherIdle, max: batcherMaxWait, sem: make(chan struct{}, BatchParallelism)}
+}
+
+// Expect announces a write that will arrive shortly (an instance planned in the apply, about to
+// be created). An announcement no write follows (the apply stopped) expires after batcherMaxWait.
+func (b *Batcher) Expect() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.pruneLocked(now)
+	if len(b.refill) > 0 {
+		b.refill = b.refill[1:]
+	}
+	b.expected = append(b.expected, now)
+	b.peak = max(b.peak, b.inFlight+len(b.expected))
+}
+
+// pruneLocked drops announcements older than the longest wait.
+func (b *Batcher) pruneLocked(now time.Time) {
+	for _, q := range []*[]time.Time{&b.expected, &b.refill} {
+		i := 0
+		for i < len(*q) && now.Sub((*q)[i]) >= b.max {
+			i++
+		}
+		*q = (*q)[i:]
+	}
+}
+
+// pendingLocked is the oldest write still on its way (announced, or refilling a slot), if any.
+func (b *Batcher) pendingLocked() (time.Time, bool) {
+	var oldest time.Time
+	for _, q := range [][]time.Time{b.expected, b.refill} {
+		if len(q) > 0 && (oldest.IsZero() || q[0].Before(oldest)) {
+			oldest = q[0]
+		}
+	}
+	return oldest, !oldest.IsZero()
 }
 
 // CreateAssignment assigns one principal to one role of the app through the shared batches,
@@ -131,8 +184,15 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 	if len(b.queue) == 1 {
 		b.firstAt = it.enqueuedAt
 	}
+	b.pruneLocked(it.enqueuedAt)
+	switch {
+	case len(b.expected) > 0:
+		b.expected = b.expected[1:] // this write was announced (or one like it: they are alike)
+	case len(b.refill) > 0:
+		b.refill = b.refill[1:]
+	}
 	b.inFlight++
-	b.peak = max(b.peak, b.inFlight)
+	b.peak = max(b.peak, b.inFlight+len(b.expected))
 	defer func() {
 		b.mu.Lock()
 		b.inFlight--
@@ -143,6 +203,11 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 		b.flushLocked()
 	default:
 		wait := min(max(b.idle, batcherQuietGaps*b.gap), b.max-time.Since(b.firstAt))
+		if oldest, ok := b.pendingLocked(); ok {
+			// Writes on their way: wait for them rather than for a quiet period, no later than
+			// the oldest expires (or the first write has waited batcherMaxWait).
+			wait = min(b.max-time.Since(b.firstAt), b.max-it.enqueuedAt.Sub(oldest))
+		}
 		if b.timer != nil {
 			b.timer.Stop()
 		}
@@ -242,6 +307,14 @@ func (b *Batcher) send(items []*batcherItem) {
 		go func() {
 			defer wg.Done()
 			outcomes, err := b.c.runBatches(ctx, calls, op, perm)
+			// The callers go back to Terraform, which hands their slots to the next instances.
+			b.mu.Lock()
+			now := time.Now()
+			b.pruneLocked(now)
+			for range group {
+				b.refill = append(b.refill, now)
+			}
+			b.mu.Unlock()
 			for i, it := range group {
 				o := BatchOutcome{Err: err}
 				if i < len(outcomes) && outcomes[i].Status != 0 {

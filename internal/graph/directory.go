@@ -201,13 +201,37 @@ func (c *Client) AppRoles(ctx context.Context, spID string) ([]AppRole, error) {
 // DirectoryPageSize is how many users or groups ListDirectory reads per request.
 const DirectoryPageSize = 999
 
-// ListDirectory lists the directory's users and groups (id and display name only, 999 per page,
-// the two listings side by side), reading at most maxPages pages in all. A run that looks up
-// thousands of principals one by one answers them from this instead: a tenant of 5,000 users is
-// six requests, where `id in (...)` filters cost one request per 150 ids at best and, as Terraform
-// hands instances out a few at a time, one per 20 in practice. complete is false when the budget ran
-// out first: what was read is still returned.
-func (c *Client) ListDirectory(ctx context.Context, maxPages int) (objs map[string]DirectoryObject, complete bool, err error) {
+// DirectoryLister lists the directory's users and groups (id and display name only, 999 per page,
+// the two listings side by side) as far as its caller's budget goes, and can go on later from where
+// it stopped. A run that looks up thousands of principals one by one answers them from it instead:
+// a tenant of 5,000 users is six requests, where `id in (...)` filters cost one request per 150 ids
+// at best and, as Terraform hands instances out a few at a time, one per handful in practice.
+type DirectoryLister struct {
+	c *Client
+
+	mu      sync.Mutex
+	objs    map[string]DirectoryObject // by lower-case id
+	next    [2]string                  // where each listing goes on; "" once read to the end
+	started bool
+	pages   int
+	reading sync.Mutex // one Read at a time
+}
+
+// NewDirectoryLister returns a listing that has read nothing yet.
+func (c *Client) NewDirectoryLister() *DirectoryLister {
+	return &DirectoryLister{c: c, objs: map[string]DirectoryObject{}}
+}
+
+var directoryKinds = [2]struct{ typ, path, perm string }{
+	{"user", "users", PermUserRead},
+	{"group", "groups", PermGroupRead},
+}
+
+// Read reads pages until maxPages have been read in all (this call and earlier ones) or the
+// listing is complete, and reports whether it is.
+func (l *DirectoryLister) Read(ctx context.Context, maxPages int) (complete bool, err error) {
+	l.reading.Lock()
+	defer l.reading.Unlock()
 	type page struct {
 		Value []struct {
 			ID          string `json:"id"`
@@ -215,51 +239,73 @@ func (c *Client) ListDirectory(ctx context.Context, maxPages int) (objs map[stri
 		} `json:"value"`
 		Next string `json:"@odata.nextLink"`
 	}
+	l.mu.Lock()
+	if !l.started {
+		l.started = true
+		for i, kind := range directoryKinds {
+			l.next[i] = fmt.Sprintf("%s?$select=id,displayName&$top=%d", kind.path, DirectoryPageSize)
+		}
+	}
+	l.mu.Unlock()
 	var (
-		mu    sync.Mutex
-		pages int
-		wg    sync.WaitGroup
-		errs  [2]error
-		full  = [2]bool{}
+		wg   sync.WaitGroup
+		errs [2]error
 	)
-	objs = map[string]DirectoryObject{}
-	for i, kind := range []struct{ typ, path, perm string }{
-		{"user", "users", PermUserRead},
-		{"group", "groups", PermGroupRead},
-	} {
+	for i, kind := range directoryKinds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			next := fmt.Sprintf("%s?$select=id,displayName&$top=%d", kind.path, DirectoryPageSize)
-			for next != "" {
-				mu.Lock()
-				if pages >= maxPages {
-					mu.Unlock()
+			for {
+				l.mu.Lock()
+				next := l.next[i]
+				if next == "" || l.pages >= maxPages {
+					l.mu.Unlock()
 					return
 				}
-				pages++
-				mu.Unlock()
+				l.pages++
+				l.mu.Unlock()
 				var p page
-				if err := c.raw(ctx, http.MethodGet, next, nil, &p, "list the directory's "+kind.path, kind.path, kind.perm); err != nil {
+				if err := l.c.raw(ctx, http.MethodGet, next, nil, &p, "list the directory's "+kind.path, kind.path, kind.perm); err != nil {
 					errs[i] = err
+					l.mu.Lock()
+					l.pages-- // not read: a later Read tries the page again
+					l.mu.Unlock()
 					return
 				}
-				mu.Lock()
+				l.mu.Lock()
 				for _, v := range p.Value {
-					objs[strings.ToLower(v.ID)] = DirectoryObject{ID: v.ID, Type: kind.typ, DisplayName: v.DisplayName}
+					l.objs[strings.ToLower(v.ID)] = DirectoryObject{ID: v.ID, Type: kind.typ, DisplayName: v.DisplayName}
 				}
-				mu.Unlock()
-				next = ""
+				l.next[i] = ""
 				if p.Next != "" {
-					next = strings.TrimPrefix(strings.TrimPrefix(p.Next, c.base), "/")
+					l.next[i] = strings.TrimPrefix(strings.TrimPrefix(p.Next, l.c.base), "/")
 				}
+				l.mu.Unlock()
 			}
-			full[i] = true
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs[0], errs[1]); err != nil {
-		return nil, false, err
-	}
-	return objs, full[0] && full[1], nil
+	return l.Complete(), errors.Join(errs[0], errs[1])
+}
+
+// Complete reports whether both listings were read to the end.
+func (l *DirectoryLister) Complete() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.started && l.next[0] == "" && l.next[1] == ""
+}
+
+// Lookup finds an object by lower-case id among what was read so far.
+func (l *DirectoryLister) Lookup(id string) (DirectoryObject, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o, ok := l.objs[id]
+	return o, ok
+}
+
+// Len is how many objects were read so far.
+func (l *DirectoryLister) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.objs)
 }

@@ -61,7 +61,8 @@ func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"to Netskope (with the scope \"sync only assigned users and groups\").\n\n" +
 			"Reads are coalesced: however many of these resources a plan refreshes, the provider lists the app's assignments " +
 			"once (999 per request); a plan of more than 20 new assignments checks their principals against one listing of the " +
-			"directory's users and groups (999 per request). Only the direct members of an assigned group are provisioned: a group with nested groups " +
+			"directory's users and groups (999 per request; in a tenant of more than 40,000, read on as far as lookups keep missing it). " +
+			"Creates and deletes that Terraform applies side by side share `$batch` requests of up to 20 (a lone change goes at once). Only the direct members of an assigned group are provisioned: a group with nested groups " +
 			"gets a plan-time warning naming them. When the user or group is deleted from the directory, Entra removes its " +
 			"assignments: the next refresh drops this resource from state with a warning.\n\n" +
 			"To manage every assignment of the app as one reviewed list, use `entranetskope_app_assignments` instead; don't " +
@@ -208,6 +209,11 @@ func (r *appAssignmentResource) ModifyPlan(ctx context.Context, req resource.Mod
 		l.warnNestedGroups(ctx, state.PrincipalID.ValueString(), state.PrincipalDisplayName.ValueString(), principalPath, &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if !resp.Diagnostics.HasError() && (creating || len(resp.RequiresReplace) > 0) {
+		// In an apply, Terraform plans each instance again right before creating it: the run's
+		// batcher sizes its next $batch for this create too (a plan's batcher is never used).
+		l.writes.Expect()
+	}
 }
 
 // principalTypeName turns a directory object type (user, group) into an assignment's principalType.

@@ -665,8 +665,9 @@ func principalIDs(m types.Map) ([]string, bool) {
 		return nil, false
 	}
 	complete := true
-	out := make([]string, 0, len(m.Elements()))
-	for _, v := range m.Elements() {
+	els := m.Elements() // a copy of the map each call
+	out := make([]string, 0, len(els))
+	for _, v := range els {
 		sv, ok := v.(types.String)
 		if !ok || sv.IsUnknown() || sv.IsNull() {
 			complete = false
@@ -694,9 +695,10 @@ func (r *appAssignmentsResource) saveAssignments(ctx context.Context, m *appAssi
 // labelsOf maps each known object id of a principals map to its label. The validator makes the ids
 // unique; should a plan still carry a duplicate, the first label in order wins.
 func labelsOf(m types.Map) map[string]string {
-	out := make(map[string]string, len(m.Elements()))
-	for _, l := range slices.Sorted(maps.Keys(m.Elements())) {
-		if v, ok := m.Elements()[l].(types.String); ok && !v.IsUnknown() && !v.IsNull() {
+	els := m.Elements() // a copy of the map each call: once, not per label
+	out := make(map[string]string, len(els))
+	for _, l := range slices.Sorted(maps.Keys(els)) {
+		if v, ok := els[l].(types.String); ok && !v.IsUnknown() && !v.IsNull() {
 			id := strings.ToLower(v.ValueString())
 			if _, dup := out[id]; !dup {
 				out[id] = l

@@ -44,12 +44,14 @@ type assignmentStore struct {
 	bulkSeen  map[string]bool
 	bulkFound map[string]graph.DirectoryObject
 
-	// The run's directory listing (lookupPrincipals): dirObjs is set before dirReady closes and
-	// never changes after.
+	// The run's directory listing (lookupPrincipals): dir is set before dirReady closes. dirByID
+	// counts the by-id requests made for principals it lacked; dirMore is set while it is read on.
 	dirMu    sync.Mutex
 	dirAsked int
 	dirReady chan struct{}
-	dirObjs  map[string]graph.DirectoryObject
+	dir      *graph.DirectoryLister
+	dirByID  int
+	dirMore  bool
 }
 
 func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentStore {
@@ -88,9 +90,16 @@ func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentS
 // one listing of the directory's users and groups, at most directoryListPages requests, instead of
 // one `id in (...)` request per handful of instances (Terraform hands them out a few at a time, in
 // the plan and again in the apply, which runs in a provider process of its own).
+//
+// In a tenant larger than directoryListPages pages, a plan of many instances still asks about
+// principals the listing lacks, one request per handful. Each such request earns the listing one
+// more page (up to directoryListMaxPages): a large plan ends up with the whole directory read, at
+// most about twice the requests the better of the two ways would have made, and a small one stops
+// early (the ski-rental rule: rent until renting has cost what buying would).
 const (
-	directoryListAfter = 20
-	directoryListPages = 40 // 40,000 users and groups; a larger tenant keeps what was read
+	directoryListAfter    = 20
+	directoryListPages    = 40  // 40,000 users and groups at once
+	directoryListMaxPages = 200 // 200,000: about 30 MB held
 )
 
 // lookupPrincipals resolves the ids of one coalesced fetch: from the run's directory listing once
@@ -116,7 +125,7 @@ func (s *assignmentStore) lookupPrincipals(ctx context.Context, ids []string) (m
 	out := make(map[string]graph.DirectoryObject, len(ids))
 	var ask []string
 	for _, id := range ids {
-		if o, ok := s.dirObjs[id]; ok {
+		if o, ok := s.dir.Lookup(id); ok {
 			out[id] = o
 		} else {
 			ask = append(ask, id)
@@ -124,6 +133,14 @@ func (s *assignmentStore) lookupPrincipals(ctx context.Context, ids []string) (m
 	}
 	if len(ask) == 0 {
 		return out, nil
+	}
+	s.dirMu.Lock()
+	s.dirByID++
+	more := !s.dirMore && !s.dir.Complete()
+	s.dirMore = s.dirMore || more
+	s.dirMu.Unlock()
+	if more {
+		go s.readMoreDirectory(context.WithoutCancel(ctx))
 	}
 	got, err := s.client.DirectoryObjects(ctx, ask)
 	if err != nil {
@@ -141,13 +158,40 @@ func (s *assignmentStore) listDirectory(ctx context.Context) {
 	defer close(s.dirReady)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	objs, complete, err := s.client.ListDirectory(ctx, directoryListPages)
+	s.dir = s.client.NewDirectoryLister()
+	complete, err := s.dir.Read(ctx, directoryListPages)
 	if err != nil {
 		tflog.Warn(ctx, "could not list the directory's users and groups; looking principals up by id", map[string]any{"error": err.Error()})
 		return
 	}
-	tflog.Debug(ctx, "listed the directory's users and groups for principal lookups", map[string]any{"objects": len(objs), "complete": complete})
-	s.dirObjs = objs
+	tflog.Debug(ctx, "listed the directory's users and groups for principal lookups", map[string]any{"objects": s.dir.Len(), "complete": complete})
+}
+
+// readMoreDirectory reads the listing on, one page per by-id request made so far (see
+// directoryListMaxPages), for as long as lookups keep missing it.
+func (s *assignmentStore) readMoreDirectory(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	read := -1
+	for {
+		s.dirMu.Lock()
+		budget := min(directoryListPages+s.dirByID, directoryListMaxPages)
+		if budget == read || s.dir.Complete() {
+			s.dirMore = false
+			s.dirMu.Unlock()
+			tflog.Debug(ctx, "read the directory listing on", map[string]any{"objects": s.dir.Len(), "complete": s.dir.Complete()})
+			return
+		}
+		s.dirMu.Unlock()
+		if _, err := s.dir.Read(ctx, budget); err != nil {
+			tflog.Warn(ctx, "could not read the directory listing on; looking principals up by id", map[string]any{"error": err.Error()})
+			s.dirMu.Lock()
+			s.dirMore = false
+			s.dirMu.Unlock()
+			return
+		}
+		read = budget
+	}
 }
 
 // list returns every assignment on the app (service principal spID), listed once (999 per page) per

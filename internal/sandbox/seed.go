@@ -23,3 +23,9 @@ func (s *Server) AddGroups(n int) []string { return s.store.AddGroups(n) }
 func (s *Server) AddGroupMembers(groupID string, memberIDs ...string) error {
 	return s.store.AddGroupMembers(groupID, memberIDs...)
 }
+
+// AddGroupWithMembers adds a security group named displayName whose direct members are the given
+// users and groups (object ids), and returns its object id.
+func (s *Server) AddGroupWithMembers(displayName string, memberIDs []string) string {
+	return s.store.AddGroupWithMembers(displayName, memberIDs)
+}

@@ -158,9 +158,7 @@ func (s *Store) RemoveAssignmentLocked(id string) {
 // Callers hold store.mu for writing.
 func (s *Store) RemoveObjectReferencesLocked(id string) {
 	for _, g := range s.Groups {
-		if i := slices.Index(g.Members, id); i >= 0 {
-			g.Members = slices.Delete(slices.Clone(g.Members), i, i+1)
-		}
+		g.RemoveMember(id)
 	}
 	for _, aid := range slices.Clone(s.AssignmentsOf(id, false)) {
 		s.RemoveAssignmentLocked(aid)
@@ -247,7 +245,7 @@ func (s *Store) TransitiveMembersLocked(g *Group) []string {
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]
-		for _, id := range cur.Members {
+		for _, id := range cur.Members() {
 			if seen[id] {
 				continue
 			}
@@ -265,7 +263,7 @@ func (s *Store) TransitiveMembersLocked(g *Group) []string {
 func (s *Store) GroupsOfLocked(userID string) []string {
 	var out []string
 	for _, g := range s.Groups {
-		if slices.Contains(g.Members, userID) {
+		if g.HasMember(userID) {
 			out = append(out, g.ID)
 		}
 	}

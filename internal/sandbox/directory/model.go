@@ -2,6 +2,7 @@ package directory
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -29,8 +30,51 @@ type Group struct {
 	SecurityEnabled bool     `json:"securityEnabled"`
 	GroupTypes      []string `json:"groupTypes"`
 	CreatedDateTime string   `json:"createdDateTime,omitempty"`
-	// Members holds direct member object ids (users and groups), in insertion order.
-	Members []string `json:"-"`
+	// members holds direct member object ids (users and groups), in insertion order; memberSet
+	// indexes them, so that membership checks stay constant time in a group of 80,000 (Entra's
+	// large groups). Change them only through AddMember and RemoveMember.
+	members   []string
+	memberSet map[string]struct{}
+}
+
+// Members returns the direct member ids in insertion order. The slice is never written in place
+// (members are appended past its length, or the list is copied on removal): a caller may keep it
+// after releasing the store's lock.
+func (g *Group) Members() []string { return g.members }
+
+// HasMember reports whether id (lower case) is a direct member.
+func (g *Group) HasMember(id string) bool {
+	_, ok := g.memberSet[id]
+	return ok
+}
+
+// AddMember adds direct members (lower-case ids), skipping those already members, and reports
+// whether all were new. Callers hold the store's lock for writing.
+func (g *Group) AddMember(ids ...string) bool {
+	if g.memberSet == nil {
+		g.memberSet = make(map[string]struct{}, len(ids))
+	}
+	added := true
+	for _, id := range ids {
+		if _, ok := g.memberSet[id]; ok {
+			added = false
+			continue
+		}
+		g.memberSet[id] = struct{}{}
+		g.members = append(g.members, id)
+	}
+	return added
+}
+
+// RemoveMember removes a direct member, reporting whether it was one. The list is copied (readers
+// may hold the old one). Callers hold the store's lock for writing.
+func (g *Group) RemoveMember(id string) bool {
+	if !g.HasMember(id) {
+		return false
+	}
+	delete(g.memberSet, id)
+	g.members = slices.DeleteFunc(slices.Clone(g.members), func(m string) bool { return m == id })
+	return true
 }
 
 type AppRole struct {

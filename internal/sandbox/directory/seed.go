@@ -2,7 +2,6 @@ package directory
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/google/uuid"
 )
@@ -15,11 +14,11 @@ func (s *Store) Seed(extra int) {
 		ids = append(ids, s.AddUserLocked(fmt.Sprintf("user%d", i), fmt.Sprintf("Seed User %d", i)).ID)
 	}
 	direct := s.AddGroupLocked(SeedGroupDirect)
-	direct.Members = append(direct.Members, ids[:seedDirectMemberCount]...)
+	direct.AddMember(ids[:seedDirectMemberCount]...)
 	nested := s.AddGroupLocked(SeedGroupNested)
-	nested.Members = append(nested.Members, ids[4], ids[5])
+	nested.AddMember(ids[4], ids[5])
 	outer := s.AddGroupLocked(SeedGroupWithNested)
-	outer.Members = append(outer.Members, ids[3], nested.ID)
+	outer.AddMember(ids[3], nested.ID)
 	for i := 0; i < extra; i++ {
 		s.AddUserLocked(fmt.Sprintf("seed%05d", i+1), fmt.Sprintf("Seeded User %05d", i+1))
 	}
@@ -46,6 +45,21 @@ func (s *Store) AddGroups(n int) []string {
 		ids = append(ids, s.AddGroupLocked("Bulk Group "+uuid.NewString()[:13]).ID)
 	}
 	return ids
+}
+
+// AddGroupWithMembers adds a security group holding the given direct members (object ids of users
+// or groups) and returns its id: the way to seed a group of tens of thousands without as many
+// requests.
+func (s *Store) AddGroupWithMembers(displayName string, memberIDs []string) string {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	g := s.AddGroupLocked(displayName)
+	ids := make([]string, len(memberIDs))
+	for i, id := range memberIDs {
+		ids[i] = lower(id)
+	}
+	g.AddMember(ids...)
+	return g.ID
 }
 
 // AddUserLocked creates an enabled user nick@SeedDomain. Callers hold store.mu.
@@ -94,6 +108,6 @@ func (s *Store) AddGroupMembers(groupID string, memberIDs ...string) error {
 	if !ok {
 		return fmt.Errorf("no group %s", groupID)
 	}
-	g.Members = append(slices.Clip(g.Members), memberIDs...)
+	g.AddMember(memberIDs...)
 	return nil
 }

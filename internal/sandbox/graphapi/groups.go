@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
@@ -143,11 +142,10 @@ func (s *API) createGroup(c *gctx) {
 			c.notFound(id)
 			return
 		}
-		if slices.Contains(g.Members, id) {
+		if !g.AddMember(id) {
 			c.badRequest("One or more added object references already exist for the following modified properties: 'members'.")
 			return
 		}
-		g.Members = append(g.Members, id)
 	}
 	s.store.Groups[g.ID] = g
 	s.store.GroupAdded(g.ID)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox/directory"
@@ -64,7 +63,7 @@ func (s *API) listMembers(transitive bool, cast string) func(c *gctx) {
 		if !ok {
 			return
 		}
-		keys := g.Members
+		keys := g.Members()
 		if transitive {
 			keys = s.store.TransitiveMembersLocked(g)
 		}
@@ -124,11 +123,10 @@ func (s *API) addMember(c *gctx) {
 		c.notFound(id)
 		return
 	}
-	if slices.Contains(g.Members, id) {
+	if !g.AddMember(id) {
 		c.badRequest("One or more added object references already exist for the following modified properties: 'members'.")
 		return
 	}
-	g.Members = append(slices.Clip(g.Members), id)
 	c.noContent()
 }
 
@@ -159,11 +157,9 @@ func (s *API) removeMemberID(c *gctx, memberID string) {
 	if !ok {
 		return
 	}
-	i := slices.Index(g.Members, strings.ToLower(memberID))
-	if i < 0 {
+	if !g.RemoveMember(strings.ToLower(memberID)) {
 		c.notFound(memberID)
 		return
 	}
-	g.Members = slices.Delete(slices.Clone(g.Members), i, i+1)
 	c.noContent()
 }

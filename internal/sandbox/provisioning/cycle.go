@@ -166,7 +166,7 @@ func (e *Engine) snapshot(ctx context.Context, spID, jobID string, requireStarte
 	}
 	addGroup := func(g *directory.Group) {
 		eg := &entraGroup{id: g.ID, displayName: g.DisplayName, nickname: g.MailNickname}
-		for _, m := range g.Members {
+		for _, m := range g.Members() {
 			// Only direct user members: nested groups are not expanded.
 			if _, isUser := e.store.Users[m]; isUser {
 				eg.members = append(eg.members, m)

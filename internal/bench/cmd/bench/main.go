@@ -23,8 +23,11 @@ func main() {
 	forms := flag.String("forms", "map,floor-map,each,floor-each", "map (one entranetskope_app_assignments), each (one entranetskope_app_assignment per principal), and their terraform_data floors floor-map, floor-each")
 	jsonOut := flag.String("json", "bin/bench.json", "where to write the results as JSON")
 	table := flag.String("table", "", "do not measure: rewrite the bench section of this README from the -json file")
+	scale := flag.String("scale", "", "measure the scale edges instead: users,group members,assignments,each-form plan (e.g. 80000,80000,5000,5000)")
 	flag.StringVar(&cfg.Terraform, "terraform", "bin/terraform", "the terraform CLI")
 	flag.StringVar(&cfg.ProviderDir, "provider-dir", "bin", "directory holding terraform-provider-entranetskope")
+	flag.StringVar(&cfg.ProfileDir, "profile-dir", "", "have the provider write CPU and heap profiles under this directory (ENTRANETSKOPE_PROFILE_DIR; see CONTRIBUTING.md)")
+	flag.IntVar(&cfg.Parallelism, "parallelism", 20, "terraform's -parallelism")
 	flag.IntVar(&cfg.LatencyMS, "latency-ms", 25, "latency the sandbox adds to every Graph request")
 	flag.Parse()
 	if *table != "" {
@@ -33,6 +36,9 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if *scale != "" {
+		os.Exit(measureScale(cfg, *scale, *jsonOut))
 	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -56,6 +62,13 @@ func main() {
 	runs, err := bench.Measure(ctx, cfg)
 	stop()
 	rep := bench.Report{Runs: runs, BinaryBytes: fileSize(filepath.Join(cfg.ProviderDir, "terraform-provider-entranetskope"))}
+	if b, rerr := os.ReadFile(*jsonOut); rerr == nil {
+		// A scale result measured earlier (bench -scale) stays in the report.
+		var old bench.Report
+		if json.Unmarshal(b, &old) == nil {
+			rep.Scale = old.Scale
+		}
+	}
 	release := filepath.Join(dir, "release", "terraform-provider-entranetskope")
 	if out, berr := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", release, ".").CombinedOutput(); berr == nil {
 		rep.ReleaseBinaryBytes = fileSize(release)
@@ -104,4 +117,48 @@ func rewriteReadme(readme, report string) error {
 		return err
 	}
 	return os.WriteFile(readme, []byte(out), 0o644)
+}
+
+// measureScale is -scale: the scale-edge scenario, printed as a table and written as JSON.
+func measureScale(cfg bench.Config, spec, jsonOut string) int {
+	var n [4]int
+	parts := strings.Split(spec, ",")
+	if len(parts) != len(n) {
+		fmt.Fprintf(os.Stderr, "-scale wants 4 numbers, got %q\n", spec)
+		return 2
+	}
+	for i, p := range parts {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || v < 0 {
+			fmt.Fprintf(os.Stderr, "-scale: bad number %q\n", p)
+			return 2
+		}
+		n[i] = v
+	}
+	dir, err := os.MkdirTemp("", "entranetskope-scale-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg.WorkDir, cfg.Out = dir, os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.MeasureScale(ctx, cfg, bench.Scale{Users: n[0], GroupMembers: n[1], Assignments: n[2], EachPlan: n[3]})
+	fmt.Print(bench.ScaleTable(res))
+	if jsonOut != "" {
+		// Kept beside the runs of the same report, if there is one.
+		var rep bench.Report
+		if b, rerr := os.ReadFile(jsonOut); rerr == nil {
+			_ = json.Unmarshal(b, &rep)
+		}
+		rep.Scale = &res
+		if b, jerr := json.MarshalIndent(rep, "", "  "); jerr == nil {
+			_ = os.WriteFile(jsonOut, b, 0o644)
+		}
+	}
+	if err != nil {
+		return 1
+	}
+	_ = os.RemoveAll(dir)
+	return 0
 }

@@ -1,0 +1,110 @@
+package graph
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
+)
+
+// Writes announced by Expect (the instances Terraform re-plans in an apply right before creating
+// them) fill one $batch even when they reach the batcher in two waves with a pause between them far
+// longer than the quiet period; each caller gets its own assignment back.
+func TestBatcher_announcedWritesFillOneBatch(t *testing.T) {
+	s, err := sandbox.Start(sandbox.Options{Logf: t.Logf, Faults: &sandbox.Faults{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	mc := s.MainClient()
+	c, err := New(Config{Method: AuthClientSecret, TenantID: s.TenantID(), ClientID: mc.AppID, ClientSecret: mc.Secret,
+		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ts, err := c.FindAppTemplates(ctx, "Netskope User Authentication")
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("Netskope template: %v (%d found)", err, len(ts))
+	}
+	app, err := c.InstantiateAppTemplate(ctx, ts[0].ID, "Netskope batcher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := s.AddUsers(BatchSize + 1)
+
+	b := c.NewBatcher()
+	b.max = time.Minute // what the announcements may wait: far beyond the pause below, however loaded the machine
+	for range BatchSize {
+		b.Expect()
+	}
+	s.ResetStats()
+	var wg sync.WaitGroup
+	got := make([]*Assignment, BatchSize)
+	errs := make([]error, BatchSize)
+	create := func(i int) {
+		defer wg.Done()
+		got[i], errs[i] = b.CreateAssignment(ctx, app.ServicePrincipalID, users[i], app.UserRoleID())
+	}
+	wg.Add(BatchSize)
+	for i := range BatchSize / 2 {
+		go create(i)
+	}
+	time.Sleep(20 * batcherIdle) // without the announcements, the first wave would go alone after batcherIdle
+	if n := s.Stats().Total; n != 0 {
+		t.Fatalf("%d requests sent while half the announced writes were still on their way, want none", n)
+	}
+	for i := BatchSize / 2; i < BatchSize; i++ {
+		go create(i)
+	}
+	wg.Wait()
+	for i, a := range got {
+		if errs[i] != nil || a == nil || a.PrincipalID != users[i] {
+			t.Fatalf("write %d: %v, %+v", i, errs[i], a)
+		}
+	}
+	if st := s.Stats(); st.Total != 1 {
+		t.Errorf("%d announced writes took %d requests (%v), want one $batch", BatchSize, st.Total, st.Routes)
+	}
+
+	// The writes that take the finished batch's places (Terraform hands the freed slots to the next
+	// instances, unannounced here: deletes are not re-planned) fill the next batch the same way.
+	more := s.AddUsers(BatchSize)
+	s.ResetStats()
+	wg.Add(BatchSize)
+	for i := range BatchSize {
+		if i == BatchSize/2 {
+			time.Sleep(20 * batcherIdle)
+			if n := s.Stats().Total; n != 0 {
+				t.Fatalf("%d requests sent while half the next writes were still on their way, want none", n)
+			}
+		}
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = b.CreateAssignment(ctx, app.ServicePrincipalID, more[i], app.UserRoleID())
+		}()
+	}
+	wg.Wait()
+	for i, a := range got {
+		if errs[i] != nil || a == nil || a.PrincipalID != more[i] {
+			t.Fatalf("next write %d: %v, %+v", i, errs[i], a)
+		}
+	}
+	if st := s.Stats(); st.Total != 1 {
+		t.Errorf("the next %d writes took %d requests (%v), want one $batch", BatchSize, st.Total, st.Routes)
+	}
+
+	// A lone announced change goes out at once, alone, in one request.
+	lone := c.NewBatcher()
+	lone.Expect()
+	s.ResetStats()
+	if a, err := lone.CreateAssignment(ctx, app.ServicePrincipalID, users[BatchSize], app.UserRoleID()); err != nil || a.PrincipalID != users[BatchSize] {
+		t.Fatalf("lone write: %v %+v", err, a)
+	}
+	if st := s.Stats(); st.Total != 1 {
+		t.Errorf("a lone write took %d requests, want 1", st.Total)
+	}
+}
