@@ -12,7 +12,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
@@ -90,10 +89,96 @@ func (v idValidator) ValidateString(_ context.Context, req validator.StringReque
 	}
 }
 
-// emailAddress accepts one email address.
-func emailAddress() validator.String {
-	return stringvalidator.RegexMatches(regexp.MustCompile(`^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$`),
-		"must be one email address, e.g. ops@example.com")
+// emailAddress accepts one email address: local part, @, a domain with a dot, at most 254 characters
+// (RFC 5321), no spaces, control characters or list separators. Internationalized addresses pass.
+func emailAddress() validator.String { return emailValidator{} }
+
+type emailValidator struct{}
+
+var emailPattern = regexp.MustCompile(`^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$`)
+
+func (emailValidator) Description(context.Context) string {
+	return "must be one email address, e.g. ops@example.com"
+}
+
+func (v emailValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (emailValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw := req.ConfigValue.ValueString()
+	if len(raw) > 254 || !emailPattern.MatchString(raw) || strings.IndexFunc(raw, unicode.IsControl) >= 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid email address",
+			fmt.Sprintf("%s is %s, which is not one email address: write one address of at most 254 characters, e.g. ops@example.com.", req.Path, quoteForMessage(raw)))
+	}
+}
+
+// noControlCharacters refuses text holding a control character (a newline, a tab, U+0000 ...): names
+// and labels are one line of text in Entra's portal and in Netskope.
+func noControlCharacters() validator.String { return noControlValidator{} }
+
+type noControlValidator struct{}
+
+func (noControlValidator) Description(context.Context) string {
+	return "must not contain control characters such as a newline or a tab"
+}
+
+func (v noControlValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (noControlValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw := req.ConfigValue.ValueString()
+	if i := strings.IndexFunc(raw, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(raw[i:])
+		resp.Diagnostics.AddAttributeError(req.Path, "Control character in text",
+			fmt.Sprintf("%s is %s, which holds the control character U+%04X: write it on one line, without tabs or other control "+
+				"characters (trimspace() removes a trailing newline read from a file).", req.Path, quoteForMessage(raw), r))
+	}
+}
+
+// bearerToken checks a SCIM token's form without ever repeating it: Entra sends it as
+// "Authorization: Bearer <token>", whose syntax (RFC 6750 b64token) has no spaces, line breaks,
+// control or non-ASCII characters. A token read with file() keeps its trailing newline: the commonest
+// way to end up with a token Netskope refuses.
+func bearerToken() validator.String { return bearerTokenValidator{} }
+
+type bearerTokenValidator struct{}
+
+func (bearerTokenValidator) Description(context.Context) string {
+	return "must be the token as Netskope shows it: no spaces, line breaks or other characters a bearer token cannot hold"
+}
+
+func (v bearerTokenValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (bearerTokenValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw := req.ConfigValue.ValueString()
+	bad := strings.IndexFunc(raw, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~+/=", r))
+	})
+	if raw == "" || bad < 0 {
+		return
+	}
+	what := "a character a bearer token cannot hold (only letters, digits and -._~+/= are allowed)"
+	if r, _ := utf8.DecodeRuneInString(raw[bad:]); unicode.IsSpace(r) {
+		what = "a space or a line break"
+		if strings.TrimSpace(raw) != raw {
+			what += " around it (a token read with file() keeps its newline: use trimspace(file(...)))"
+		}
+	}
+	// Never the value: only its length and where the character is.
+	resp.Diagnostics.AddAttributeError(req.Path, "Invalid SCIM token",
+		fmt.Sprintf("%s (%d characters, not shown) holds %s at position %d. Copy the token exactly as Netskope's admin console "+
+			"shows it (Settings > Tools > REST API v2 / SCIM).", req.Path, utf8.RuneCountInString(raw), what, utf8.RuneCountInString(raw[:bad])+1))
 }
 
 // scimBaseURL accepts https URLs. Netskope's are https://<tenant>[.<region>].goskope.com/api/v2/scim,
@@ -261,4 +346,40 @@ func quoteForMessage(v string) string {
 		cut--
 	}
 	return fmt.Sprintf("%s... (%d characters)", strconv.Quote(v[:cut]), utf8.RuneCountInString(v))
+}
+
+// uniqueNames refuses a list of names that holds one name twice, in any letter case: names are
+// matched case-insensitively, so both would find the same object, and the map of ids by name would
+// list it under two labels (which entranetskope_app_assignments refuses).
+func uniqueNames() validator.List { return uniqueNamesValidator{} }
+
+type uniqueNamesValidator struct{}
+
+func (uniqueNamesValidator) Description(context.Context) string {
+	return "each name must appear once (names are compared case-insensitively)"
+}
+
+func (v uniqueNamesValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (uniqueNamesValidator) ValidateList(_ context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	first := map[string]int{}
+	for i, v := range req.ConfigValue.Elements() {
+		s, ok := v.(types.String)
+		if !ok || s.IsNull() || s.IsUnknown() {
+			continue
+		}
+		key := strings.ToLower(s.ValueString())
+		if j, dup := first[key]; dup {
+			resp.Diagnostics.AddAttributeError(req.Path.AtListIndex(i), "Name listed twice",
+				fmt.Sprintf("%s lists %s twice (at %d and %d; names are matched case-insensitively): list each name once.",
+					req.Path, quoteForMessage(s.ValueString()), j, i))
+			continue
+		}
+		first[key] = i
+	}
 }
