@@ -245,17 +245,14 @@ func (scimBaseURLValidator) ValidateString(_ context.Context, req validator.Stri
 	}
 }
 
-// userInfoText is the user name and password of a URL written out, for URLs url.Parse refuses too.
-var userInfoText = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*@`)
+// userInfoText is the user name and password of a URL written out, wherever "//" starts its
+// authority: in URLs url.Parse refuses too, such as "https//user:pass@host" with its colon missing.
+var userInfoText = regexp.MustCompile(`//[^/?#]*@`)
 
 // redactURLText replaces a URL's user name and password with "***".
 func redactURLText(raw string) string {
-	if m := userInfoText.FindStringSubmatchIndex(raw); m != nil {
-		scheme := ""
-		if m[2] >= 0 {
-			scheme = raw[m[2]:m[3]]
-		}
-		return scheme + "//***@" + raw[m[1]:]
+	if m := userInfoText.FindStringIndex(raw); m != nil {
+		return raw[:m[0]] + "//***@" + raw[m[1]:]
 	}
 	return raw
 }
