@@ -34,7 +34,7 @@ func providerBinaryDir(t *testing.T) string {
 		build := exec.Command("go", "build", "-o", filepath.Join(dir, "terraform-provider-entranetskope"), ".")
 		build.Dir = repoRoot()
 		if out, err := build.CombinedOutput(); err != nil {
-			builtProvider.err = fmt.Errorf("build the provider: %v\n%s", err, out)
+			builtProvider.err = fmt.Errorf("build the provider: %w\n%s", err, out)
 		}
 		builtProvider.dir = dir
 	})

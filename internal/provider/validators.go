@@ -141,6 +141,11 @@ func (noControlValidator) ValidateString(_ context.Context, req validator.String
 	}
 }
 
+// isTokenChar reports whether r may appear in an RFC 6750 b64token.
+func isTokenChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~+/=", r)
+}
+
 // bearerToken checks a SCIM token's form without ever repeating it: Entra sends it as
 // "Authorization: Bearer <token>", whose syntax (RFC 6750 b64token) has no spaces, line breaks,
 // control or non-ASCII characters. A token read with file() keeps its trailing newline: the commonest
@@ -162,9 +167,7 @@ func (bearerTokenValidator) ValidateString(_ context.Context, req validator.Stri
 		return
 	}
 	raw := req.ConfigValue.ValueString()
-	bad := strings.IndexFunc(raw, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~+/=", r))
-	})
+	bad := strings.IndexFunc(raw, func(r rune) bool { return !isTokenChar(r) })
 	if raw == "" || bad < 0 {
 		return
 	}
