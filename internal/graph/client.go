@@ -201,7 +201,11 @@ func newCredential(cfg Config, copts azcore.ClientOptions, disableDiscovery bool
 		}
 		certs, key, err := azidentity.ParseCertificates(cfg.ClientCertificate, pw)
 		if err != nil {
-			return nil, fmt.Errorf("reading the client certificate: %w (a PKCS#12 or PEM file with the certificate and its RSA private key is expected)", err)
+			ce := &CertificateError{Err: err, HasPassword: len(pw) > 0}
+			if _, _, perr := azidentity.ParseCertificates(cfg.ClientCertificate, nil); ce.HasPassword && perr == nil {
+				ce.Err = errors.New("the bundle is PEM, which takes no password")
+			}
+			return nil, ce
 		}
 		return azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: copts, DisableInstanceDiscovery: disableDiscovery, SendCertificateChain: true})
@@ -243,6 +247,23 @@ func oidcAssertion(cfg Config, doer policy.Transporter) func(context.Context) (s
 		}
 	}
 }
+
+// CertificateError is a client certificate bundle that cannot be read, or not with the password given.
+// Its text never holds the bundle or the password.
+type CertificateError struct {
+	Err         error
+	HasPassword bool
+}
+
+func (e *CertificateError) Error() string {
+	msg := "the client certificate cannot be read: " + e.Err.Error() + ". A PKCS#12 (.pfx) or PEM bundle with the certificate and its RSA private key is expected"
+	if e.HasPassword {
+		msg += "; a password is set, which only a PKCS#12 bundle that has one can take: check client_certificate_password (ARM_CLIENT_CERTIFICATE_PASSWORD), or unset it for a PEM file"
+	}
+	return msg
+}
+
+func (e *CertificateError) Unwrap() error { return e.Err }
 
 // ParseClientCertificateBase64 decodes a base64 certificate bundle as the provider receives it.
 func ParseClientCertificateBase64(v string) ([]byte, error) {

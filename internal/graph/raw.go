@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
@@ -82,7 +83,12 @@ func errorFromBody(resp *http.Response, data []byte, op, object, permission stri
 	} else {
 		e.Message = strings.TrimSpace(string(data))
 		if len(e.Message) > 300 {
-			e.Message = e.Message[:300] + "..."
+			// Cut at a character boundary: half a character would make the diagnostic invalid UTF-8.
+			cut := 300
+			for cut > 0 && !utf8.RuneStart(e.Message[cut]) {
+				cut--
+			}
+			e.Message = e.Message[:cut] + "..."
 		}
 	}
 	e.unpackServiceError()

@@ -104,7 +104,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // parseRetryAfter reads a Retry-After value in each form Graph sends: whole seconds ("4"), seconds
 // with a fraction ("2.128", sent by some Graph services although RFC 9110 has only whole seconds) and
-// an HTTP date. A past date is no wait at all.
+// an HTTP date. A past date is no wait at all; a wait longer than maxRetryAfterSeconds, in either
+// form, is garbage.
 func parseRetryAfter(v string) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -117,7 +118,11 @@ func parseRetryAfter(v string) (time.Duration, bool) {
 		return time.Duration(secs * float64(time.Second)), true
 	}
 	if at, err := http.ParseTime(v); err == nil {
-		return max(time.Until(at), 0), true
+		d := max(time.Until(at), 0)
+		if d > maxRetryAfterSeconds*time.Second {
+			return 0, false
+		}
+		return d, true
 	}
 	return 0, false
 }

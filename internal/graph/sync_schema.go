@@ -43,16 +43,20 @@ func (s MappingSource) render(arg bool) string {
 	case "Function":
 		args := make([]string, len(s.Args))
 		for i, a := range s.Args {
-			args[i] = a.render(true)
+			args[i] = a.render(len(s.Args) > 1)
 		}
 		return s.Name + "(" + strings.Join(args, ", ") + ")"
 	}
 	if arg && s.Name == "" {
-		// An empty argument, as in the template's Switch([IsSoftDeleted], , "False", ...).
+		// An empty argument, as in the template's Switch([IsSoftDeleted], , "False", ...). A lone
+		// argument is written "", since F() is a call without arguments.
 		return ""
 	}
-	return `"` + strings.ReplaceAll(s.Name, `"`, `\"`) + `"`
+	// Entra's syntax escapes a quote and a backslash inside a constant with a backslash.
+	return `"` + constantEscaper.Replace(s.Name) + `"`
 }
+
+var constantEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // Attributes lists the source attributes the expression reads.
 func (s MappingSource) Attributes() []string {

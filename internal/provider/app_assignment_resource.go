@@ -109,7 +109,7 @@ func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaReq
 				MarkdownDescription: "The user's or group's display name, as Entra shows it on the assignment.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{
 				Create: true, Delete: true,
 				CreateDescription: "How long to keep retrying while Graph does not see a user, group or app created moments ago " +
 					"(replication lag). Default `10m`.",

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -103,7 +104,7 @@ func (r *appAssignmentsResource) Schema(ctx context.Context, _ resource.SchemaRe
 			},
 			"principals": schema.MapAttribute{
 				ElementType: types.StringType, Required: true,
-				Validators: []validator.Map{mapvalidator.ValueStringsAre(lowerCaseObjectID()), uniqueMapValues()},
+				Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1), noControlCharacters()), mapvalidator.ValueStringsAre(lowerCaseObjectID()), uniqueMapValues()},
 				MarkdownDescription: "The users and groups to assign, as `{ \"<label>\" = \"<object id>\" }`; every other assignment of the role on the app is removed. " +
 					"The label is whatever the team reviews by (a user principal name, a group name): the provider sends only the object ids to Graph, " +
 					"and a label can be changed without any change in Entra. The `ids_by_name` maps of the `entranetskope_users` and " +
@@ -117,7 +118,7 @@ func (r *appAssignmentsResource) Schema(ctx context.Context, _ resource.SchemaRe
 				ElementType: types.StringType, Computed: true,
 				MarkdownDescription: "The id of each assignment, by principal object id, for review and for `entranetskope_app_assignment` imports.",
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 		},
 	}
 }

@@ -255,14 +255,20 @@ func (s *assignmentStore) appRoles(ctx context.Context, spID string) ([]graph.Ap
 		wctx, cancel := context.WithTimeout(ctx, s.planLagWait)
 		defer cancel()
 		var roles []graph.AppRole
+		var notFound error
 		err := graph.WaitFor(wctx, func(ctx context.Context) (bool, error) {
 			var err error
 			roles, err = s.client.AppRoles(ctx, spID)
 			if graph.IsNotFound(err) && ctx.Err() == nil {
+				notFound = err
 				return false, nil
 			}
 			return err == nil, err
 		})
+		if err != nil && notFound != nil && ctx.Err() == nil {
+			// Still not found once the wait for replication is over: the id names no service principal.
+			return nil, notFound
+		}
 		return roles, err
 	})
 }

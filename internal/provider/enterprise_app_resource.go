@@ -87,7 +87,7 @@ func (r *enterpriseAppResource) Schema(ctx context.Context, _ resource.SchemaReq
 				Required:            true,
 				MarkdownDescription: "The name of the application and its service principal, as shown in *Enterprise applications*. Changing it renames both in place.",
 				Validators: []validator.String{
-					stringvalidator.LengthBetween(1, 256),
+					stringvalidator.LengthBetween(1, 256), noControlCharacters(),
 					stringvalidator.RegexMatches(appNamePattern, "must contain a character other than white space"),
 				},
 			},
@@ -127,7 +127,7 @@ func (r *enterpriseAppResource) Schema(ctx context.Context, _ resource.SchemaReq
 				MarkdownDescription: "The id of the app's `User` role, found by name. Assign users and groups with this role: " +
 					"Netskope does not provision users who only have *Default Access*. Null when the app has no such role.",
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 		},
 	}
 }
@@ -175,6 +175,15 @@ func (r *enterpriseAppResource) ModifyPlan(ctx context.Context, req resource.Mod
 			want = types.StringUnknown()
 		}
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("template_id"), want)...)
+	} else if !want.IsUnknown() && r.client != nil && (state == nil || !strings.EqualFold(state.TemplateID.ValueString(), want.ValueString())) {
+		// A template the app will be created from must exist: say so at plan, not at instantiate.
+		if _, err := r.client.GetAppTemplate(ctx, want.ValueString()); graph.IsNotFound(err) {
+			resp.Diagnostics.AddAttributeError(path.Root("template_id"), "Gallery application template not found",
+				fmt.Sprintf("template_id is %s, which is the id of no application template in the Microsoft Entra gallery. Leave "+
+					"template_id unset for the %q template, or look one up with the entranetskope_gallery_template data source.",
+					want.ValueString(), netskopeTemplateName))
+			return
+		}
 	}
 	if state == nil || want.IsUnknown() || state.TemplateID.IsNull() ||
 		strings.EqualFold(state.TemplateID.ValueString(), want.ValueString()) {

@@ -59,7 +59,7 @@ func (d *galleryTemplateDataSource) Schema(_ context.Context, _ datasource.Schem
 				Optional: true, Computed: true,
 				MarkdownDescription: "The template's display name, matched exactly (case-insensitively). Defaults to `" + netskopeTemplateName +
 					"` when neither `display_name` nor `id` is set.",
-				Validators: []validator.String{stringvalidator.LengthBetween(1, 256)},
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 256), noControlCharacters()},
 			},
 			"publisher":                      schema.StringAttribute{Computed: true, MarkdownDescription: "Who publishes the application, e.g. `Netskope`."},
 			"description":                    schema.StringAttribute{Computed: true, MarkdownDescription: "The gallery's description of the application."},

@@ -63,7 +63,7 @@ func (d *groupsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 				MarkdownDescription: "Group display names, matched exactly (case-insensitively).",
 				Validators: []validator.List{
 					listvalidator.SizeAtLeast(1),
-					listvalidator.ValueStringsAre(stringvalidator.LengthBetween(1, 256)),
+					listvalidator.ValueStringsAre(stringvalidator.LengthBetween(1, 256), noControlCharacters()), uniqueNames(),
 				},
 			},
 			"object_ids": schema.ListAttribute{

@@ -5,6 +5,7 @@ package provider
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -315,7 +316,12 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 	cfg.Transport = p.opts.Transport
 	cfg.UserAgent = "terraform-provider-entranetskope/" + p.version
 	client, err := graph.New(cfg)
-	if err != nil {
+	var certErr *graph.CertificateError
+	switch {
+	case errors.As(err, &certErr):
+		resp.Diagnostics.AddError("Invalid client certificate", err.Error()+"\n\n"+signInFound(m))
+		return
+	case err != nil:
 		resp.Diagnostics.AddAttributeError(path.Root("graph_endpoint"), "Invalid provider settings", err.Error())
 		return
 	}

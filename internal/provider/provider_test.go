@@ -41,7 +41,9 @@ func TestMain(m *testing.M) {
 		"NETSKOPE_SERVER_URL", "NETSKOPE_API_KEY"} {
 		_ = os.Unsetenv(k)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBuiltProvider()
+	os.Exit(code)
 }
 
 func repoRoot() string {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -267,7 +268,10 @@ func (r *provisioningResource) planMappings(ctx context.Context, plan, state *pr
 	if templateID == "" {
 		tmpl, err := r.syncTemplate(ctx, spID)
 		if err != nil {
-			return // the create reports it
+			if state == nil && errors.Is(err, errServicePrincipalNotFound) {
+				diags.AddAttributeError(path.Root("service_principal_id"), "Enterprise app not found", err.Error())
+			}
+			return // the create reports the other errors
 		}
 		templateID = tmpl.ID
 	}

@@ -104,7 +104,7 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Sensitive: true,
 				MarkdownDescription: "The Netskope REST API v2 token for SCIM (*Secret Token* in the portal). It is kept " +
 					"in state (marked sensitive); use `scim_token_wo` to keep it out of state. Exactly one of the two is required.",
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1), bearerToken()},
 			},
 			"scim_token_wo": schema.StringAttribute{
 				Optional:  true,
@@ -113,7 +113,7 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				MarkdownDescription: "The SCIM token as a write-only value, never stored in plan or state " +
 					"(Terraform 1.11 or later, or OpenTofu). Set `scim_token_wo_version` with it and change that " +
 					"number to save a new token.",
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1), bearerToken()},
 			},
 			"scim_token_wo_version": schema.Int64Attribute{
 				Optional: true,
@@ -204,7 +204,7 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Computed:            true,
 				MarkdownDescription: "Time between provisioning cycles as an ISO 8601 duration (Entra: `PT40M`).",
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 		},
 	}
 	for name, a := range mappingAttributes() {

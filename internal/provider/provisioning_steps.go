@@ -51,6 +51,10 @@ func (r *provisioningResource) waitingForSyncReady(ctx context.Context, spID str
 
 // syncTemplate finds the synchronization template the job is made from; an app without one cannot
 // provision (for example the SSO-only "Netskope Administrator Console").
+// errServicePrincipalNotFound is syncTemplate's error when no service principal has the id, even
+// after waiting out replication.
+var errServicePrincipalNotFound = errors.New("no such service principal")
+
 func (r *provisioningResource) syncTemplate(ctx context.Context, spID string) (graph.SyncTemplate, error) {
 	var templates []graph.SyncTemplate
 	lagCtx, cancel := context.WithTimeout(ctx, provisioningSPLagBudget)
@@ -66,7 +70,7 @@ func (r *provisioningResource) syncTemplate(ctx context.Context, spID string) (g
 	if err != nil {
 		if lagCtx.Err() != nil && ctx.Err() == nil {
 			return graph.SyncTemplate{}, fmt.Errorf("service principal %s was not found: check service_principal_id "+
-				"(the object id of the enterprise application's service principal, not its application or client id)", spID)
+				"(the object id of the enterprise application's service principal, not its application or client id): %w", spID, errServicePrincipalNotFound)
 		}
 		return graph.SyncTemplate{}, err
 	}

@@ -2,9 +2,13 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 )
 
 // withTimeout bounds ctx by an operation's configured timeout (op is e.g. plan.Timeouts.Create), or
@@ -37,4 +41,41 @@ func load[M any](ctx context.Context, get func(context.Context, any) diag.Diagno
 	diags.Append(get(ctx, &m)...)
 	ctx, cancel, timeout := withTimeout(ctx, op(&m), def, diags)
 	return m, ctx, cancel, timeout
+}
+
+// timeoutsAttribute is timeouts.Attributes with a validator whose message names the timeout and
+// repeats at most maxShownValue characters of a wrong value (the package's own does neither, and
+// terraform cannot point at a value inside the timeouts object).
+func timeoutsAttribute(ctx context.Context, opts timeouts.Opts) schema.Attribute {
+	a := timeouts.Attributes(ctx, opts)
+	nested, ok := a.(schema.SingleNestedAttribute)
+	if !ok {
+		return a
+	}
+	for name, child := range nested.Attributes {
+		if s, ok := child.(schema.StringAttribute); ok {
+			s.Validators = []validator.String{durationValidator{}}
+			nested.Attributes[name] = s
+		}
+	}
+	return nested
+}
+
+type durationValidator struct{}
+
+func (durationValidator) Description(context.Context) string {
+	return `must be a duration such as "30s", "10m" or "1h30m"`
+}
+
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid timeout",
+			fmt.Sprintf(`%s is %s, which is not a duration: write one such as "30s", "10m" or "1h30m" (units ns, us, ms, s, m, h).`,
+				req.Path, quoteForMessage(req.ConfigValue.ValueString())))
+	}
 }

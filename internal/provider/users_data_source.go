@@ -57,7 +57,7 @@ func (d *usersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 			ElementType: types.StringType, Optional: true, MarkdownDescription: desc,
 			Validators: []validator.List{
 				listvalidator.SizeAtLeast(1),
-				listvalidator.ValueStringsAre(stringvalidator.LengthBetween(1, 256)),
+				listvalidator.ValueStringsAre(stringvalidator.LengthBetween(1, 256), noControlCharacters()), uniqueNames(),
 			},
 		}
 	}

@@ -593,3 +593,26 @@ func TestAuthority_managedIdentityCredential(t *testing.T) {
 		}
 	}
 }
+
+// The authority remembers every token it signs, so tests can look for them in logs and state.
+func TestAuthority_issuedTokens(t *testing.T) {
+	s := startSandbox(t, Options{})
+	c := s.MainClient()
+	cred, err := azidentity.NewClientSecretCredential(s.TenantID(), c.AppID, c.Secret,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: directClientOptions(s), DisableInstanceDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cred.GetToken(context.Background(), graphScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := fetchActionsIDToken(context.Background(), s, "api://AzureADTokenExchange")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := s.IssuedTokens()
+	if !slices.Contains(issued, tok.Token) || !slices.Contains(issued, id) {
+		t.Fatalf("the issued tokens (%d) lack the access token or the ID token", len(issued))
+	}
+}

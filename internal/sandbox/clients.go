@@ -111,6 +111,10 @@ func (s *Server) ClientCertificateFile(appID string) (string, error) {
 // ActionsRequestURL is ACTIONS_ID_TOKEN_REQUEST_URL: clients append "&audience=...".
 func (s *Server) ActionsRequestURL() string { return s.authority.ActionsRequestURL() }
 
+// IssuedTokens are every token the authority signed so far (access tokens, ID tokens), oldest first:
+// tests look for them where no token may appear.
+func (s *Server) IssuedTokens() []string { return s.authority.IssuedTokens() }
+
 // ActionsRequestToken is ACTIONS_ID_TOKEN_REQUEST_TOKEN.
 func (s *Server) ActionsRequestToken() string { return s.authority.ActionsRequestToken() }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -21,7 +22,15 @@ var AccessTokenLifetime = time.Hour
 type tokenSigner struct {
 	key *rsa.PrivateKey
 	kid string
+
+	// issued are the tokens signed so far (the newest maxIssued), for tests that look for tokens
+	// where none may appear: logs, diagnostics, state.
+	issuedMu sync.Mutex
+	issued   []string
 }
+
+// maxIssued bounds the tokens a long-running sandbox remembers.
+const maxIssued = 10000
 
 func newTokenSigner() (*tokenSigner, error) {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -34,7 +43,24 @@ func newTokenSigner() (*tokenSigner, error) {
 func (t *tokenSigner) sign(claims jwt.MapClaims) (string, error) {
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["kid"] = t.kid
-	return tok.SignedString(t.key)
+	signed, err := tok.SignedString(t.key)
+	if err == nil {
+		t.issuedMu.Lock()
+		if len(t.issued) >= maxIssued {
+			t.issued = append(t.issued[:0], t.issued[len(t.issued)-maxIssued/2:]...)
+		}
+		t.issued = append(t.issued, signed)
+		t.issuedMu.Unlock()
+	}
+	return signed, err
+}
+
+// IssuedTokens are the tokens the authority signed (access tokens, the ID tokens of its OIDC issuer,
+// tokens made with Sign), oldest first.
+func (s *Authority) IssuedTokens() []string {
+	s.signer.issuedMu.Lock()
+	defer s.signer.issuedMu.Unlock()
+	return slices.Clone(s.signer.issued)
 }
 
 func (t *tokenSigner) parse(raw string) (jwt.MapClaims, error) {

@@ -123,7 +123,13 @@ func matchSegs(tmpl, segs []string) (map[string]string, bool) {
 		if !strings.HasPrefix(strings.ToLower(seg), strings.ToLower(prefix)) || !strings.HasSuffix(seg, suffix) || len(seg) <= len(prefix)+len(suffix) {
 			return nil, false
 		}
-		params[name] = seg[len(prefix) : len(seg)-len(suffix)]
+		v := seg[len(prefix) : len(seg)-len(suffix)]
+		// Guess: Graph finds an object by its id in any letter case (ids are GUIDs, compared as such),
+		// while the directory keeps them in lower case.
+		if isGUIDLiteral(v) {
+			v = strings.ToLower(v)
+		}
+		params[name] = v
 	}
 	return params, true
 }

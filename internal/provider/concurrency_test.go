@@ -1,0 +1,179 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
+)
+
+// The provider's per-run state is shared by every resource instance Terraform runs side by side.
+// These tests drive it from many goroutines at once; `go test -race` (make test) checks the state,
+// the tests check the outcome.
+
+// runCache: concurrent readers of one key share one fetch; updates and sets interleave safely.
+func TestRunCacheConcurrent(t *testing.T) {
+	c := newRunCache[[]string]()
+	var fetches atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprint("sp", i%4)
+			v, err := c.get(context.Background(), key, func() ([]string, error) {
+				fetches.Add(1)
+				return []string{"a"}, nil
+			})
+			if err != nil || len(v) == 0 {
+				t.Errorf("get %s: %v %v", key, v, err)
+			}
+			c.update(key, func(v []string) []string { return append(v[:len(v):len(v)], "b") })
+			_ = c.read(context.Background(), key, nil, func(v []string) { _ = len(v) })
+			if i%16 == 0 {
+				c.set(key, []string{"reset"})
+			}
+		}()
+	}
+	wg.Wait()
+	if n := fetches.Load(); n != 4 {
+		t.Fatalf("%d fetches for 4 keys read by 64 callers", n)
+	}
+}
+
+// coalescer: concurrent lookups of overlapping keys are answered from shared fetches, each caller
+// with its own key's answer.
+func TestCoalescerConcurrent(t *testing.T) {
+	var fetched atomic.Int64
+	var calls atomic.Int64
+	c := newCoalescer(15, func(_ context.Context, keys []string) (map[string]string, error) {
+		calls.Add(1)
+		fetched.Add(int64(len(keys)))
+		out := map[string]string{}
+		for _, k := range keys {
+			if k != "missing" {
+				out[k] = "v-" + k
+			}
+		}
+		return out, nil
+	})
+	var wg sync.WaitGroup
+	for i := range 90 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprint("k", i%30)
+			if i%29 == 0 {
+				key = "missing"
+			}
+			v, found, err := c.get(context.Background(), key, i%2 == 0)
+			switch {
+			case err != nil:
+				t.Errorf("%s: %v", key, err)
+			case key == "missing" && found:
+				t.Errorf("missing was found: %q", v)
+			case key != "missing" && (!found || v != "v-"+key):
+				t.Errorf("%s: %q %v", key, v, found)
+			}
+		}()
+	}
+	wg.Wait()
+	if fetched.Load() > 31 {
+		t.Errorf("%d keys fetched for 31 distinct keys", fetched.Load())
+	}
+	t.Logf("90 lookups of 31 keys: %d fetches of %d keys", calls.Load(), fetched.Load())
+}
+
+// deniedPermissions: a 403 met by many instances at once is explained by exactly one of them; the
+// others point at that explanation.
+func TestDeniedPermissionsConcurrent(t *testing.T) {
+	d := newDeniedPermissions()
+	denied := &graph.Error{Op: "assign the principal to the app", Status: http.StatusForbidden, Code: "Authorization_RequestDenied"}
+	denied.Permission = graph.PermAppRoleAssignment
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	reports := map[string]int{}
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var diags diag.Diagnostics
+			d.add(&diags, "Could not assign", fmt.Errorf("wrapped: %w", denied))
+			mu.Lock()
+			defer mu.Unlock()
+			for _, dg := range diags {
+				kind := "explained"
+				if strings.Contains(dg.Detail(), "for the same reason") {
+					kind = "pointer"
+				}
+				reports[kind]++
+			}
+		}()
+	}
+	wg.Wait()
+	if reports["explained"] != 1 || reports["pointer"] != 49 {
+		t.Fatalf("reports %v: want the permission explained once in the run and pointed at 49 times", reports)
+	}
+}
+
+// assignmentStore: instances planning at once look principals up and list the app's assignments
+// through shared requests, and see each other's writes.
+func TestAssignmentStoreConcurrent(t *testing.T) {
+	s := newSandbox(t, sandbox.Options{ManualCycles: true})
+	app := aasNewApp(t, s, "Netskope store")
+	users := s.AddUsers(30)
+	c := s.MainClient()
+	client, err := graph.New(graph.Config{Method: graph.AuthClientSecret, TenantID: s.TenantID(), ClientID: c.AppID, ClientSecret: c.Secret,
+		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd := newProviderData(client, Options{})
+	store := pd.assignments
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i, u := range users {
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			obj, found, err := store.principal(ctx, u)
+			if err == nil && (!found || obj.Type != "user") {
+				err = fmt.Errorf("principal %s: %+v found=%v", u, obj, found)
+			}
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := store.appRoles(ctx, app.spID)
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			if i%3 == 0 {
+				store.added(app.spID, graph.Assignment{ID: fmt.Sprint("fake-", i), PrincipalID: u, AppRoleID: app.userRoleID})
+			}
+			_, err := store.list(ctx, app.spID)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Stats().Total; n > int64(len(users)) {
+		t.Errorf("%d Graph requests for %d concurrent instances: the store did not share them", n, len(users))
+	}
+}
