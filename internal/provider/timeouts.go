@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -54,28 +53,9 @@ func timeoutsAttribute(ctx context.Context, opts timeouts.Opts) schema.Attribute
 	}
 	for name, child := range nested.Attributes {
 		if s, ok := child.(schema.StringAttribute); ok {
-			s.Validators = []validator.String{durationValidator{}}
+			s.Validators = []validator.String{durationValidator{title: "Invalid timeout"}}
 			nested.Attributes[name] = s
 		}
 	}
 	return nested
-}
-
-type durationValidator struct{}
-
-func (durationValidator) Description(context.Context) string {
-	return `must be a duration such as "30s", "10m" or "1h30m"`
-}
-
-func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid timeout",
-			fmt.Sprintf(`%s is %s, which is not a duration: write one such as "30s", "10m" or "1h30m" (units ns, us, ms, s, m, h).`,
-				req.Path, quoteForMessage(req.ConfigValue.ValueString())))
-	}
 }

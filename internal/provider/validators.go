@@ -425,24 +425,33 @@ func (sinceValidator) ValidateString(_ context.Context, req validator.StringRequ
 }
 
 // positiveDuration accepts a Go duration of at least a minute, such as 40m or 1h30m.
-func positiveDuration() validator.String { return durationValidator{} }
+func positiveDuration() validator.String {
+	return durationValidator{min: time.Minute, title: "Invalid duration"}
+}
 
-type durationValidator struct{}
+// durationValidator accepts a Go duration ("30s", "10m", "1h30m") of at least min; title heads its error.
+type durationValidator struct {
+	min   time.Duration
+	title string
+}
 
-func (durationValidator) Description(context.Context) string {
-	return "must be a duration of at least a minute, such as 40m, 2h or 1h30m"
+func (v durationValidator) Description(context.Context) string {
+	if v.min > 0 {
+		return fmt.Sprintf("must be a duration of at least %s, such as 40m, 2h or 1h30m", v.min)
+	}
+	return `must be a duration such as "30s", "10m" or "1h30m"`
 }
 
 func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
-func (durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v durationValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
 	raw := req.ConfigValue.ValueString()
-	if d, err := time.ParseDuration(raw); err != nil || d < time.Minute {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
-			fmt.Sprintf("%q is not a duration of at least a minute: write a number with its unit, like 40m, 2h or 1h30m "+
-				"(units s, m and h).", raw))
+	if d, err := time.ParseDuration(raw); err != nil || d < v.min {
+		resp.Diagnostics.AddAttributeError(req.Path, v.title,
+			fmt.Sprintf("%s is %s, which %s: write a number with its unit (ns, us, ms, s, m, h).",
+				req.Path, quoteForMessage(raw), strings.Replace(v.Description(ctx), "must be", "is not", 1)))
 	}
 }
