@@ -551,6 +551,7 @@ func TestProvisioningStatusDataSource_quickstartCheck(t *testing.T) {
 	s := newSandbox(t, sandbox.Options{ManualCycles: true})
 	t.Setenv("TF_VAR_scim_base_url", s.SCIMURL(""))
 	t.Setenv("TF_VAR_scim_token", s.SCIMToken(""))
+	nspSetNetskope(t, s) // the quickstart also reads Netskope, for its check users_arrived_in_netskope
 	admin := provGraph(t, s, s.AdminClient())
 	config := testAccPermissionsConfig_quickstart(t, s)
 	resource.UnitTest(t, resource.TestCase{
