@@ -56,9 +56,11 @@ type Tenant struct {
 	mu      sync.Mutex
 	token   string
 	revoked bool
-	seq     int64
-	users   *collection
-	groups  *collection
+	// down makes every request answer 503, as during an outage of the tenant's SCIM service.
+	down   bool
+	seq    int64
+	users  *collection
+	groups *collection
 
 	config scim.ServiceProviderConfig
 }
@@ -166,6 +168,13 @@ func (t *Tenant) RotateToken() string {
 	return t.token
 }
 
+// SetDown starts (true) or ends (false) an outage: meanwhile every SCIM request answers 503.
+func (t *Tenant) SetDown(down bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.down = down
+}
+
 // Users is what arrived in the tenant, each user as the SCIM API renders it.
 func (t *Tenant) Users() []map[string]any { return t.users.snapshot() }
 
@@ -177,6 +186,16 @@ func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if p != BasePath && !strings.HasPrefix(p, BasePath+"/") {
 		writeError(w, http.StatusNotFound, "", "Specified endpoint does not exist.")
+		return
+	}
+	t.mu.Lock()
+	down := t.down
+	t.mu.Unlock()
+	if down {
+		// Guess: Netskope's answer during an outage is not documented; a 503 with the SCIM error
+		// schema and a Retry-After is what its API gateway sends when a service is unavailable.
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusServiceUnavailable, "", "Service temporarily unavailable. Try again later.")
 		return
 	}
 	if !t.authorized(r.Header.Get("Authorization")) {
