@@ -40,7 +40,9 @@ func TestMain(m *testing.M) {
 		"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AZURE_FEDERATED_TOKEN_FILE"} {
 		_ = os.Unsetenv(k)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeCLIProvider()
+	os.Exit(code)
 }
 
 func repoRoot() string {
