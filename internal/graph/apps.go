@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/applications"
 	"github.com/microsoftgraph/msgraph-sdk-go/applicationtemplates"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
@@ -243,66 +242,45 @@ func searchWindow(err error) (time.Duration, bool) {
 const instantiateClockSkew = 2 * time.Minute
 
 // findInstantiated finds the application that a failed instantiate of templateID with displayName
-// created at or after since, polling while replication catches up, and returns
-// it with its service principal, or nil when none appeared within window. Older applications with
-// the same name are never adopted; more than one new candidate is an error that lists them.
+// created at or after since, polling while replication catches up, and returns it with its service
+// principal, or nil when none appeared within window. Older applications with the same name are
+// never adopted; more than one new candidate is an error that lists them.
 func (c *Client) findInstantiated(ctx context.Context, templateID, displayName string, since time.Time, window time.Duration) (*EnterpriseApp, error) {
-	filter := fmt.Sprintf("displayName eq '%s'", odataQuote(displayName))
-	var candidates []models.Applicationable
+	var candidates []GalleryApp
 	wctx, cancel := context.WithTimeout(ctx, window)
 	defer cancel()
 	err := WaitFor(wctx, func(ctx context.Context) (bool, error) {
-		resp, err := c.sdk.Applications().Get(ctx, &applications.ApplicationsRequestBuilderGetRequestConfiguration{
-			QueryParameters: &applications.ApplicationsRequestBuilderGetQueryParameters{Filter: &filter},
-		})
+		list, err := c.ListGalleryApps(ctx, GalleryAppQuery{TemplateID: templateID, DisplayName: displayName})
 		if err != nil {
-			return false, wrap(err, "look for the application instantiate created", displayName, PermApplicationRead)
+			return false, err
 		}
 		candidates = candidates[:0]
-		for _, a := range resp.GetValue() {
-			created := a.GetCreatedDateTime()
-			if deref(a.GetApplicationTemplateId()) != templateID || created == nil || created.Before(since.Add(-instantiateClockSkew)) {
-				continue
+		for _, a := range list.Apps {
+			if a.ApplicationDisplayName == displayName && !a.Created.IsZero() && !a.Created.Before(since.Add(-instantiateClockSkew)) {
+				candidates = append(candidates, a)
 			}
-			candidates = append(candidates, a)
 		}
-		return len(candidates) > 0, nil
+		// One candidate is adopted only with its service principal: wait for that to show too.
+		return len(candidates) > 1 || (len(candidates) == 1 && candidates[0].ServicePrincipalID != ""), nil
 	})
-	if err != nil {
-		if ctx.Err() == nil && wctx.Err() != nil {
-			return nil, nil // nothing appeared in time
-		}
+	if err != nil && (ctx.Err() != nil || wctx.Err() == nil) {
 		return nil, err
 	}
-	if len(candidates) > 1 {
+	switch {
+	case len(candidates) > 1:
 		ids := make([]string, 0, len(candidates))
 		for _, a := range candidates {
-			ids = append(ids, deref(a.GetId()))
+			ids = append(ids, a.ApplicationObjectID)
 		}
 		return nil, fmt.Errorf("%d applications named %q were created from template %s in the last minutes (application object ids %s): "+
 			"delete the ones you do not want, then import the service principal of the one to keep", len(candidates), displayName, templateID, strings.Join(ids, ", "))
+	case len(candidates) == 0:
+		return nil, nil // nothing appeared in time
+	case candidates[0].ServicePrincipalID == "":
+		return nil, fmt.Errorf("the application %s named %q was created, but its service principal did not appear in time: "+
+			"once Enterprise applications lists it, import its service principal", candidates[0].ApplicationObjectID, displayName)
 	}
-	a := candidates[0]
-	appID := deref(a.GetAppId())
-	var sp models.ServicePrincipalable
-	err = WaitFor(wctx, func(ctx context.Context) (bool, error) {
-		s, err := c.sdk.ServicePrincipalsWithAppId(&appID).Get(ctx, nil)
-		if err = wrap(err, "read the service principal of the application instantiate created", "appId "+appID, PermApplicationRead); IsNotFound(err) {
-			return false, nil
-		} else if err != nil {
-			return false, err
-		}
-		sp = s
-		return true, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &EnterpriseApp{
-		ServicePrincipalID: deref(sp.GetId()), ApplicationObjectID: deref(a.GetId()), ClientID: appID,
-		DisplayName: deref(sp.GetDisplayName()), ApplicationDisplayName: deref(a.GetDisplayName()),
-		TemplateID: templateID, AppRoles: appRolesFrom(sp.GetAppRoles()),
-	}, nil
+	return c.GetEnterpriseApp(ctx, candidates[0].ServicePrincipalID)
 }
 
 // GetEnterpriseApp reads the service principal and its application.

@@ -16,21 +16,27 @@ import (
 // raw sends a request the SDK lacks or gets wrong (GET secrets, schema PUT) through the same
 // middleware and retry stack, signed with the same credential. path is relative to /v1.0.
 func (c *Client) raw(ctx context.Context, method, path string, in, out any, op, object, permission string) error {
+	_, err := c.rawHeader(ctx, method, path, in, out, op, object, permission)
+	return err
+}
+
+// rawHeader is raw that also returns the answer's headers (Graph's Date, for one).
+func (c *Client) rawHeader(ctx context.Context, method, path string, in, out any, op, object, permission string) (http.Header, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+"/"+strings.TrimPrefix(path, "/"), body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}})
 	if err != nil {
-		return fmt.Errorf("could not %s: signing in to Microsoft Entra ID failed: %w", op, err)
+		return nil, fmt.Errorf("could not %s: signing in to Microsoft Entra ID failed: %w", op, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
 	req.Header.Set("Accept", "application/json")
@@ -39,22 +45,22 @@ func (c *Client) raw(ctx context.Context, method, path string, in, out any, op, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("could not %s (%s): %w", op, object, err)
+		return nil, fmt.Errorf("could not %s (%s): %w", op, object, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		return errorFromBody(resp, data, op, object, permission)
+		return resp.Header, errorFromBody(resp, data, op, object, permission)
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("could not %s (%s): unexpected answer from Graph: %w", op, object, err)
+			return resp.Header, fmt.Errorf("could not %s (%s): unexpected answer from Graph: %w", op, object, err)
 		}
 	}
-	return nil
+	return resp.Header, nil
 }
 
 func errorFromBody(resp *http.Response, data []byte, op, object, permission string) error {

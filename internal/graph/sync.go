@@ -127,9 +127,14 @@ func (c *Client) GetJob(ctx context.Context, spID, jobID string) (*Job, error) {
 
 // ListJobs lists the app's synchronization jobs.
 func (c *Client) ListJobs(ctx context.Context, spID string) ([]*Job, error) {
+	return c.listJobs(ctx, spID, PermSynchronization)
+}
+
+// listJobs is ListJobs naming permission in a refusal.
+func (c *Client) listJobs(ctx context.Context, spID, permission string) ([]*Job, error) {
 	resp, err := c.sdk.ServicePrincipals().ByServicePrincipalId(spID).Synchronization().Jobs().Get(ctx, nil)
 	if err != nil {
-		return nil, wrap(err, "list the provisioning jobs", "service principal "+spID, PermSynchronization)
+		return nil, wrap(err, "list the provisioning jobs", "service principal "+spID, permission)
 	}
 	var out []*Job
 	for _, j := range resp.GetValue() {

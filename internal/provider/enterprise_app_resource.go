@@ -47,8 +47,10 @@ var appNamePattern = regexp.MustCompile(`\S`)
 func NewEnterpriseAppResource() resource.Resource { return &enterpriseAppResource{} }
 
 type enterpriseAppResource struct {
-	client *graph.Client
-	denied *deniedPermissions
+	client        *graph.Client
+	denied        *deniedPermissions
+	apps          *runApps
+	syncReadyWait time.Duration
 }
 
 func (r *enterpriseAppResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -66,6 +68,13 @@ func (r *enterpriseAppResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"plus `Application.Read.All` to read an app someone else created, and `Application.ReadWrite.All` (or ownership of the app) to rename or delete it.\n\n" +
 			"If Graph cannot read the new app back before the create timeout, the apply fails but the app is kept in the state, marked as tainted, " +
 			"so it is never left behind unmanaged: the next apply replaces it (or run `terraform untaint` to keep it).\n\n" +
+			"**An apply interrupted after the app was made** (Terraform killed, the runner lost) leaves an app that no state records. " +
+			"Before creating, the resource therefore looks for apps of the same `display_name` made from the same template (one Graph request). " +
+			"Exactly one, created less than an hour ago and without a provisioning job, is what such an apply leaves behind: it is adopted, " +
+			"with a warning naming it. Any other app of that name (older, with provisioning, or more than one) stops the create with an error " +
+			"that lists each by id and creation time and gives the import command; the resource never creates a duplicate silently. " +
+			"An app that replication hid at that moment is found once the new app is readable: the app just made is deleted again and the " +
+			"other adopted, so the tenant holds one.\n\n" +
 			"**Import** takes the service principal's object id. Only apps added from the gallery can be imported; an id that does not exist, " +
 			"or a service principal of an app registration or a Microsoft app, is refused. An app added from another gallery template imports too, " +
 			"but unless `template_id` names that template, the plan proposes to replace it with a Netskope app.",
@@ -125,7 +134,7 @@ func (r *enterpriseAppResource) Schema(ctx context.Context, _ resource.SchemaReq
 
 func (r *enterpriseAppResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		r.client, r.denied = pd.client, pd.denied
+		r.client, r.denied, r.apps, r.syncReadyWait = pd.client, pd.denied, pd.apps, pd.syncReadyWait
 	}
 }
 
@@ -195,10 +204,28 @@ func (r *enterpriseAppResource) Create(ctx context.Context, req resource.CreateR
 		templateID = t.ID
 	}
 	name := plan.DisplayName.ValueString()
+
+	// An interrupted apply may have made this app already: adopt it rather than make a second.
+	defer r.apps.lock(templateID, name)()
+	if app, check := r.findOrphan(ctx, templateID, name, &resp.Diagnostics); app != nil {
+		r.apps.record(app.ApplicationObjectID)
+		adoptionWarning(check.adopt, check.now, templateID, name, "", &resp.Diagnostics)
+		plan.fill(ctx, app, name, &resp.Diagnostics)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		resp.Diagnostics.Append(setAppliedName(ctx, resp.Private, name)...)
+		return
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	tflog.Info(ctx, "creating the enterprise application from the gallery", map[string]any{"template_id": templateID, "display_name": name})
 
 	app, err := r.client.InstantiateAppTemplate(ctx, templateID, name)
 	if app != nil {
+		r.apps.record(app.ApplicationObjectID)
+		if err == nil {
+			app = r.afterCreate(ctx, templateID, name, app, &resp.Diagnostics)
+		}
 		// The app exists even when the read-back failed: record it, so it is never orphaned.
 		plan.fill(ctx, app, name, &resp.Diagnostics)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)

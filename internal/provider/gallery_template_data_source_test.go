@@ -214,9 +214,14 @@ func eaAdminGraph(t *testing.T, s *sandbox.Server, method, path string, body any
 }
 
 func eaAdminGraphE(s *sandbox.Server, method, path string, body any) (int, map[string]any, error) {
-	tok, err := s.GraphToken(s.AdminClient().AppID)
+	return eaGraphAsE(s, s.AdminClient().AppID, method, path, body)
+}
+
+// eaGraphAsE sends one Graph request as the given client of the sandbox.
+func eaGraphAsE(s *sandbox.Server, clientID, method, path string, body any) (int, map[string]any, error) {
+	tok, err := s.GraphToken(clientID)
 	if err != nil {
-		return 0, nil, fmt.Errorf("admin token: %w", err)
+		return 0, nil, fmt.Errorf("token of client %s: %w", clientID, err)
 	}
 	var rd io.Reader
 	if body != nil {

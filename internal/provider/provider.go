@@ -342,6 +342,7 @@ type providerData struct {
 	now           func() time.Time
 	// templates are the apps' default attribute mappings, read once per run.
 	templates *templateSchemas
+	apps      *runApps // the enterprise apps this run made or adopted
 }
 
 // newProviderData is one provider run's data: each configured provider gets its own store, so runs
@@ -354,7 +355,7 @@ func newProviderData(client *graph.Client, opts Options) *providerData {
 	denied := newDeniedPermissions()
 	assignments := newAssignmentStore(client, opts.PlanLagWait)
 	assignments.denied = denied
-	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now, templates: newTemplateSchemas()}
+	return &providerData{client: client, assignments: assignments, syncReadyWait: opts.SyncReadyWait, denied: denied, now: now, templates: newTemplateSchemas(), apps: newRunApps()}
 }
 
 func (p *entranetskopeProvider) Resources(context.Context) []func() resource.Resource {
@@ -372,5 +373,6 @@ func (p *entranetskopeProvider) DataSources(context.Context) []func() datasource
 		NewUsersDataSource,
 		NewGroupsDataSource,
 		NewProvisioningStatusDataSource,
+		NewNetskopeAppsDataSource,
 	}
 }

@@ -16,5 +16,6 @@ var (
 		"entranetskope_users":               {"User.Read.All"},
 		"entranetskope_groups":              {"Group.Read.All"},
 		"entranetskope_provisioning_status": {"Application.ReadWrite.OwnedBy"},
+		"entranetskope_netskope_apps":       {"Application.Read.All", "Synchronization.Read.All"},
 	}
 )

@@ -218,6 +218,9 @@ func (s *API) serveGraph(w http.ResponseWriter, r *http.Request) {
 	reqID := uuid.NewString()
 	rw.Header().Set("request-id", reqID)
 	rw.Header().Set("client-request-id", cmp.Or(r.Header.Get("client-request-id"), reqID))
+	// Graph's answers carry its time; here that is the sandbox's clock (advanced by tests), which
+	// also stamps createdDateTime, so a client can age what it lists against the service's now.
+	rw.Header().Set("Date", s.clock.Now().Format(http.TimeFormat))
 	body, err := readBody(r)
 	if err != nil {
 		WriteError(rw, r, http.StatusBadRequest, "BadRequest", "Could not read the request body: "+err.Error())
