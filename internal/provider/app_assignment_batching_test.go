@@ -131,17 +131,22 @@ func TestAppAssignmentResource_sharedBatchItemFailure(t *testing.T) {
 	})
 }
 
-// An apply interrupted (SIGINT) while batches are in flight converges: the state records every
+// An apply interrupted while batches are in flight converges. SIGINT: the state records every
 // assignment that reached Entra, so the next apply creates exactly the rest, with no duplicate.
+// SIGKILL (terraform and the provider killed, nothing saved): an assignment made but not recorded
+// is never duplicated; the next apply stops at it with the exact id to import, and once imported
+// the apply converges.
 func TestAppAssignmentResource_interruptedApply(t *testing.T) {
-	faults := sandbox.DefaultFaults()
-	faults.LatencyMS = 150 // batches long enough in flight to be interrupted
-	s := newSandbox(t, sandbox.Options{Faults: &faults})
-	app := aasNewApp(t, s, "Netskope interrupted")
-	users := s.AddUsers(120)
+	for _, signal := range []string{"SIGINT", "SIGKILL"} {
+		t.Run(signal, func(t *testing.T) {
+			faults := sandbox.DefaultFaults()
+			faults.LatencyMS = 150 // batches long enough in flight to be interrupted
+			s := newSandbox(t, sandbox.Options{Faults: &faults})
+			app := aasNewApp(t, s, "Netskope interrupted")
+			users := s.AddUsers(120)
 
-	ids, _ := json.Marshal(users)
-	cli := newTFCLI(t, s, map[string]string{"main.tf": fmt.Sprintf(`terraform {
+			ids, _ := json.Marshal(users)
+			cli := newTFCLI(t, s, map[string]string{"main.tf": fmt.Sprintf(`terraform {
   required_providers {
     entranetskope = { source = "entranetskope/entranetskope" }
   }
@@ -156,36 +161,71 @@ resource "entranetskope_app_assignment" "each" {
 }
 `, ids, app.spID)})
 
-	// Interrupt once some assignments exist and others are still on their way.
-	run := cli.start(cliApplyArgs...)
-	waitUntil(t, run, 2*time.Minute, "the first 15 assignments", func() bool { return len(aasAssigned(t, s, app)) >= 15 })
-	out, err := run.interrupt()
-	created := len(aasAssigned(t, s, app))
-	t.Logf("interrupted apply: exit %v, %d of %d assignments exist", err, created, len(users))
-	if err == nil || created >= len(users) {
-		t.Fatalf("the apply was not interrupted mid-way (exit %v, %d of %d assigned):\n%s", err, created, len(users), out)
-	}
-	asgCheckStateMatchesEntra(t, s, app, asgStateAssignments(t, cli.stateFile()))
+			// Interrupt once some assignments exist and others are still on their way.
+			run := cli.start(cliApplyArgs...)
+			waitUntil(t, run, 2*time.Minute, "the first 15 assignments", func() bool { return len(aasAssigned(t, s, app)) >= 15 })
+			var out string
+			var err error
+			if signal == "SIGINT" {
+				out, err = run.interrupt()
+			} else {
+				run.kill()
+				out, err = run.wait()
+			}
+			assigned := aasAssigned(t, s, app)
+			created := len(assigned)
+			t.Logf("interrupted apply: exit %v, %d of %d assignments exist", err, created, len(users))
+			if err == nil || created >= len(users) {
+				t.Fatalf("the apply was not interrupted mid-way (exit %v, %d of %d assigned):\n%s", err, created, len(users), out)
+			}
+			inState := asgStateAssignments(t, cli.stateFile())
+			if signal == "SIGINT" {
+				asgCheckStateMatchesEntra(t, s, app, inState)
+			} else if orphans := created - len(inState); orphans > 0 {
+				// Each one is refused by the next apply, named with its import id; the import blocks
+				// written from those names make the apply after converge.
+				out, err := cli.apply()
+				if err == nil {
+					t.Fatalf("the apply after the kill recreated %d assignments it did not know:\n%s", orphans, out)
+				}
+				var imports strings.Builder
+				for pid, aid := range assigned {
+					if _, ok := inState[pid]; ok {
+						continue
+					}
+					if !aasRE("The assignment already exists .*terraform import <resource address> " + app.spID + "/" + aid).MatchString(out) {
+						t.Fatalf("the apply after the kill did not name assignment %s of principal %s to import:\n%s", aid, pid, out)
+					}
+					fmt.Fprintf(&imports, "import {\n  to = entranetskope_app_assignment.each[%q]\n  id = %q\n}\n", pid, app.spID+"/"+aid)
+				}
+				cli.write("imports.tf", imports.String())
+				t.Logf("after the kill %d assignments were made and not recorded; each was named for import", orphans)
+			} else {
+				asgCheckStateMatchesEntra(t, s, app, inState)
+			}
 
-	// The next apply converges: every principal assigned once, the state the same as Entra.
-	if out, err = cli.apply(); err != nil {
-		t.Fatalf("re-apply after the interruption: %v\n%s", err, out)
-	}
-	assigned := aasAssigned(t, s, app)
-	want := slices.Clone(users)
-	sort.Strings(want)
-	if got := slices.Sorted(maps.Keys(assigned)); !slices.Equal(got, want) {
-		t.Fatalf("after the re-apply %d principals are assigned, want all %d", len(got), len(want))
-	}
-	asgCheckStateMatchesEntra(t, s, app, asgStateAssignments(t, cli.stateFile()))
-	if !strings.Contains(out, fmt.Sprintf("%d added", len(users)-created)) {
-		t.Fatalf("the re-apply did not add exactly the %d missing assignments:\n%s", len(users)-created, out)
-	}
-	if out, err := cli.destroy(); err != nil {
-		t.Fatalf("destroy: %v\n%s", err, out)
-	}
-	if n := len(aasAssigned(t, s, app)); n != 0 {
-		t.Fatalf("%d assignments left after destroy", n)
+			// The next apply converges: every principal assigned once, the state the same as Entra.
+			missing := len(users) - len(aasAssigned(t, s, app))
+			if out, err = cli.apply(); err != nil {
+				t.Fatalf("re-apply after the interruption: %v\n%s", err, out)
+			}
+			assigned = aasAssigned(t, s, app)
+			want := slices.Clone(users)
+			sort.Strings(want)
+			if got := slices.Sorted(maps.Keys(assigned)); !slices.Equal(got, want) {
+				t.Fatalf("after the re-apply %d principals are assigned, want all %d", len(got), len(want))
+			}
+			asgCheckStateMatchesEntra(t, s, app, asgStateAssignments(t, cli.stateFile()))
+			if !strings.Contains(out, fmt.Sprintf("%d added", missing)) {
+				t.Fatalf("the re-apply did not add exactly the %d missing assignments:\n%s", missing, out)
+			}
+			if out, err := cli.destroy(); err != nil {
+				t.Fatalf("destroy: %v\n%s", err, out)
+			}
+			if n := len(aasAssigned(t, s, app)); n != 0 {
+				t.Fatalf("%d assignments left after destroy", n)
+			}
+		})
 	}
 }
 

@@ -72,11 +72,6 @@ func newTFCLI(t *testing.T, s *sandbox.Server, files map[string]string) *tfCLI {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(work, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	rc := filepath.Join(dir, "terraform.rc")
 	rcText := fmt.Sprintf("disable_checkpoint = true\nprovider_installation {\n  dev_overrides {\n    \"entranetskope/entranetskope\" = %q\n  }\n  direct {}\n}\n", providerDir)
 	if err := os.WriteFile(rc, []byte(rcText), 0o644); err != nil {
@@ -86,7 +81,19 @@ func newTFCLI(t *testing.T, s *sandbox.Server, files map[string]string) *tfCLI {
 	for k, v := range s.Env() {
 		env = append(env, k+"="+v)
 	}
-	return &tfCLI{t: t, work: work, env: env}
+	c := &tfCLI{t: t, work: work, env: env}
+	for name, content := range files {
+		c.write(name, content)
+	}
+	return c
+}
+
+// write writes a file into the working directory.
+func (c *tfCLI) write(name, content string) {
+	c.t.Helper()
+	if err := os.WriteFile(filepath.Join(c.work, name), []byte(content), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
 }
 
 // tfRun is one terraform command running in the background.

@@ -70,6 +70,8 @@ func TestInterruptedApply_quickstart(t *testing.T) {
 						s.SetFaults(f)
 					}
 					s.ResetStats()
+					began := time.Now()
+					step := func(what string) { t.Logf("%s after %s", what, time.Since(began).Round(time.Second)) }
 					run := cli.start(cliApplyArgs...)
 					waitUntil(t, run, 10*time.Minute, p.name, func() bool { return p.reach(s) })
 					// The answer held stays held; what the provider does after the signal (its clean-up)
@@ -86,6 +88,7 @@ func TestInterruptedApply_quickstart(t *testing.T) {
 					if err == nil {
 						t.Fatalf("the apply was not interrupted:\n%s", out)
 					}
+					step("interrupted")
 					left := qsLeftovers(qsReadTenant(t, s), qsReadState(t, cli))
 					row.orphans = len(left)
 					t.Logf("after %s %s: %d objects the state does not know\n%s", signal, p.name, len(left), strings.Join(left[:min(len(left), 5)], "\n"))
@@ -93,6 +96,7 @@ func TestInterruptedApply_quickstart(t *testing.T) {
 					if out, err := cli.apply(); err != nil {
 						t.Fatalf("the apply after the interruption failed: %v\n%s", err, out)
 					}
+					step("applied again")
 					changes, out, err := cli.planChanges()
 					if err != nil || changes {
 						t.Fatalf("after the second apply the plan is not empty (changes %v, %v):\n%s", changes, err, out)
@@ -104,9 +108,11 @@ func TestInterruptedApply_quickstart(t *testing.T) {
 						t.Fatalf("after the second apply the tenant and the state differ:\n%s", strings.Join(left, "\n"))
 					}
 					row.converged = true
+					step("planned")
 					if out, err := cli.destroy(); err != nil {
 						t.Fatalf("destroy: %v\n%s", err, out)
 					}
+					step("destroyed")
 					left = qsLeftovers(qsReadTenant(t, s), qsStateView{})
 					row.leftovers += len(left)
 					if after := qsDirectoryObjects(t, s); !slices.Equal(before, after) || len(left) > 0 {
