@@ -47,7 +47,7 @@ func buildCLIProvider(t *testing.T) string {
 		build := exec.Command("go", "build", "-o", filepath.Join(dir, "terraform-provider-entranetskope"), ".")
 		build.Dir = repoRoot()
 		if out, err := build.CombinedOutput(); err != nil {
-			cliProvider.err = fmt.Errorf("build the provider: %v\n%s", err, out)
+			cliProvider.err = fmt.Errorf("build the provider: %w\n%s", err, out)
 		}
 	})
 	if cliProvider.err != nil {

@@ -735,7 +735,7 @@ func TestProvisioningResource_leftoverJob(t *testing.T) {
 			f.do("create a job", func(ctx context.Context) error {
 				tmpls, err := main.SyncTemplates(ctx, f.spID)
 				if err != nil || len(tmpls) != 1 {
-					return fmt.Errorf("templates: %v %v", tmpls, err)
+					return fmt.Errorf("templates: %v: %w", tmpls, err)
 				}
 				job, err := main.CreateJob(ctx, f.spID, tmpls[0].ID)
 				if err != nil {
