@@ -168,6 +168,9 @@ func (c *Client) listAll(ctx context.Context, collection, filter, selectProps, o
 			return now, err
 		}
 		if now.IsZero() {
+			// Guess: Graph's Date header and the createdDateTime it stamps come from clocks close
+			// enough (both the service's) that an age measured between them is right to the minute;
+			// the caller's clock may be off by far more.
 			now = time.Now().UTC()
 			if t, err := http.ParseTime(h.Get("Date")); err == nil {
 				now = t.UTC()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -353,6 +354,31 @@ data "entranetskope_provisioning_status" "test" {
 					}
 					return nil
 				})),
+			},
+		}},
+	})
+}
+
+func TestAccNetskopeAppsDataSource_afterCreate(t *testing.T) {
+	env := newAccEnv(t)
+	const addr = "data.entranetskope_netskope_apps.test"
+	config := env.appConfig("listed") + `
+data "entranetskope_netskope_apps" "test" {
+  display_name = entranetskope_enterprise_app.test.display_name
+  depends_on   = [entranetskope_enterprise_app.test]
+}
+`
+	env.run(t, resource.TestCase{
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("apps"), knownvalue.ListSizeExact(1)),
+				statecheck.CompareValuePairs(addr, tfjsonpath.New("apps").AtSliceIndex(0).AtMapKey("service_principal_id"),
+					"entranetskope_enterprise_app.test", tfjsonpath.New("id"), compare.ValuesSame()),
+				statecheck.CompareValuePairs(addr, tfjsonpath.New("apps").AtSliceIndex(0).AtMapKey("application_object_id"),
+					"entranetskope_enterprise_app.test", tfjsonpath.New("application_object_id"), compare.ValuesSame()),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("apps").AtSliceIndex(0).AtMapKey("has_provisioning"), knownvalue.Bool(false)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("apps").AtSliceIndex(0).AtMapKey("created_date_time"), knownvalue.NotNull()),
 			},
 		}},
 	})

@@ -63,7 +63,8 @@ func (r *runApps) made(applicationObjectID string) bool {
 }
 
 // sameNamed is what Graph lists of the apps named name from templateID that this run did not make,
-// with Graph's clock. Graph's eq ignores letter case; a name that differs in case is another name.
+// with Graph's clock. Guess: Graph's eq on an application's displayName ignores letter case, as it
+// does on the gallery's; a name that differs in case is another name to Terraform, so it is dropped.
 func (r *enterpriseAppResource) sameNamed(ctx context.Context, templateID, name string, except string) ([]graph.GalleryApp, time.Time, error) {
 	list, err := r.client.ListGalleryApps(ctx, graph.GalleryAppQuery{TemplateID: templateID, DisplayName: name})
 	if err != nil {
@@ -224,6 +225,9 @@ func (r *enterpriseAppResource) findOrphan(ctx context.Context, templateID, name
 	return app, c
 }
 
+// Guess: Graph's listings lag behind creation as its reads do (the sandbox's replication-lag fault
+// hides new objects from both), so an app created before ours is listed by the time ours can be read.
+//
 // afterCreate runs once the new app is readable, which means replication has caught up: an app of
 // the same name made moments before (an interrupted apply's) that Graph did not list before
 // instantiate shows now. When it is unambiguously an orphan, the app just made is deleted and the

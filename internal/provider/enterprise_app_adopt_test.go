@@ -39,8 +39,12 @@ func eaMakeOrphan(t *testing.T, s *sandbox.Server, templateID, name string) orph
 func eaDeleteOrphans(s *sandbox.Server, orphans ...orphan) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		for _, o := range orphans {
-			if status, body, err := eaAdminGraphE(s, http.MethodDelete, "/applications/"+o.app, nil); err != nil || (status != http.StatusNoContent && status != http.StatusNotFound) {
-				return fmt.Errorf("delete application %s: %d %v %v", o.app, status, body, err)
+			status, body, err := eaAdminGraphE(s, http.MethodDelete, "/applications/"+o.app, nil)
+			if err != nil {
+				return err
+			}
+			if status != http.StatusNoContent && status != http.StatusNotFound {
+				return fmt.Errorf("delete application %s: %d %v", o.app, status, body)
 			}
 		}
 		return nil
@@ -321,6 +325,42 @@ func TestEnterpriseAppResource_adoptHiddenByReplication(t *testing.T) {
 				eaInstantiateCalls(s, 1),
 				eaCheckInSandbox(s, name, tplID), // one gallery app: the new one is gone
 				rec.expect(`Adopted an existing enterprise application`, o.sp, `listed it only after this apply had created another \(service principal \S+\), which was deleted again`),
+			),
+		}},
+	})
+}
+
+// Two apps of the same name in one configuration are two apps: neither create takes the other's
+// new app for an orphan, and neither warns.
+func TestEnterpriseAppResource_adoptNotOwnSibling(t *testing.T) {
+	s := newSandbox(t)
+	var rec diagRecorder
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: rec.providers(s),
+		CheckDestroy:             eaCheckDestroy(s, false),
+		Steps: []resource.TestStep{{
+			Config: testProviderConfig(s) + `
+resource "entranetskope_enterprise_app" "twin" {
+  count        = 2
+  display_name = "Netskope (twins)"
+}
+`,
+			Check: resource.ComposeTestCheckFunc(
+				eaInstantiateCalls(s, 2),
+				func(st *terraform.State) error {
+					a := st.RootModule().Resources["entranetskope_enterprise_app.twin.0"].Primary.ID
+					b := st.RootModule().Resources["entranetskope_enterprise_app.twin.1"].Primary.ID
+					if a == b {
+						return fmt.Errorf("both resources hold the app %s", a)
+					}
+					if n := len(eaGalleryApps(t, s)); n != 2 {
+						return fmt.Errorf("the sandbox has %d gallery apps, want 2", n)
+					}
+					if w := rec.all(); w != "" {
+						return fmt.Errorf("the twins warned: %s", w)
+					}
+					return nil
+				},
 			),
 		}},
 	})

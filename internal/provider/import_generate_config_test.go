@@ -96,11 +96,17 @@ func (c *terraformCLI) read(name string) string {
 	return string(b)
 }
 
-// An app, its provisioning and its assignments set up in the portal are adopted as the guide
-// shows: list the apps with the data source, write import blocks with the ids it gives, let
-// terraform 1.5 generate the configuration, add the one thing it cannot generate (the SCIM token,
-// which Entra never returns), apply (which saves the token and changes nothing else), and plan:
-// no changes.
+// The placeholder ids of examples/adopt/imports.tf.
+const (
+	exampleSPID         = "0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0"
+	exampleAssignmentID = "lHk7yT2gK0uQ8r2x3v4w5aBcDeFgHiJkLmNoPqRsTuV"
+)
+
+// An app, its provisioning and its assignments set up in the portal are adopted as the guide shows
+// (examples/adopt): list the apps with the data source, write import blocks with the ids it gives,
+// let terraform 1.5 generate the configuration, add the one thing it cannot generate (the SCIM
+// token, which Entra never returns), apply (which saves the token and changes nothing else), and
+// plan: no changes.
 func TestNetskopeAppsDataSource_importGenerateConfig(t *testing.T) {
 	s := newSandbox(t, sandbox.Options{ManualCycles: true})
 	// An app someone else created: the provider's client needs the broader permissions the
@@ -121,20 +127,7 @@ func TestNetskopeAppsDataSource_importGenerateConfig(t *testing.T) {
 
 	tf := newTerraformCLI(t, s)
 	// 1. The ids, without the portal.
-	tf.write("main.tf", `terraform {
-  required_providers {
-    entranetskope = { source = "entranetskope/entranetskope" }
-  }
-}
-
-provider "entranetskope" {}
-
-data "entranetskope_netskope_apps" "existing" {}
-
-output "netskope_apps" {
-  value = data.entranetskope_netskope_apps.existing.apps
-}
-`)
+	tf.write("main.tf", eaReadExample(t, "adopt/main.tf"))
 	tf.must("apply", "-auto-approve", "-input=false", "-no-color")
 	var listed []map[string]any
 	if err := json.Unmarshal([]byte(tf.must("output", "-json", "netskope_apps")), &listed); err != nil {
@@ -145,26 +138,12 @@ output "netskope_apps" {
 	}
 
 	// 2. Import blocks for each resource, and the configuration generated from them.
-	tf.write("imports.tf", fmt.Sprintf(`import {
-  to = entranetskope_enterprise_app.netskope
-  id = %[1]q
-}
-
-import {
-  to = entranetskope_provisioning.netskope
-  id = %[1]q
-}
-
-import {
-  to = entranetskope_app_assignments.users
-  id = %[1]q
-}
-
-import {
-  to = entranetskope_app_assignment.admin_console_access
-  id = "%[1]s/%[2]s"
-}
-`, p.sp, accessAssignment))
+	// The guide's import blocks, with this tenant's ids.
+	imports := strings.NewReplacer(exampleSPID, p.sp, exampleAssignmentID, accessAssignment).Replace(eaReadExample(t, "adopt/imports.tf"))
+	if strings.Count(imports, p.sp) != 4 || !strings.Contains(imports, accessAssignment) {
+		t.Fatalf("examples/adopt/imports.tf no longer holds the placeholder ids:\n%s", imports)
+	}
+	tf.write("imports.tf", imports)
 	out, code := tf.run("plan", "-generate-config-out=generated.tf", "-input=false", "-no-color")
 	generated := tf.read("generated.tf")
 	t.Logf("terraform plan -generate-config-out (exit %d):\n%s\ngenerated.tf:\n%s", code, out, generated)
@@ -175,7 +154,7 @@ import {
 		}
 	}
 	// The token is the one thing terraform cannot generate: the plan says so, and nothing else.
-	if code != 1 || !regexp.MustCompile(`(?s)Error: .*scim_token`).MatchString(out) || strings.Count(out, "Error: ") != 1 {
+	if code != 1 || !regexp.MustCompile(`(?s)Error: Missing SCIM token.*set scim_token`).MatchString(out) || strings.Count(out, "Error: ") != 1 {
 		t.Fatalf("want the generating plan to fail on the SCIM token alone (exit 1), got exit %d:\n%s", code, out)
 	}
 
@@ -189,7 +168,9 @@ import {
 	tf.env = append(tf.env, "TF_VAR_scim_token="+s.SCIMToken(""))
 
 	// The plan imports all four and changes nothing but saving the token Terraform has no record of.
-	tf.must("plan", "-out=import.tfplan", "-input=false", "-no-color")
+	if out := tf.must("plan", "-out=import.tfplan", "-input=false", "-no-color"); !strings.Contains(out, "Plan: 4 to import, 0 to add, 1 to change, 0 to destroy.") {
+		t.Fatalf("the import plan is not the guide's:\n%s", out)
+	}
 	var plan struct {
 		ResourceChanges []struct {
 			Address string `json:"address"`
@@ -227,7 +208,7 @@ import {
 	tf.must("apply", "-input=false", "-no-color", "import.tfplan")
 
 	// 4. Adopted: the next plan has nothing to do, and the tenant is as the portal left it.
-	if out, code := tf.run("plan", "-detailed-exitcode", "-input=false", "-no-color"); code != 0 {
+	if out, code := tf.run("plan", "-detailed-exitcode", "-input=false", "-no-color"); code != 0 || !strings.Contains(out, "No changes.") {
 		t.Fatalf("the plan after adopting wants changes (exit %d):\n%s", code, out)
 	}
 	if after := asgSnapshot(t, s, p.sp); after != before {
