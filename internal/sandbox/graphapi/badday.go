@@ -12,26 +12,32 @@ import (
 // The faults of a bad day that no budget explains: throttling storms, connections cut in the
 // middle of a $batch, and answers held back while the change they report is already made.
 
-// storm is a throttling storm in progress: until when, and how many requests it has seen.
+// storm is a throttling storm: how long it lasts, until when once it began, and how many requests
+// it has seen.
 type storm struct {
-	until time.Time
-	seen  int64
+	length time.Duration
+	until  time.Time
+	seen   int64
 }
 
-// startStorm starts a storm of d milliseconds from now on the sandbox's clock (none when d is 0).
-// The caller holds fs.mu.
+// startStorm sets up a storm of ms milliseconds (none when 0) that begins with the next request, so
+// that it meets the client however long the client takes to start. The caller holds fs.mu.
 func (fs *faultState) startStorm(ms int) {
-	fs.storm = storm{}
-	if ms > 0 {
-		fs.storm.until = fs.now().Add(time.Duration(ms) * time.Millisecond)
-	}
+	fs.storm = storm{length: time.Duration(ms) * time.Millisecond}
 }
 
-// stormThrottles says whether the storm in progress throttles this request: every second one.
+// stormThrottles says whether the storm throttles this request: every second one until it is over
+// on the sandbox's clock.
 func (fs *faultState) stormThrottles() bool {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if fs.storm.until.IsZero() || !fs.now().Before(fs.storm.until) {
+	if fs.storm.length <= 0 {
+		return false
+	}
+	if fs.storm.until.IsZero() {
+		fs.storm.until = fs.now().Add(fs.storm.length)
+	}
+	if !fs.now().Before(fs.storm.until) {
 		return false
 	}
 	fs.storm.seen++

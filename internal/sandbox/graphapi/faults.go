@@ -59,9 +59,9 @@ type Faults struct {
 	// template's schema) or "keep" (a new job from the same template gets the deleted job's mappings
 	// back, as if the portal's customized mappings outlived "Delete configuration").
 	SchemaOnJobDelete string `json:"schema_on_job_delete,omitempty"`
-	// ThrottleStormMS starts a throttling storm when set: for this long on the sandbox's clock, every
-	// second Graph request (each item of a $batch counts) answers 429 with Retry-After: 1, whatever
-	// the budgets hold. Setting it again (to any other value) starts a new storm.
+	// ThrottleStormMS sets off a throttling storm that begins with the next Graph request: for this
+	// long on the sandbox's clock, every second request (each item of a $batch counts) answers 429
+	// with Retry-After: 1, whatever the budgets hold. Setting another value sets off a new storm.
 	ThrottleStormMS int `json:"throttle_storm_ms,omitempty"`
 	// BatchResetRate is the fraction (0..1) of $batch requests cut off midway: the sandbox carries
 	// out the first half of the items, then closes the connection without answering.
