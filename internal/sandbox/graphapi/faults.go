@@ -68,7 +68,8 @@ type Faults struct {
 	BatchResetRate float64 `json:"batch_reset_rate,omitempty"`
 	// HoldMS holds back the answer of each request to HoldRoutes for this long after carrying it out:
 	// the change is made, the caller still waits. Tests use it to interrupt a client at a known point
-	// (Stats.Holding says which answers are held now).
+	// (Stats.Holding says which answers are held now). Route keys are those of Stats.Routes; a
+	// $batch is held as a whole ("POST /$batch"), not item by item.
 	HoldMS     int      `json:"hold_ms,omitempty"`
 	HoldRoutes []string `json:"hold_routes,omitempty"`
 }
