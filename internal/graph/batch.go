@@ -118,10 +118,12 @@ func (c *Client) runBatches(ctx context.Context, calls []batchCall, op, permissi
 			}
 			next := wait
 			if pace > 0 {
-				// Already paced and still throttled: stretch the pace so a whole batch's worth of
-				// budget builds up (time per item seen, times a batch), within a minute.
+				// Already paced and still throttled: stretch the wait Graph asked for so a whole
+				// batch's worth of budget builds up (time per item seen, times a batch), within a
+				// minute. From the wait asked, not the pace so far: a storm that throttles half of
+				// every batch whatever the pace would otherwise double it round after round.
 				done := len(round) - len(retry)
-				next = max(wait, min(time.Minute, pace*time.Duration(BatchSize)/time.Duration(max(done, 1))))
+				next = max(wait, min(time.Minute, wait*time.Duration(BatchSize)/time.Duration(max(done, 1))))
 			}
 			parallel, pace, delay = 1, next, next
 		case len(retry) > 0:

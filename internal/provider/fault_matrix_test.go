@@ -50,6 +50,12 @@ func TestFaultMatrix_quickstart(t *testing.T) {
 				}
 			},
 		},
+		{
+			// Long enough to cover the 500 assignments too: every batch half throttled, whatever the pace.
+			fault: "throttling storm: every 2nd Graph request 429 for the whole apply (10 min)",
+			start: setFaults(func(f *sandbox.Faults) { f.ThrottleStormMS = 600_000 }),
+			end:   clearFaults,
+		},
 		{fault: "5% of Graph requests 503", start: setFaults(func(f *sandbox.Faults) { f.ErrorRate = 0.05 }), end: clearFaults},
 		{fault: "5% of Graph requests 500", start: setFaults(func(f *sandbox.Faults) { f.ErrorRate, f.ErrorStatus = 0.05, http.StatusInternalServerError }), end: clearFaults},
 		{fault: "replication lag 30 s on new objects", start: setFaults(func(f *sandbox.Faults) { f.ReplicationLagMS = 30_000 }), end: clearFaults},
@@ -124,7 +130,7 @@ func faultRun(t *testing.T, row *faultRow, start, end func(*testing.T, *sandbox.
 			t.Errorf("the first apply failed without a clear error: %v\n%s", err, out)
 		}
 	}
-	t.Logf("first apply under %q: %s\n%s", row.fault, row.outcome, tfErrorText(out))
+	t.Logf("first apply under %q: %s; Graph answers by status %v, requests by route %v\n%s", row.fault, row.outcome, st.Statuses, st.Routes, tfErrorText(out))
 	leftovers("the first apply", qsReadState(t, cli))
 
 	if out, err := cli.apply(); err != nil {
