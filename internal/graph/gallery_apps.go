@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ type GalleryAppQuery struct {
 	DisplayName string
 	// Jobs reads each listed service principal's provisioning jobs (one request per app).
 	Jobs bool
+	// ExceptApplication leaves out the application with this object id (one the caller just made),
+	// before the service principals are listed: when it is the only one, that takes no request.
+	ExceptApplication string
 }
 
 // GalleryApps is what ListGalleryApps found, and Graph's clock when it answered.
@@ -85,6 +89,9 @@ func (c *Client) ListGalleryApps(ctx context.Context, q GalleryAppQuery) (*Galle
 		return nil, err
 	}
 	out := &GalleryApps{Now: now}
+	if q.ExceptApplication != "" {
+		apps = slices.DeleteFunc(apps, func(a appItem) bool { return strings.EqualFold(a.ID, q.ExceptApplication) })
+	}
 	if q.DisplayName != "" && len(apps) == 0 {
 		return out, nil
 	}

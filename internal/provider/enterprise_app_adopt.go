@@ -66,7 +66,7 @@ func (r *runApps) made(applicationObjectID string) bool {
 // with Graph's clock. Guess: Graph's eq on an application's displayName ignores letter case, as it
 // does on the gallery's; a name that differs in case is another name to Terraform, so it is dropped.
 func (r *enterpriseAppResource) sameNamed(ctx context.Context, templateID, name string, except string) ([]graph.GalleryApp, time.Time, error) {
-	list, err := r.client.ListGalleryApps(ctx, graph.GalleryAppQuery{TemplateID: templateID, DisplayName: name})
+	list, err := r.client.ListGalleryApps(ctx, graph.GalleryAppQuery{TemplateID: templateID, DisplayName: name, ExceptApplication: except})
 	if err != nil {
 		return nil, time.Time{}, err
 	}

@@ -365,3 +365,26 @@ resource "entranetskope_enterprise_app" "twin" {
 		}},
 	})
 }
+
+// Looking for an interrupted apply's app costs a create two listing requests when there is none:
+// one before instantiate, one after (which finds only the new app, so no service principal listing).
+func TestEnterpriseAppResource_adoptLookupRequests(t *testing.T) {
+	s := newSandbox(t)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             eaCheckDestroy(s, false),
+		Steps: []resource.TestStep{{
+			PreConfig: s.ResetStats,
+			Config:    testAccEnterpriseAppConfig_basic(s, "Netskope (counted)"),
+			Check: func(*terraform.State) error {
+				st := s.Stats()
+				if st.Routes["GET /applications"] != 2 || st.Routes["GET /servicePrincipals"] != 0 {
+					return fmt.Errorf("the create listed applications %d times and service principals %d times, want 2 and 0 (routes %v)",
+						st.Routes["GET /applications"], st.Routes["GET /servicePrincipals"], st.Routes)
+				}
+				t.Logf("create and refresh: %d Graph requests %v", st.Total, st.Routes)
+				return nil
+			},
+		}},
+	})
+}

@@ -13,6 +13,6 @@ output "netskope_apps" {
       name         = app.display_name
       created      = app.created_date_time
       provisioning = app.provisioning_status
-    }
+    } if app.service_principal_id != null
   }
 }
