@@ -521,6 +521,8 @@ func (s *API) serveBatch(w http.ResponseWriter, r *http.Request, claims *Caller,
 		return res
 	}
 	todo := req.Requests
+	// Guess: how much of a $batch Graph has carried out when the connection drops is not known;
+	// the first half, in order, stands for "some of it".
 	cut := s.faults.resetsBatch()
 	if cut {
 		todo = todo[:len(todo)/2]
