@@ -69,6 +69,21 @@ func (c *Client) ListAssignments(ctx context.Context, spID string) ([]Assignment
 	return out, nil
 }
 
+// findAssignment returns the app's assignment of roleID to principalID, which cause (an "already
+// exists" answer) says is there.
+func (c *Client) findAssignment(ctx context.Context, spID, principalID, roleID string, cause error) (*Assignment, error) {
+	list, err := c.ListAssignments(ctx, spID)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range list {
+		if strings.EqualFold(a.PrincipalID, principalID) && strings.EqualFold(a.AppRoleID, roleID) {
+			return &a, nil
+		}
+	}
+	return nil, cause
+}
+
 func newAssignmentBody(spID, principalID, roleID string) (models.AppRoleAssignmentable, error) {
 	p, err := uuid.Parse(principalID)
 	if err != nil {

@@ -3,8 +3,10 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -31,13 +33,18 @@ type batchCall struct {
 type BatchOutcome struct {
 	Status int
 	Body   map[string]any
-	// Err is set when the request failed for good (after retries of 429/503/504).
+	// Err is set when the request failed for good (after the retries runBatches makes).
 	Err error
+	// Resent is set when the $batch carrying the request lost its connection before an answer
+	// came and was sent again: the request may have been carried out by the lost attempt, so an
+	// answer such as "already exists" may be about what the lost attempt made.
+	Resent bool
 }
 
 // runBatches sends calls in $batch requests of BatchSize, BatchParallelism at a time. Items Graph
-// answers with 429/503/504 are sent again after their Retry-After (items are throttled one by one
-// inside a batch). Once Graph has throttled the operation, it is paced to one batch per Retry-After
+// answers with 429/503/504 (500/502 for reads, see retryable) are sent again after their
+// Retry-After (items are throttled one by one inside a batch); a $batch whose connection was lost
+// is sent again (sendBatchResending). Once Graph has throttled the operation, it is paced to one batch per Retry-After
 // interval: resending everything at once would only collect more 429s and burn requests. Gives up
 // on what is left when ctx ends. Outcomes come back in the order of calls.
 func (c *Client) runBatches(ctx context.Context, calls []batchCall, op, permission string) ([]BatchOutcome, error) {
@@ -48,21 +55,25 @@ func (c *Client) runBatches(ctx context.Context, calls []batchCall, op, permissi
 	}
 	parallel := BatchParallelism
 	var pace time.Duration
+	serverErrors := make([]int, len(calls))
+	resent := make([]bool, len(calls))
 	for attempt := 0; len(queue) > 0; attempt++ {
 		round, rest := queue[:min(len(queue), parallel*BatchSize)], queue[min(len(queue), parallel*BatchSize):]
 		var (
-			mu    sync.Mutex
-			retry []int
-			wait  time.Duration
-			wg    sync.WaitGroup
-			fatal error
+			mu        sync.Mutex
+			retry     []int
+			wait      time.Duration
+			throttled bool
+			failures  int // the most server errors a retried item has had
+			wg        sync.WaitGroup
+			fatal     error
 		)
 		for start := 0; start < len(round); start += BatchSize {
 			chunk := round[start:min(start+BatchSize, len(round))]
 			wg.Add(1)
 			go func(chunk []int) {
 				defer wg.Done()
-				res, err := c.sendBatch(ctx, calls, chunk)
+				res, lost, err := c.sendBatchResending(ctx, calls, chunk)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -73,8 +84,16 @@ func (c *Client) runBatches(ctx context.Context, calls []batchCall, op, permissi
 				}
 				for _, idx := range chunk {
 					r := res[idx]
+					resent[idx] = resent[idx] || lost
 					out[idx] = r.BatchOutcome
-					if r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable || r.Status == http.StatusGatewayTimeout {
+					out[idx].Resent = resent[idx]
+					if retryable(r.Status, calls[idx].info.Method.String()) && (r.Status == http.StatusTooManyRequests || serverErrors[idx] < maxServerErrorRetries) {
+						if r.Status == http.StatusTooManyRequests {
+							throttled = true
+						} else {
+							serverErrors[idx]++
+							failures = max(failures, serverErrors[idx])
+						}
 						retry = append(retry, idx)
 						wait = max(wait, r.retryAfter)
 						continue
@@ -91,23 +110,34 @@ func (c *Client) runBatches(ctx context.Context, calls []batchCall, op, permissi
 		}
 		// Retried items go first, so no item waits behind the whole queue.
 		queue = slices.Concat(retry, rest)
-		if len(retry) > 0 {
+		delay := pace
+		switch {
+		case throttled:
 			if wait == 0 {
 				wait = retryDelay(&http.Response{Header: http.Header{}}, attempt)
 			}
 			next := wait
 			if pace > 0 {
-				// Already paced and still throttled: stretch the pace so a whole batch's worth of
-				// budget builds up (time per item seen, times a batch), within a minute.
+				// Already paced and still throttled: stretch the wait Graph asked for so a whole
+				// batch's worth of budget builds up (time per item seen, times a batch), within a
+				// minute. From the wait asked, not the pace so far: a storm that throttles half of
+				// every batch whatever the pace would otherwise double it round after round.
 				done := len(round) - len(retry)
-				next = max(wait, min(time.Minute, pace*time.Duration(BatchSize)/time.Duration(max(done, 1))))
+				next = max(wait, min(time.Minute, wait*time.Duration(BatchSize)/time.Duration(max(done, 1))))
 			}
-			parallel, pace = 1, next
+			parallel, pace, delay = 1, next, next
+		case len(retry) > 0:
+			// Server errors only: they say nothing of the budget, so the pace stays; the items
+			// back off by how often they failed.
+			if wait == 0 {
+				wait = retryDelay(&http.Response{Header: http.Header{}}, failures-1)
+			}
+			delay = max(pace, wait)
 		}
-		if len(queue) == 0 || pace == 0 {
+		if len(queue) == 0 || delay == 0 {
 			continue
 		}
-		if err := sleep(ctx, pace); err != nil {
+		if err := sleep(ctx, delay); err != nil {
 			for _, idx := range queue {
 				out[idx].Err = fmt.Errorf("could not %s (%s): Microsoft Graph was still throttling when the timeout ran out", op, calls[idx].object)
 			}
@@ -115,6 +145,29 @@ func (c *Client) runBatches(ctx context.Context, calls []batchCall, op, permissi
 		}
 	}
 	return out, nil
+}
+
+// maxBatchResends bounds how often a $batch is sent again after its connection was lost.
+const maxBatchResends = 3
+
+// sendBatchResending sends one $batch, and sends it again (up to maxBatchResends times, after a
+// backoff) when the connection was lost before any answer came: a reset, a proxy giving up. The
+// service may have carried out some of the items by then; lost reports that it was resent, so
+// callers can tell an "already exists" caused by the lost attempt. Callers only batch requests that
+// are safe to repeat in that sense: reads, assignments (a second one is refused, not duplicated)
+// and deletes (a second one answers 404).
+func (c *Client) sendBatchResending(ctx context.Context, calls []batchCall, idxs []int) (res map[int]batchItemResult, lost bool, err error) {
+	for attempt := 0; ; attempt++ {
+		res, err = c.sendBatch(ctx, calls, idxs)
+		var ue *url.Error
+		if err == nil || attempt >= maxBatchResends || ctx.Err() != nil || !errors.As(err, &ue) {
+			return res, lost, err
+		}
+		lost = true
+		if err := sleep(ctx, retryDelay(&http.Response{Header: http.Header{}}, attempt)); err != nil {
+			return nil, lost, err
+		}
+	}
 }
 
 type batchItemResult struct {

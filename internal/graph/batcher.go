@@ -138,6 +138,9 @@ func (b *Batcher) CreateAssignment(ctx context.Context, spID, principalID, roleI
 		case o.Err == nil && o.Status >= 200 && o.Status < 300:
 			a := assignmentFromMap(o.Body)
 			return &a, nil
+		case o.Resent && IsDuplicateAssignment(o.Err):
+			// The lost attempt made it: that assignment is this call's own.
+			return b.c.findAssignment(ctx, spID, principalID, roleID, o.Err)
 		case o.Status == 0:
 			return nil, firstErr(o.Err, fmt.Errorf("could not assign principal %s: Graph gave no answer", principalID))
 		case IsReplicationLag(o.Err) && ctx.Err() == nil:

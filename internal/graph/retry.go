@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// retryTransport retries what Graph asks to be retried (429 and 503/504) after Retry-After, or
+// retryTransport retries what Graph asks to be retried (see retryable) after Retry-After, or
 // with jittered exponential backoff when the answer gives none, until maxWait is spent or the
 // request's context ends. Other statuses go back to the caller untouched.
 type retryTransport struct {
@@ -28,7 +28,7 @@ type requestCounter struct{ n atomic.Int64 }
 func (c *requestCounter) add()        { c.n.Add(1) }
 func (c *requestCounter) load() int64 { return c.n.Load() }
 
-// maxServerErrorRetries bounds retries of 503/504: a service that stays down should fail the apply.
+// maxServerErrorRetries bounds retries of 5xx answers: a service that stays down should fail the apply.
 const maxServerErrorRetries = 6
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -54,7 +54,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusGatewayTimeout {
+		if !retryable(resp.StatusCode, req.Method) {
 			return resp, nil
 		}
 		if resp.StatusCode != http.StatusTooManyRequests {
@@ -74,6 +74,19 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		waited += delay
 	}
+}
+
+// retryable says whether an answer asks for the request to be sent again: throttling (429) and an
+// unavailable service (503, 504) always; an internal error (500, 502) only for a read, which cannot
+// have changed anything the first time.
+func retryable(status int, method string) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	case http.StatusInternalServerError, http.StatusBadGateway:
+		return method == http.MethodGet || method == http.MethodHead
+	}
+	return false
 }
 
 // retryDelay is Retry-After when Graph sent it, else 1s, 2s, 4s ... capped at 30s, with jitter.

@@ -1,18 +1,15 @@
 package provider
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -134,28 +131,22 @@ func TestAppAssignmentResource_sharedBatchItemFailure(t *testing.T) {
 	})
 }
 
-// An apply interrupted (SIGINT) while batches are in flight converges: the state records every
+// An apply interrupted while batches are in flight converges. SIGINT: the state records every
 // assignment that reached Entra, so the next apply creates exactly the rest, with no duplicate.
+// SIGKILL (terraform and the provider killed, nothing saved): an assignment made but not recorded
+// is never duplicated; the next apply stops at it with the exact id to import, and once imported
+// the apply converges.
 func TestAppAssignmentResource_interruptedApply(t *testing.T) {
-	faults := sandbox.DefaultFaults()
-	faults.LatencyMS = 150 // batches long enough in flight to be interrupted
-	s := newSandbox(t, sandbox.Options{Faults: &faults})
-	app := aasNewApp(t, s, "Netskope interrupted")
-	users := s.AddUsers(120)
+	for _, signal := range []string{"SIGINT", "SIGKILL"} {
+		t.Run(signal, func(t *testing.T) {
+			faults := sandbox.DefaultFaults()
+			faults.LatencyMS = 150 // batches long enough in flight to be interrupted
+			s := newSandbox(t, sandbox.Options{Faults: &faults})
+			app := aasNewApp(t, s, "Netskope interrupted")
+			users := s.AddUsers(120)
 
-	dir := t.TempDir()
-	providerDir := filepath.Join(dir, "provider")
-	build := exec.Command("go", "build", "-o", filepath.Join(providerDir, "terraform-provider-entranetskope"), ".")
-	build.Dir = repoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the provider: %v\n%s", err, out)
-	}
-	work := filepath.Join(dir, "work")
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ids, _ := json.Marshal(users)
-	cfg := fmt.Sprintf(`terraform {
+			ids, _ := json.Marshal(users)
+			cli := newTFCLI(t, s, map[string]string{"main.tf": fmt.Sprintf(`terraform {
   required_providers {
     entranetskope = { source = "entranetskope/entranetskope" }
   }
@@ -168,77 +159,73 @@ resource "entranetskope_app_assignment" "each" {
   service_principal_id = %q
   principal_id         = each.value
 }
-`, ids, app.spID)
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rc := filepath.Join(dir, "terraform.rc")
-	rcText := fmt.Sprintf("disable_checkpoint = true\nprovider_installation {\n  dev_overrides {\n    \"entranetskope/entranetskope\" = %q\n  }\n  direct {}\n}\n", providerDir)
-	if err := os.WriteFile(rc, []byte(rcText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TF_CLI_CONFIG_FILE=" + rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1"}
-	for k, v := range s.Env() {
-		env = append(env, k+"="+v)
-	}
-	terraform := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(os.Getenv("TF_ACC_TERRAFORM_PATH"), args...)
-		cmd.Dir, cmd.Env = work, env
-		return cmd
-	}
-	apply := []string{"apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"}
+`, ids, app.spID)})
 
-	// Interrupt once some assignments exist and others are still on their way.
-	var out bytes.Buffer
-	cmd := terraform(apply...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for len(aasAssigned(t, s, app)) < 15 {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("no assignment was created within 2 minutes:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	created := len(aasAssigned(t, s, app))
-	t.Logf("interrupted apply: exit %v, %d of %d assignments exist", err, created, len(users))
-	if err == nil || created >= len(users) {
-		t.Fatalf("the apply was not interrupted mid-way (exit %v, %d of %d assigned):\n%s", err, created, len(users), out.String())
-	}
-	asgCheckStateMatchesEntra(t, s, app, asgStateAssignments(t, filepath.Join(work, "terraform.tfstate")))
+			// Interrupt once some assignments exist and others are still on their way.
+			run := cli.start(cliApplyArgs...)
+			waitUntil(t, run, 2*time.Minute, "the first 15 assignments", func() bool { return len(aasAssigned(t, s, app)) >= 15 })
+			var out string
+			var err error
+			if signal == "SIGINT" {
+				out, err = run.interrupt()
+			} else {
+				run.kill()
+				out, err = run.wait()
+			}
+			assigned := aasAssigned(t, s, app)
+			created := len(assigned)
+			t.Logf("interrupted apply: exit %v, %d of %d assignments exist", err, created, len(users))
+			if err == nil || created >= len(users) {
+				t.Fatalf("the apply was not interrupted mid-way (exit %v, %d of %d assigned):\n%s", err, created, len(users), out)
+			}
+			inState := asgStateAssignments(t, cli.stateFile())
+			if signal == "SIGINT" {
+				asgCheckStateMatchesEntra(t, s, app, inState)
+			} else if orphans := created - len(inState); orphans > 0 {
+				// Each one is refused by the next apply, named with its import id; the import blocks
+				// written from those names make the apply after converge.
+				out, err := cli.apply()
+				if err == nil {
+					t.Fatalf("the apply after the kill recreated %d assignments it did not know:\n%s", orphans, out)
+				}
+				var imports strings.Builder
+				for pid, aid := range assigned {
+					if _, ok := inState[pid]; ok {
+						continue
+					}
+					if !aasRE("The assignment already exists .*terraform import <resource address> " + app.spID + "/" + aid).MatchString(out) {
+						t.Fatalf("the apply after the kill did not name assignment %s of principal %s to import:\n%s", aid, pid, out)
+					}
+					fmt.Fprintf(&imports, "import {\n  to = entranetskope_app_assignment.each[%q]\n  id = %q\n}\n", pid, app.spID+"/"+aid)
+				}
+				cli.write("imports.tf", imports.String())
+				t.Logf("after the kill %d assignments were made and not recorded; each was named for import", orphans)
+			} else {
+				asgCheckStateMatchesEntra(t, s, app, inState)
+			}
 
-	// The next apply converges: every principal assigned once, the state the same as Entra.
-	out.Reset()
-	cmd = terraform(apply...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("re-apply after the interruption: %v\n%s", err, out.String())
-	}
-	assigned := aasAssigned(t, s, app)
-	want := slices.Clone(users)
-	sort.Strings(want)
-	if got := slices.Sorted(maps.Keys(assigned)); !slices.Equal(got, want) {
-		t.Fatalf("after the re-apply %d principals are assigned, want all %d", len(got), len(want))
-	}
-	asgCheckStateMatchesEntra(t, s, app, asgStateAssignments(t, filepath.Join(work, "terraform.tfstate")))
-	if !strings.Contains(out.String(), fmt.Sprintf("%d added", len(users)-created)) {
-		t.Fatalf("the re-apply did not add exactly the %d missing assignments:\n%s", len(users)-created, out.String())
-	}
-	out.Reset()
-	cmd = terraform("destroy", "-auto-approve", "-input=false", "-no-color", "-parallelism=20")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("destroy: %v\n%s", err, out.String())
-	}
-	if n := len(aasAssigned(t, s, app)); n != 0 {
-		t.Fatalf("%d assignments left after destroy", n)
+			// The next apply converges: every principal assigned once, the state the same as Entra.
+			missing := len(users) - len(aasAssigned(t, s, app))
+			if out, err = cli.apply(); err != nil {
+				t.Fatalf("re-apply after the interruption: %v\n%s", err, out)
+			}
+			assigned = aasAssigned(t, s, app)
+			want := slices.Clone(users)
+			sort.Strings(want)
+			if got := slices.Sorted(maps.Keys(assigned)); !slices.Equal(got, want) {
+				t.Fatalf("after the re-apply %d principals are assigned, want all %d", len(got), len(want))
+			}
+			asgCheckStateMatchesEntra(t, s, app, asgStateAssignments(t, cli.stateFile()))
+			if !strings.Contains(out, fmt.Sprintf("%d added", missing)) {
+				t.Fatalf("the re-apply did not add exactly the %d missing assignments:\n%s", missing, out)
+			}
+			if out, err := cli.destroy(); err != nil {
+				t.Fatalf("destroy: %v\n%s", err, out)
+			}
+			if n := len(aasAssigned(t, s, app)); n != 0 {
+				t.Fatalf("%d assignments left after destroy", n)
+			}
+		})
 	}
 }
 

@@ -44,6 +44,18 @@ func providerBinaryDir(t *testing.T) string {
 	return builtProvider.dir
 }
 
+// devOverridesRC writes a CLI configuration into dir that points terraform (or tofu) at the built
+// provider through dev_overrides, so that no init is needed, and returns its path.
+func devOverridesRC(t *testing.T, dir string) string {
+	t.Helper()
+	rc := filepath.Join(dir, "cli.rc")
+	rcText := fmt.Sprintf("disable_checkpoint = true\nprovider_installation {\n  dev_overrides {\n    \"entranetskope/entranetskope\" = %q\n  }\n  direct {}\n}\n", providerBinaryDir(t))
+	if err := os.WriteFile(rc, []byte(rcText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
 // removeBuiltProvider deletes the binary providerBinaryDir built, if any (TestMain calls it).
 func removeBuiltProvider() {
 	if builtProvider.dir != "" {
@@ -69,11 +81,7 @@ type cliWorkdir struct {
 func newCLIWorkdir(t *testing.T, s *sandbox.Server, cli string, env map[string]string) *cliWorkdir {
 	t.Helper()
 	dir := t.TempDir()
-	rc := filepath.Join(dir, "cli.rc")
-	rcText := fmt.Sprintf("disable_checkpoint = true\nprovider_installation {\n  dev_overrides {\n    \"entranetskope/entranetskope\" = %q\n  }\n  direct {}\n}\n", providerBinaryDir(t))
-	if err := os.WriteFile(rc, []byte(rcText), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rc := devOverridesRC(t, dir)
 	w := &cliWorkdir{t: t, cli: cli, dir: filepath.Join(dir, "work"), env: map[string]string{
 		"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME"), "TF_CLI_CONFIG_FILE": rc, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1",
 	}}

@@ -348,13 +348,18 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
 		return
 	}
+	var leftover *graph.Job
 	for _, j := range jobs {
-		if j.TemplateID == tmpl.ID {
+		if j.TemplateID != tmpl.ID {
+			continue
+		}
+		if !neverStarted(j) {
 			resp.Diagnostics.AddError(summary, fmt.Sprintf("The application already has a provisioning job (%s) that "+
 				"Terraform does not manage. Bring it under Terraform with `terraform import <address> %s` (or an import "+
 				"block with id = %q), or delete it in the Entra admin center (Provisioning > Delete configuration) first.", j.ID, spID, spID))
 			return
 		}
+		leftover = j
 	}
 
 	// 2. Entra's Test Connection, before anything is created or saved.
@@ -367,13 +372,22 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	}
 
 	// 3. Job, secrets, start. From here on a failure removes what was made, so the next apply starts clean.
-	job, err := r.client.CreateJob(ctx, spID, tmpl.ID)
-	if err != nil {
-		r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
-		r.cleanUp(ctx, spID, "", &resp.Diagnostics)
-		return
+	job := leftover
+	if job != nil {
+		tflog.Warn(ctx, "taking over a provisioning job that was never started", map[string]any{"service_principal_id": spID, "job_id": job.ID})
+		resp.Diagnostics.AddWarning("Took over a provisioning job that was never started",
+			fmt.Sprintf("Service principal %s already had a provisioning job (%s) made from its template that was never "+
+				"started and never ran: the job of an earlier apply that was interrupted before it recorded it. Terraform "+
+				"manages it now and sets it up as configured.", spID, job.ID))
+	} else {
+		job, err = r.client.CreateJob(ctx, spID, tmpl.ID)
+		if err != nil {
+			r.denied.addRedacted(&resp.Diagnostics, summary, err, token)
+			r.cleanUp(ctx, spID, "", &resp.Diagnostics)
+			return
+		}
+		tflog.Info(ctx, "created the provisioning job", map[string]any{"service_principal_id": spID, "job_id": job.ID})
 	}
-	tflog.Info(ctx, "created the provisioning job", map[string]any{"service_principal_id": spID, "job_id": job.ID})
 	fail := func(err error) {
 		resp.Diagnostics.AddError(summary, redact(err.Error(), token)+
 			". The provisioning job and its settings were removed again: fix the cause and apply again.")

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -716,6 +717,72 @@ func TestProvisioningResource_failureAfterJobCreated(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					f.check(provOneJob("Active", map[string]string{graph.SecretBaseAddress: s.SCIMURL("")})),
 				},
+			},
+		},
+	})
+}
+
+// A job left by a create that was killed before it recorded the job (never started, never ran) is
+// taken over with a warning, so the next apply converges; a job that was started is someone's
+// provisioning and is refused with the import command.
+func TestProvisioningResource_leftoverJob(t *testing.T) {
+	f := newProvFixture(t)
+	s := f.s
+	main := provGraph(t, s, s.MainClient())
+	var leftover string
+	createJob := func(start bool) func() {
+		return func() {
+			f.do("create a job", func(ctx context.Context) error {
+				tmpls, err := main.SyncTemplates(ctx, f.spID)
+				if err != nil || len(tmpls) != 1 {
+					return fmt.Errorf("templates: %v: %w", tmpls, err)
+				}
+				job, err := main.CreateJob(ctx, f.spID, tmpls[0].ID)
+				if err != nil {
+					return err
+				}
+				leftover = job.ID
+				if err := main.SetSecrets(ctx, f.spID, map[string]string{graph.SecretBaseAddress: s.SCIMURL(""), graph.SecretToken: s.SCIMToken("")}); err != nil {
+					return err
+				}
+				if start {
+					return main.StartJob(ctx, f.spID, job.ID)
+				}
+				return nil
+			})
+		}
+	}
+	config := testProviderConfig(s) + testAccProvisioningConfig_basic(f.spID, s.SCIMURL(""))
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		CheckDestroy:             f.checkDestroy,
+		Steps: []resource.TestStep{
+			{
+				PreConfig: createJob(false),
+				Config:    config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					f.check(provOneJob("Active", map[string]string{graph.SecretBaseAddress: s.SCIMURL("")})),
+					statecheck.ExpectKnownValue(provAddr, tfjsonpath.New("job_id"), knownvalue.StringFunc(func(id string) error {
+						if id != leftover {
+							return fmt.Errorf("job_id %s, want the leftover job %s taken over", id, leftover)
+						}
+						return nil
+					})),
+				},
+			},
+			{Config: testProviderConfig(s), Check: func(*terraform.State) error { return f.checkDestroy(nil) }},
+			{
+				PreConfig:   createJob(true),
+				Config:      config,
+				ExpectError: provRx("already has a provisioning job", "terraform import <address> "+f.spID),
+			},
+			{
+				PreConfig: func() {
+					f.do("delete the started job and its settings", func(ctx context.Context) error {
+						return errors.Join(main.DeleteJob(ctx, f.spID, leftover), main.ClearProvisioningSettings(ctx, f.spID))
+					})
+				},
+				Config: testProviderConfig(s),
 			},
 		},
 	})

@@ -129,6 +129,15 @@ func (r *provisioningResource) findJobToImport(ctx context.Context, spID string)
 		spID, len(jobs), tmpl.ID)
 }
 
+// neverStarted says whether a job was left by a create that did not finish: a job is made stopped
+// (schedule Disabled) and only the create's last step starts it, so one that was never started and
+// never ran a cycle can have no provisioning history to lose. Guess: Graph gives a job no creation
+// time, so a job saved but never started in the portal looks the same; taking it over only applies
+// the configuration that asks for provisioning on this app.
+func neverStarted(j *graph.Job) bool {
+	return j.ScheduleState == "Disabled" && j.LastExecutionEnded.IsZero() && j.LastExecutionState == ""
+}
+
 // cleanUp removes what a failed create made. It runs even when the create's deadline has passed.
 func (r *provisioningResource) cleanUp(ctx context.Context, spID, jobID string, diags *diag.Diagnostics) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)

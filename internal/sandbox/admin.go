@@ -26,6 +26,7 @@ import (
 //	POST directory/groups?count=N    add N groups; answers {"ids":[...]}
 //	POST netskope/tokens/revoke      revoke a Netskope tenant's SCIM token (?tenant=, default the first)
 //	POST netskope/tokens/rotate      replace it; answers {"token":"..."}
+//	PUT  netskope/outage             true starts an outage of a tenant's SCIM service (503), false ends it (?tenant=)
 //	GET  netskope/users, netskope/groups   what arrived in a Netskope tenant (?tenant=)
 //	POST netskope/tokens?access=read     issue a REST API v2 token for a tenant's SCIM endpoints
 //	                                 (access=read or readwrite); answers {"token":"..."}
@@ -107,6 +108,17 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+	case p == "netskope/outage" && r.Method == http.MethodPut:
+		var down bool
+		if err := json.NewDecoder(r.Body).Decode(&down); err != nil {
+			adminError(w, http.StatusBadRequest, "outage: the body must be true or false: "+err.Error())
+			return
+		}
+		if err := s.SetSCIMOutage(tenant, down); err != nil {
+			adminError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case p == "netskope/users" && r.Method == http.MethodGet:
 		users, err := s.SCIMUsers(tenant)
 		if err != nil {

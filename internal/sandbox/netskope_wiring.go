@@ -138,3 +138,15 @@ func (s *Server) ResetNetskopeStats() {
 		}
 	}
 }
+
+// SetSCIMOutage starts (down) or ends an outage of a Netskope tenant's SCIM service ("" = the first
+// tenant): meanwhile every SCIM request, Entra's Test Connection and cycles included, answers 503.
+func (s *Server) SetSCIMOutage(tenant string, down bool) error {
+	t, err := s.netskope.Tenant(tenant)
+	if err != nil {
+		return err
+	}
+	t.SetDown(down)
+	s.logf("netskope %s: SCIM outage %v", t.Name(), down)
+	return nil
+}

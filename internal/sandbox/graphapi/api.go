@@ -62,13 +62,14 @@ type API struct {
 // New builds the Graph routes over cfg.
 func New(cfg Config) *API {
 	s := &API{store: cfg.Store, engine: cfg.Engine, clock: cfg.Clock, verify: cfg.Verify, tenantID: cfg.TenantID,
-		cycleInterval: cfg.CycleInterval, logf: cfg.Logf, faults: newFaultState(cfg.Faults), stats: newStats()}
+		cycleInterval: cfg.CycleInterval, logf: cfg.Logf, stats: newStats()}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
 	if s.clock == nil {
 		s.clock = directory.NewClock()
 	}
+	s.faults = newFaultState(cfg.Faults, s.clock.Now)
 	s.seedGallery()
 	s.graphMux = s.newGraphRouter()
 	return s

@@ -81,6 +81,19 @@ type Faults struct {
 	// CredentialValidationUnavailable) or 500 (code UnknownError, as the synchronization service
 	// answers other failures of the target) are both offered.
 	CredentialTestFailureStatus int `json:"credential_test_failure_status,omitempty"`
+	// ThrottleStormMS sets off a throttling storm that begins with the next Graph request: for this
+	// long on the sandbox's clock, every second request (each item of a $batch counts) answers 429
+	// with Retry-After: 1, whatever the budgets hold. Setting another value sets off a new storm.
+	ThrottleStormMS int `json:"throttle_storm_ms,omitempty"`
+	// BatchResetRate is the fraction (0..1) of $batch requests cut off midway: the sandbox carries
+	// out the first half of the items, then closes the connection without answering.
+	BatchResetRate float64 `json:"batch_reset_rate,omitempty"`
+	// HoldMS holds back the answer of each request to HoldRoutes for this long after carrying it out:
+	// the change is made, the caller still waits. Tests use it to interrupt a client at a known point
+	// (Stats.Holding says which answers are held now). Route keys are those of Stats.Routes; a
+	// $batch is held as a whole ("POST /$batch"), not item by item.
+	HoldMS     int      `json:"hold_ms,omitempty"`
+	HoldRoutes []string `json:"hold_routes,omitempty"`
 }
 
 // Values of Faults.ReportsWithoutDirectoryRead.
@@ -115,8 +128,9 @@ const (
 
 // Validate says what is wrong with f, or nil.
 func (f Faults) Validate() error {
-	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.LatencyMS < 0 || f.ReplicationLagMS < 0 || f.SyncUnreadyMS < 0 {
-		return errors.New("error_rate must be within 0..1 and latencies must not be negative")
+	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.BatchResetRate < 0 || f.BatchResetRate > 1 || f.LatencyMS < 0 ||
+		f.ReplicationLagMS < 0 || f.SyncUnreadyMS < 0 || f.ThrottleStormMS < 0 || f.HoldMS < 0 {
+		return errors.New("error_rate and batch_reset_rate must be within 0..1, durations must not be negative")
 	}
 	if !slices.Contains([]string{"", SecretsPutReplace, SecretsPutMerge}, f.SecretsPut) {
 		return fmt.Errorf("secrets_put must be %q or %q, not %q", SecretsPutReplace, SecretsPutMerge, f.SecretsPut)
@@ -188,6 +202,9 @@ type faultState struct {
 	buckets map[string]*bucket
 	// instantiated is when each service principal was made by instantiate, for SyncUnreadyMS.
 	instantiated map[string]time.Time
+	// now is the sandbox's clock, for storms.
+	now   func() time.Time
+	storm storm
 }
 
 type bucket struct {
@@ -195,8 +212,10 @@ type bucket struct {
 	last   time.Time
 }
 
-func newFaultState(f Faults) *faultState {
-	return &faultState{f: f, rng: rand.New(rand.NewPCG(1, 2)), buckets: map[string]*bucket{}, instantiated: map[string]time.Time{}}
+func newFaultState(f Faults, now func() time.Time) *faultState {
+	fs := &faultState{f: f, rng: rand.New(rand.NewPCG(1, 2)), buckets: map[string]*bucket{}, instantiated: map[string]time.Time{}, now: now}
+	fs.startStorm(f.ThrottleStormMS)
+	return fs
 }
 
 func (fs *faultState) get() Faults {
@@ -204,6 +223,7 @@ func (fs *faultState) get() Faults {
 	defer fs.mu.Unlock()
 	f := fs.f
 	f.ErrorRoutes = slices.Clone(f.ErrorRoutes)
+	f.HoldRoutes = slices.Clone(f.HoldRoutes)
 	return f
 }
 
@@ -221,6 +241,9 @@ func (fs *faultState) set(f Faults) {
 	defer fs.mu.Unlock()
 	if f.Throttle != fs.f.Throttle {
 		fs.buckets = map[string]*bucket{}
+	}
+	if f.ThrottleStormMS != fs.f.ThrottleStormMS {
+		fs.startStorm(f.ThrottleStormMS)
 	}
 	fs.f = f
 }
@@ -340,10 +363,11 @@ type stats struct {
 	routes   map[string]int64
 	statuses map[int]int64
 	clients  map[string]int64
+	holding  map[string]int64
 }
 
 func newStats() *stats {
-	return &stats{routes: map[string]int64{}, statuses: map[int]int64{}, clients: map[string]int64{}}
+	return &stats{routes: map[string]int64{}, statuses: map[int]int64{}, clients: map[string]int64{}, holding: map[string]int64{}}
 }
 
 // record counts one request: top-level HTTP requests add to total and clients; every request,
@@ -371,12 +395,19 @@ type Stats struct {
 	Routes   map[string]int64 `json:"routes"`
 	Statuses map[string]int64 `json:"statuses"`
 	Clients  map[string]int64 `json:"clients"`
+	// Holding counts, by route, the answers held back right now (Faults.HoldRoutes).
+	Holding map[string]int64 `json:"holding"`
 }
 
 func (st *stats) snapshot() Stats {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	out := Stats{Total: st.total, Routes: map[string]int64{}, Statuses: map[string]int64{}, Clients: map[string]int64{}}
+	out := Stats{Total: st.total, Routes: map[string]int64{}, Statuses: map[string]int64{}, Clients: map[string]int64{}, Holding: map[string]int64{}}
+	for k, v := range st.holding {
+		if v > 0 {
+			out.Holding[k] = v
+		}
+	}
 	for k, v := range st.routes {
 		out.Routes[k] = v
 	}

@@ -240,17 +240,33 @@ func (s *API) serveGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/v1.0")
 	if r.Method == http.MethodPost && strings.EqualFold(strings.Trim(path, "/"), "$batch") {
-		if authErr != nil {
-			WriteError(rw, r, http.StatusUnauthorized, "InvalidAuthenticationToken", authErr.Error())
-		} else {
-			s.serveBatch(rw, r, claims, body)
+		serve := func(w http.ResponseWriter) {
+			if authErr != nil {
+				WriteError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", authErr.Error())
+			} else {
+				s.serveBatch(w, r, claims, body)
+			}
 		}
-		s.stats.record("POST /$batch", appID, rw.status, true)
+		if d := s.faults.holds(batchRoute); d > 0 {
+			s.hold(rw, r, batchRoute, d, serve)
+		} else {
+			serve(rw)
+		}
+		s.stats.record(batchRoute, appID, rw.status, true)
 		return
 	}
-	key := s.serveGraphRequest(rw, r, claims, authErr, path, body)
+	var key string
+	serve := func(w http.ResponseWriter) { key = s.serveGraphRequest(w, r, claims, authErr, path, body) }
+	if rt, _, _ := s.graphMux.match(r.Method, path); rt != nil && s.faults.holds(rt.key()) > 0 {
+		s.hold(rw, r, rt.key(), s.faults.holds(rt.key()), serve)
+	} else {
+		serve(rw)
+	}
 	s.stats.record(key, appID, rw.status, true)
 }
+
+// batchRoute is the route key of $batch requests.
+const batchRoute = "POST /$batch"
 
 // serveGraphRequest runs one request (top level or batch item) through the pipeline and returns the
 // route key it matched ("" when none).
@@ -288,6 +304,12 @@ func (s *API) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *
 		return rt.key()
 	}
 	cost := requestCost(rt.cost, c.query)
+	if s.faults.stormThrottles() {
+		// Guess: Graph's storms carry the same headers as an exhausted budget; which budget they name
+		// is not known, so the storm names the pair's. Retry-After: 1 (whole seconds).
+		c.throttled(time.Second-time.Millisecond, "Tenant_Application/ReadWrite/"+claims.AppID+"/"+claims.TenantID, "ResourceUnitLimitExceeded")
+		return rt.key()
+	}
 	throttle := func() (time.Duration, string, string, bool) {
 		return s.faults.throttle(claims.TenantID, claims.AppID, cost, writesOf(r.Method, rt.template))
 	}
@@ -297,14 +319,7 @@ func (s *API) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *
 		}
 	}
 	if wait, scope, info, ok := throttle(); !ok {
-		retryAfter := strconv.Itoa(int(wait/time.Second) + 1)
-		if s.faults.get().RetryAfterFractional {
-			retryAfter = strconv.FormatFloat(max(wait.Seconds(), 0.001), 'f', 3, 64)
-		}
-		w.Header().Set("Retry-After", retryAfter)
-		w.Header().Set("x-ms-throttle-scope", scope)
-		w.Header().Set("x-ms-throttle-information", info)
-		c.error(http.StatusTooManyRequests, "TooManyRequests", "Too many requests. Please retry after "+retryAfter+" seconds.")
+		c.throttled(wait, scope, info)
 		return rt.key()
 	}
 	w.Header().Set("x-ms-resource-unit", strconv.Itoa(cost))
@@ -317,6 +332,18 @@ func (s *API) serveGraphRequest(w http.ResponseWriter, r *http.Request, claims *
 	}
 	rt.handler(c)
 	return rt.key()
+}
+
+// throttled answers 429 with Graph's throttling headers, asking the client to wait at least wait.
+func (c *gctx) throttled(wait time.Duration, scope, info string) {
+	retryAfter := strconv.Itoa(int(wait/time.Second) + 1)
+	if c.s.faults.get().RetryAfterFractional {
+		retryAfter = strconv.FormatFloat(max(wait.Seconds(), 0.001), 'f', 3, 64)
+	}
+	c.w.Header().Set("Retry-After", retryAfter)
+	c.w.Header().Set("x-ms-throttle-scope", scope)
+	c.w.Header().Set("x-ms-throttle-information", info)
+	c.error(http.StatusTooManyRequests, "TooManyRequests", "Too many requests. Please retry after "+retryAfter+" seconds.")
 }
 
 func (s *API) allowed(c *gctx) bool {
@@ -393,6 +420,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (to cut it, see resetConnection).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
@@ -504,7 +534,21 @@ func (s *API) serveBatch(w http.ResponseWriter, r *http.Request, claims *Caller,
 		order = append(order, id)
 		return res
 	}
-	for _, it := range req.Requests {
+	todo := req.Requests
+	// Guess: how much of a $batch Graph has carried out when the connection drops is not known;
+	// the first half, in order, stands for "some of it".
+	cut := s.faults.resetsBatch()
+	if cut {
+		todo = todo[:len(todo)/2]
+	}
+	for _, it := range todo {
+		run(it.ID, map[string]bool{})
+	}
+	if cut && resetConnection(w) {
+		s.logf("sandbox: $batch of %d requests cut off after %d of them ran", len(req.Requests), len(results))
+		return
+	}
+	for _, it := range req.Requests[len(todo):] {
 		run(it.ID, map[string]bool{})
 	}
 	out := make([]*batchResponse, 0, len(order))

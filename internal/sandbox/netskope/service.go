@@ -62,9 +62,11 @@ type Tenant struct {
 	apiTokens map[string]apiToken
 	faults    Faults
 	stats     Stats
-	seq       int64
-	users     *collection
-	groups    *collection
+	// down makes every request answer 503, as during an outage of the tenant's SCIM service.
+	down   bool
+	seq    int64
+	users  *collection
+	groups *collection
 }
 
 // New serves the named tenants, each with a fresh token; the first is the default ("").
@@ -167,6 +169,13 @@ func (t *Tenant) RotateToken() string {
 	return t.token
 }
 
+// SetDown starts (true) or ends (false) an outage: meanwhile every SCIM request answers 503.
+func (t *Tenant) SetDown(down bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.down = down
+}
+
 // Users is what arrived in the tenant, each user as the SCIM API renders it.
 func (t *Tenant) Users() []map[string]any { return t.users.snapshot() }
 
@@ -183,6 +192,16 @@ func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, readOnly, problem := t.caller(r)
 	t.count(r, kind)
+	t.mu.Lock()
+	down := t.down
+	t.mu.Unlock()
+	if down {
+		// Guess: Netskope's answer during an outage is not documented; a 503 with the SCIM error
+		// schema and a Retry-After is what its API gateway sends when a service is unavailable.
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusServiceUnavailable, "", "Service temporarily unavailable. Try again later.")
+		return
+	}
 	if problem != "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="Netskope SCIM"`)
 		writeError(w, http.StatusUnauthorized, "", problem)
