@@ -36,12 +36,17 @@ func TestFaultMatrix_quickstart(t *testing.T) {
 		}
 	}
 	clearFaults := func(_ *testing.T, s *sandbox.Server) { s.SetFaults(sandbox.DefaultFaults()) }
+	answered := func(status string) func(sandbox.Stats) bool {
+		return func(st sandbox.Stats) bool { return st.Statuses[status] > 0 }
+	}
 	cases := []struct {
 		fault      string
 		start, end func(*testing.T, *sandbox.Server)
+		// fired says, from the first apply's Graph statistics, that the fault did happen.
+		fired func(sandbox.Stats) bool
 	}{
 		{
-			fault: "throttling storm: every 2nd Graph request 429 for 1 min",
+			fault: "throttling storm: every 2nd Graph request 429 for 1 min", fired: answered("429"),
 			start: setFaults(func(f *sandbox.Faults) { f.ThrottleStormMS = 60_000 }),
 			// The storm passes: a minute later on the sandbox's clock.
 			end: func(t *testing.T, s *sandbox.Server) {
@@ -52,20 +57,22 @@ func TestFaultMatrix_quickstart(t *testing.T) {
 		},
 		{
 			// Long enough to cover the 500 assignments too: every batch half throttled, whatever the pace.
-			fault: "throttling storm: every 2nd Graph request 429 for the whole apply (10 min)",
+			fault: "throttling storm: every 2nd Graph request 429 for the whole apply (10 min)", fired: answered("429"),
 			start: setFaults(func(f *sandbox.Faults) { f.ThrottleStormMS = 600_000 }),
 			end:   clearFaults,
 		},
-		{fault: "5% of Graph requests 503", start: setFaults(func(f *sandbox.Faults) { f.ErrorRate = 0.05 }), end: clearFaults},
-		{fault: "5% of Graph requests 500", start: setFaults(func(f *sandbox.Faults) { f.ErrorRate, f.ErrorStatus = 0.05, http.StatusInternalServerError }), end: clearFaults},
-		{fault: "replication lag 30 s on new objects", start: setFaults(func(f *sandbox.Faults) { f.ReplicationLagMS = 30_000 }), end: clearFaults},
-		{fault: "instantiate answers 404 after creating", start: setFaults(func(f *sandbox.Faults) { f.Instantiate404 = true }), end: clearFaults},
-		{fault: "403 window 20 s after instantiate", start: setFaults(func(f *sandbox.Faults) { f.SyncUnreadyMS = 20_000 }), end: clearFaults},
-		{fault: "409 window 20 s after instantiate", start: setFaults(func(f *sandbox.Faults) {
+		{fault: "5% of Graph requests 503", fired: answered("503"), start: setFaults(func(f *sandbox.Faults) { f.ErrorRate = 0.05 }), end: clearFaults},
+		{fault: "5% of Graph requests 500", fired: answered("500"), start: setFaults(func(f *sandbox.Faults) { f.ErrorRate, f.ErrorStatus = 0.05, http.StatusInternalServerError }), end: clearFaults},
+		{fault: "replication lag 30 s on new objects", fired: answered("404"), start: setFaults(func(f *sandbox.Faults) { f.ReplicationLagMS = 30_000 }), end: clearFaults},
+		{fault: "instantiate answers 404 after creating", fired: answered("404"), start: setFaults(func(f *sandbox.Faults) { f.Instantiate404 = true }), end: clearFaults},
+		{fault: "403 window 20 s after instantiate", fired: answered("403"), start: setFaults(func(f *sandbox.Faults) { f.SyncUnreadyMS = 20_000 }), end: clearFaults},
+		{fault: "409 window 20 s after instantiate", fired: answered("409"), start: setFaults(func(f *sandbox.Faults) {
 			f.SyncUnreadyMS, f.SyncUnreadyStatus = 20_000, http.StatusConflict
 		}), end: clearFaults},
 		{
 			fault: "Netskope SCIM outage during Test Connection",
+			// Entra's Test Connection answers 400 with Netskope's 503 inside.
+			fired: answered("400"),
 			start: func(t *testing.T, s *sandbox.Server) {
 				if err := s.SetSCIMOutage("", true); err != nil {
 					t.Fatal(err)
@@ -77,7 +84,10 @@ func TestFaultMatrix_quickstart(t *testing.T) {
 				}
 			},
 		},
-		{fault: "connection reset in 20% of $batch, half carried out", start: setFaults(func(f *sandbox.Faults) { f.BatchResetRate = 0.2 }), end: clearFaults},
+		{fault: "connection reset in 20% of $batch, half carried out", fired: func(st sandbox.Stats) bool {
+			// The items the cut batches carried out were sent again.
+			return st.Routes[aasPostRoute] > qsAssignments
+		}, start: setFaults(func(f *sandbox.Faults) { f.BatchResetRate = 0.2 }), end: clearFaults},
 	}
 	rows := make([]faultRow, len(cases))
 	t.Run("faults", func(t *testing.T) {
@@ -85,7 +95,7 @@ func TestFaultMatrix_quickstart(t *testing.T) {
 			rows[i] = faultRow{fault: tc.fault, outcome: "not run"}
 			t.Run(tc.fault, func(t *testing.T) {
 				t.Parallel()
-				faultRun(t, &rows[i], tc.start, tc.end)
+				faultRun(t, &rows[i], tc.start, tc.end, tc.fired)
 			})
 		}
 	})
@@ -99,7 +109,7 @@ func TestFaultMatrix_quickstart(t *testing.T) {
 
 // faultRun applies the quickstart under one fault and checks every run after it, filling in the
 // row of the report as it goes.
-func faultRun(t *testing.T, row *faultRow, start, end func(*testing.T, *sandbox.Server)) {
+func faultRun(t *testing.T, row *faultRow, start, end func(*testing.T, *sandbox.Server), fired func(sandbox.Stats) bool) {
 	s, cli := newQuickstart(t, qsAssignments, nil)
 	before := qsDirectoryObjects(t, s)
 	leftovers := func(after string, st qsStateView) {
@@ -122,6 +132,9 @@ func faultRun(t *testing.T, row *faultRow, start, end func(*testing.T, *sandbox.
 		}
 	}
 	end(t, s)
+	if !fired(st) {
+		t.Errorf("the fault did not happen during the first apply: answers %v, routes %v", st.Statuses, st.Routes)
+	}
 	row.outcome = "succeeded"
 	if err != nil {
 		errs := tfErrors(out)
