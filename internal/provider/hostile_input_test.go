@@ -339,7 +339,9 @@ func planRows(t *testing.T, f *hostileFixture, rows []hostileRow, names []string
 
 func newHostileFixture(t *testing.T) *hostileFixture {
 	t.Helper()
-	s := newSandbox(t, sandbox.Options{ManualCycles: true})
+	// The least privilege, plus what entranetskope_provisioning_logs needs.
+	roles := append(append([]string(nil), sandbox.LeastPrivilegeRoles...), "AuditLog.Read.All", "Directory.Read.All")
+	s := newSandbox(t, sandbox.Options{ManualCycles: true, Roles: roles})
 	// entranetskope_netskope_principals reads the sandbox's Netskope tenant.
 	t.Setenv("NETSKOPE_SERVER_URL", s.NetskopeServerURL(""))
 	t.Setenv("NETSKOPE_API_KEY", s.NetskopeAPIToken())
