@@ -71,7 +71,7 @@ func requiredKinds(name string, t attr.Type, nested bool) []string {
 		return []string{kNegative, kHuge}
 	case t.Equal(types.BoolType):
 		return []string{kNotBool}
-	case t.Equal(types.ListType{ElemType: types.StringType}):
+	case t.Equal(types.ListType{ElemType: types.StringType}), t.Equal(types.SetType{ElemType: types.StringType}):
 		return []string{kEmptyList, kEmpty, kSpace, kLong, kControl, kDuplicate}
 	case t.Equal(types.MapType{ElemType: types.StringType}):
 		return []string{kEmptyList, kEmptyKey, kUpper, kWrongObj, kDeleted, kDuplicate, kLong, kControl}
@@ -202,6 +202,11 @@ func (f *hostileFixture) validBlocks() map[string]map[string]string {
 		"data.entranetskope_users":               {"user_principal_names": "[" + hq("hostile-user@sandbox.example") + "]"},
 		"data.entranetskope_groups":              {"display_names": "[" + hq("Hostile Group") + "]"},
 		"data.entranetskope_provisioning_status": {"service_principal_id": hq(f.spID)},
+		"data.entranetskope_netskope_apps":       {},
+		"data.entranetskope_netskope_principals": {"service_principal_id": hq(f.spID), "principals": "{ ada = " + hq(f.user) + " }"},
+		"data.entranetskope_provisioning_logs":   {"service_principal_id": hq(f.spID)},
+		"entranetskope_provision_on_demand":      {"service_principal_id": hq(f.spID), "principals": "{ ada = " + hq(f.user) + " }"},
+		"entranetskope_provisioning_restart":     {"service_principal_id": hq(f.spID)},
 	}
 }
 
@@ -334,7 +339,12 @@ func planRows(t *testing.T, f *hostileFixture, rows []hostileRow, names []string
 
 func newHostileFixture(t *testing.T) *hostileFixture {
 	t.Helper()
-	s := newSandbox(t, sandbox.Options{ManualCycles: true})
+	// The least privilege, plus what entranetskope_provisioning_logs needs.
+	roles := append(append([]string(nil), sandbox.LeastPrivilegeRoles...), "AuditLog.Read.All", "Directory.Read.All")
+	s := newSandbox(t, sandbox.Options{ManualCycles: true, Roles: roles})
+	// entranetskope_netskope_principals reads the sandbox's Netskope tenant.
+	t.Setenv("NETSKOPE_SERVER_URL", s.NetskopeServerURL(""))
+	t.Setenv("NETSKOPE_API_KEY", s.NetskopeAPIToken())
 	app := aasNewApp(t, s, "Netskope hostile")
 	other := aasNewApp(t, s, "Another app")
 	users := s.AddUsers(2)

@@ -25,6 +25,10 @@ const (
 	whyIDN       = "an internationalized host name is a valid https URL; Entra's Test Connection at create checks it"
 	whyLongToken = "tokens are opaque and Netskope documents no maximum length; Entra's Test Connection at create checks the token"
 	whyTimeout   = "a timeout is any Go duration: a negative one makes the operation fail at once, which is what it says"
+	whyLabel     = "a label is only the name reviewers read; Graph never sees it"
+	whyTriggers  = "triggers are arbitrary values the provider never reads: it only compares them with the previous run's, as terraform_data's triggers_replace"
+	whyFilter    = "a filter: a value no event has matches none, and events is empty with every count 0"
+	whyAction    = "an action resource reads nothing at plan (its id is usually unknown then, from entranetskope_provisioning): the run at apply fails naming the service principal, and nothing is changed or saved"
 )
 
 // Regular expressions of the messages rows expect.
@@ -37,6 +41,8 @@ const (
 	reRFC3339    = `not an RFC 3339 date and time`
 	reLength256  = `length must be between 1 and 256`
 	reTokenChars = `SCIM token|not shown`
+	reLowerCase  = `write it in lower case`
+	reSince      = `neither an RFC 3339 date and time nor a span`
 )
 
 // hostileValues are the Go strings of the string kinds.
@@ -109,6 +115,40 @@ func (b *rowsBuilder) nameListRows(typ, path, notFound string) {
 	b.add(typ, path, kControl, path, "["+hq(hostileValues[kControl])+"]", refuse(reControl))
 	b.add(typ, path, kUnicode, path, "["+hq(hostileValues[kUnicode])+"]", refuseAtPlan(notFound))
 	b.add(typ, path, kDuplicate, path, `["x@sandbox.example", "X@SANDBOX.EXAMPLE"]`, refuse(`twice`))
+}
+
+// principalRows are the rows of a map of principals ({ "<label>" = "<object id>" }), validated as
+// entranetskope_app_assignments' is: labels not empty and on one line, each id under one label. e
+// gives the kinds whose outcome differs from map to map (empty map, upper case, wrong object, deleted).
+func (b *rowsBuilder) principalRows(f *hostileFixture, typ string, e map[string]exp) {
+	p := func(label, id string) string { return "{ " + hq(label) + " = " + hq(id) + " }" }
+	values := map[string]string{
+		kEmptyList: "{}", kEmptyKey: p("", f.user), kUpper: p("ada", strings.ToUpper(f.user)), kWrongObj: p("app", f.otherSP),
+		kDeleted: p("gone", f.deletedUser), kDuplicate: "{ ada = " + hq(f.user) + ", ada2 = " + hq(f.user) + " }",
+		kLong: p(hostileValues[kLong], f.user), kControl: p("ada\nlovelace", f.user), kUnicode: p(hostileValues[kUnicode], f.user),
+	}
+	all := map[string]exp{
+		kEmptyKey: refuse(`length must be at least 1`), kDuplicate: refuse(`two labels`), kControl: refuse(reControl),
+		kLong: accept(whyLabel), kUnicode: accept(whyLabel),
+	}
+	for k, v := range e {
+		all[k] = v
+	}
+	for _, kind := range []string{kEmptyList, kEmptyKey, kUpper, kWrongObj, kDeleted, kDuplicate, kLong, kControl, kUnicode} {
+		b.add(typ, "principals", kind, "principals", values[kind], all[kind])
+	}
+}
+
+// triggerRows: triggers are arbitrary values, any of them accepted.
+func (b *rowsBuilder) triggerRows(f *hostileFixture, typ string) {
+	for kind, v := range map[string]string{
+		kEmptyList: "{}", kEmptyKey: `{ "" = "x" }`, kUpper: "{ run = " + hq(strings.ToUpper(f.user)) + " }",
+		kWrongObj: "{ run = " + hq(f.otherSP) + " }", kDeleted: "{ run = " + hq(f.deletedUser) + " }",
+		kDuplicate: `{ a = "x", b = "x" }`, kLong: "{ run = " + hq(hostileValues[kLong]) + " }",
+		kControl: "{ run = " + hq(hostileValues[kControl]) + " }",
+	} {
+		b.add(typ, "triggers", kind, "triggers", v, accept(whyTriggers))
+	}
 }
 
 // hostileRows is the table: every configurable attribute of every resource and data source, with
@@ -214,17 +254,10 @@ func hostileRows(f *hostileFixture) []hostileRow {
 	b.idRows(many, "service_principal_id", f.spID, f.group, refuseAtPlan(`service principal|enterprise app`))
 	b.idRows(many, "app_role_id", f.userRoleID, unknownID, refuseAtPlan(`role`))
 	b.add(many, "app_role_id", kDefault, "app_role_id", hq("00000000-0000-0000-0000-000000000000"), refuse(`Default Access`))
-	p := func(label, id string) string { return "{ " + hq(label) + " = " + hq(id) + " }" }
-	b.add(many, "principals", kEmptyList, "principals", "{}", accept("an empty map is the app with no assignment of the role, as written: apply removes them"))
-	b.add(many, "principals", kEmptyKey, "principals", p("", f.user), refuse(`length must be at least 1`))
-	b.add(many, "principals", kUpper, "principals", p("ada", strings.ToUpper(f.user)), refuse(`write it in lower case`))
-	b.add(many, "principals", kWrongObj, "principals", p("app", f.otherSP), refuseAtPlan(`user or group`))
-	b.add(many, "principals", kDeleted, "principals", p("gone", f.deletedUser), refuseAtPlan(`not found`))
-	b.add(many, "principals", kDuplicate, "principals", "{ ada = "+hq(f.user)+", ada2 = "+hq(f.user)+" }", refuse(`two labels`))
-	b.add(many, "principals", kLong, "principals", p(hostileValues[kLong], f.user),
-		accept("a label is only the name reviewers read; Graph never sees it"))
-	b.add(many, "principals", kControl, "principals", p("ada\nlovelace", f.user), refuse(reControl))
-	b.add(many, "principals", kUnicode, "principals", p(hostileValues[kUnicode], f.user), accept("a label is only the name reviewers read; Graph never sees it"))
+	b.principalRows(f, many, map[string]exp{
+		kEmptyList: accept("an empty map is the app with no assignment of the role, as written: apply removes them"),
+		kUpper:     refuse(reLowerCase), kWrongObj: refuseAtPlan(`user or group`), kDeleted: refuseAtPlan(`not found`),
+	})
 	b.timeoutRows(many, "create", "read", "update", "delete")
 
 	// data sources
@@ -245,5 +278,71 @@ func hostileRows(f *hostileFixture) []hostileRow {
 	b.strings(status, "scim_token_expires_at", map[string]exp{
 		kEmpty: refuse(reRFC3339), kSpace: refuse(reRFC3339), kLong: refuse(reRFC3339), kUnicode: refuse(reRFC3339), kControl: refuse(reRFC3339),
 	}, nil)
+	b.add(status, "test_connection", kNotBool, "test_connection", `"maybe"`, refuse(reBool))
+
+	// entranetskope_provisioning's first-cycle wait
+	b.add(prov, "check_token_on_refresh", kNotBool, "check_token_on_refresh", `"maybe"`, refuse(reBool))
+	b.add(prov, "wait_for_first_cycle", kNotBool, "wait_for_first_cycle", `"maybe"`, refuse(reBool))
+	b.strings(prov, "first_cycle_timeout", map[string]exp{
+		kEmpty: refuse(reTimeout), kSpace: refuse(reTimeout), kLong: refuse(reTimeout), kUnicode: refuse(reTimeout), kControl: refuse(reTimeout),
+	}, nil)
+
+	// entranetskope_provision_on_demand
+	pod := "entranetskope_provision_on_demand"
+	b.idRows(pod, "service_principal_id", f.spID, f.group, accept(whyAction))
+	b.principalRows(f, pod, map[string]exp{
+		kEmptyList: refuse(`at least 1`), kUpper: refuse(reLowerCase),
+		kWrongObj: refuseAtPlan(`user or group`), kDeleted: refuseAtPlan(`not found`),
+	})
+	b.triggerRows(f, pod)
+	b.timeoutRows(pod, "create")
+
+	// entranetskope_provisioning_restart
+	restart := "entranetskope_provisioning_restart"
+	b.idRows(restart, "service_principal_id", f.spID, f.group, accept(whyAction))
+	b.add(restart, "scope", kEmptyList, "scope", "[]", refuse(`at least 1`))
+	for kind, v := range map[string]string{kEmpty: `[""]`, kSpace: `["   "]`, kLong: "[" + hq(hostileValues[kLong]) + "]", kControl: "[" + hq(hostileValues[kControl]) + "]"} {
+		b.add(restart, "scope", kind, "scope", v, refuse(reOneOf))
+	}
+	b.add(restart, "scope", kDuplicate, "scope", `["watermark", "watermark"]`,
+		accept("a set holds a value once: Terraform keeps one watermark, and the restart resets it once, as written"))
+	b.add(restart, "confirm_destructive_reset", kNotBool, "confirm_destructive_reset", `"maybe"`, refuse(reBool))
+	b.triggerRows(f, restart)
+	b.timeoutRows(restart, "create")
+
+	// data.entranetskope_netskope_apps
+	apps := "data.entranetskope_netskope_apps"
+	b.idRows(apps, "template_id", f.templateID, f.group, accept("a filter: no app is made from a template with that id, so apps is empty, which is the answer"))
+	b.strings(apps, "display_name", map[string]exp{
+		kEmpty: refuse(reLength256), kSpace: accept("a filter: no app has that name, so apps is empty, which is the answer"), kLong: refuse(reLength256),
+		kUnicode: accept(whyUnicode), kControl: refuse(reControl),
+	}, nil)
+
+	// data.entranetskope_netskope_principals
+	nsp := "data.entranetskope_netskope_principals"
+	b.idRows(nsp, "service_principal_id", f.spID, f.group, refuseAtPlan(`service principal|enterprise app`))
+	b.principalRows(f, nsp, map[string]exp{
+		kEmptyList: accept("nothing to look for: all_arrived is true, as for the principals of an entranetskope_app_assignments that assigns nobody"),
+		kUpper: accept("a data source's map is never read back, so no plan can show its case as a change: " +
+			"ids are accepted in any case (the lower-case rule of validators.go is for maps read back from Graph)"),
+		kWrongObj: refuseAtPlan(`user or group`), kDeleted: refuseAtPlan(`not found`),
+	})
+
+	// data.entranetskope_provisioning_logs
+	logs := "data.entranetskope_provisioning_logs"
+	b.idRows(logs, "service_principal_id", f.spID, f.group, accept(whyFilter))
+	b.strings(logs, "job_id", map[string]exp{
+		kEmpty: refuse(`length must be at least 1`), kSpace: accept(whyFilter), kLong: accept(whyFilter), kUnicode: accept(whyFilter),
+		kControl: refuse(reControl), kUpper: accept(whyFilter), kWrongObj: accept(whyFilter),
+	}, map[string]string{kUpper: "NETSKOPE.HOSTILE.JOB", kWrongObj: f.group})
+	b.idRows(logs, "principal_id", f.user, f.otherSP, accept(whyFilter))
+	b.strings(logs, "since", map[string]exp{
+		kEmpty: refuse(reSince), kSpace: refuse(reSince), kLong: refuse(reSince), kUnicode: refuse(reSince), kControl: refuse(reSince),
+	}, nil)
+	for _, a := range []string{"status", "action"} {
+		b.strings(logs, a, map[string]exp{kEmpty: refuse(reOneOf), kSpace: refuse(reOneOf), kLong: refuse(reOneOf), kUnicode: refuse(reOneOf), kControl: refuse(reOneOf)}, nil)
+	}
+	b.add(logs, "max_results", kNegative, "max_results", "-1", refuse(`between 1 and 5000`))
+	b.add(logs, "max_results", kHuge, "max_results", "9223372036854775807", refuse(`between 1 and 5000`))
 	return b.rows
 }

@@ -70,7 +70,7 @@ func (d *netskopeAppsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 				Optional: true,
 				MarkdownDescription: "Only the apps with this display name (the application's name, matched without regard to letter case, as " +
 					"Microsoft Graph does). Unset: every app made from the template.",
-				Validators: []validator.String{stringvalidator.LengthBetween(1, 256)},
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 256), noControlCharacters()},
 			},
 			"apps": schema.ListNestedAttribute{
 				Computed:            true,

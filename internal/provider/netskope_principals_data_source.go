@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -97,8 +98,9 @@ func (d *netskopePrincipalsDataSource) Schema(_ context.Context, _ datasource.Sc
 			"principals": schema.MapAttribute{
 				ElementType: types.StringType, Required: true,
 				MarkdownDescription: "The users and groups to look for, as `{ \"<label>\" = \"<object id>\" }`: usually " +
-					"`entranetskope_app_assignments.netskope.principals`. Groups are reported under their label." + anyCaseNote,
-				Validators: []validator.Map{mapvalidator.ValueStringsAre(objectID("the object id of a user or group"))},
+					"`entranetskope_app_assignments.netskope.principals`. Groups are reported under their label. The same object id under two labels is an error." + anyCaseNote,
+				Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1), noControlCharacters()),
+					mapvalidator.ValueStringsAre(objectID("the object id of a user or group")), uniqueMapValues()},
 			},
 			"all_arrived": schema.BoolAttribute{
 				Computed: true,
@@ -293,7 +295,7 @@ func (d *netskopePrincipalsDataSource) readEntra(ctx context.Context, labelsByID
 	for _, id := range ids {
 		o, ok := found[id]
 		switch {
-		case !ok:
+		case !ok || (o.Type != "user" && o.Type != "group"):
 			diags.AddAttributeError(path.Root("principals").AtMapKey(labelsByID[id]), "Principal not found in the directory",
 				fmt.Sprintf("No user or group in Microsoft Entra ID has the object id %s (principals[%q]): remove it, or look it up "+
 					"by name with the entranetskope_users or entranetskope_groups data source.", id, labelsByID[id]))

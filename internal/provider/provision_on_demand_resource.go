@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -27,7 +28,10 @@ import (
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
 )
 
-var _ resource.ResourceWithConfigure = (*provisionOnDemandResource)(nil)
+var (
+	_ resource.ResourceWithConfigure  = (*provisionOnDemandResource)(nil)
+	_ resource.ResourceWithModifyPlan = (*provisionOnDemandResource)(nil)
+)
 
 // provisionOnDemandCreateTimeout bounds a run: Graph allows 5 on-demand requests per 10 seconds, and
 // a principal assigned moments ago is retried until the provisioning service sees the assignment.
@@ -109,11 +113,13 @@ func (r *provisionOnDemandResource) Schema(ctx context.Context, _ resource.Schem
 			},
 			"principals": schema.MapAttribute{
 				ElementType: types.StringType, Required: true,
-				Validators:    []validator.Map{mapvalidator.SizeAtLeast(1), mapvalidator.ValueStringsAre(lowerCaseObjectID()), uniqueMapValues()},
+				Validators: []validator.Map{mapvalidator.SizeAtLeast(1), mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1), noControlCharacters()),
+					mapvalidator.ValueStringsAre(lowerCaseObjectID()), uniqueMapValues()},
 				PlanModifiers: replace,
 				MarkdownDescription: "The users and groups to provision, as `{ \"<label>\" = \"<object id>\" }`, like " +
 					"`entranetskope_app_assignments.principals` (its value can be passed as is). The provider finds out which ids are " +
-					"users and which are groups. Any change runs again, for every principal." + lowerCaseNote,
+					"users and which are groups; an id that is neither (a deleted user, another kind of object) fails the plan. " +
+					"The same object id under two labels is an error. Any change runs again, for every principal." + lowerCaseNote,
 			},
 			"triggers": schema.MapAttribute{
 				ElementType: types.StringType, Optional: true, PlanModifiers: replace,
@@ -143,7 +149,7 @@ func (r *provisionOnDemandResource) Schema(ctx context.Context, _ resource.Schem
 					"requests":           schema.Int64Attribute{Computed: true, MarkdownDescription: "How many provisionOnDemand requests this principal took, retries included."},
 				}},
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true}),
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true}),
 		},
 	}
 }
@@ -189,18 +195,7 @@ func (r *provisionOnDemandResource) Create(ctx context.Context, req resource.Cre
 	}
 
 	labels := labelsOf(m.Principals)
-	ids := slices.Sorted(maps.Keys(labels))
-	found, err := r.pd.assignments.findPrincipalsWaiting(ctx, ids)
-	if err != nil {
-		r.pd.denied.add(&resp.Diagnostics, "Could not look up the principals to provision", err)
-		return
-	}
-	for _, id := range ids {
-		if o, ok := found[id]; !ok || (o.Type != "user" && o.Type != "group") {
-			resp.Diagnostics.AddAttributeError(path.Root("principals").AtMapKey(labels[id]), "Principal not found in the directory",
-				fmt.Sprintf("No user or group in Microsoft Entra ID has the object id %s (principals[%q]), so it cannot be provisioned.", id, labels[id]))
-		}
-	}
+	found := r.findPrincipals(ctx, labels, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -255,6 +250,46 @@ func (r *provisionOnDemandResource) Create(ctx context.Context, req resource.Cre
 // directlyAssigned are the principals holding a role other than Default Access on the app: for them
 // a NotEffectivelyEntitled skip means the provisioning service has not seen the assignment yet. On
 // error (no Application.Read.All) nobody is, and skips are reported as Entra gives them.
+// ModifyPlan refuses, before anything runs, principals that are no user or group in the directory
+// (deleted, mistyped, or the id of another kind of object). Ids still unknown at plan (a user created
+// in the same apply) are checked when the run starts.
+func (r *provisionOnDemandResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.pd == nil {
+		return
+	}
+	var planned, prior types.Map
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("principals"), &planned)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("principals"), &prior)...)
+	}
+	if resp.Diagnostics.HasError() || planned.IsUnknown() || planned.Equal(prior) {
+		return // unchanged principals do not run again
+	}
+	r.findPrincipals(ctx, labelsOf(planned), &resp.Diagnostics)
+}
+
+// findPrincipals looks up the principals (labels by object id) and refuses those that are no user
+// or group in the directory.
+func (r *provisionOnDemandResource) findPrincipals(ctx context.Context, labels map[string]string, diags *diag.Diagnostics) map[string]graph.DirectoryObject {
+	if len(labels) == 0 {
+		return nil
+	}
+	found, err := r.pd.assignments.findPrincipalsWaiting(ctx, slices.Sorted(maps.Keys(labels)))
+	if err != nil {
+		r.pd.denied.add(diags, "Could not look up the principals to provision", err)
+		return nil
+	}
+	for _, id := range slices.Sorted(maps.Keys(labels)) {
+		if o, ok := found[id]; !ok || (o.Type != "user" && o.Type != "group") {
+			diags.AddAttributeError(path.Root("principals").AtMapKey(labels[id]), "Principal not found in the directory",
+				fmt.Sprintf("No user or group in Microsoft Entra ID has the object id %s (principals[%q]), so it cannot be provisioned. "+
+					"If it was deleted, remove it from principals; if it is a mistake, look the principal up by name with the "+
+					"entranetskope_users or entranetskope_groups data source.", id, labels[id]))
+		}
+	}
+	return found
+}
+
 func (r *provisionOnDemandResource) directlyAssigned(ctx context.Context, spID string) map[string]bool {
 	out := map[string]bool{}
 	list, err := r.pd.assignments.list(ctx, spID)

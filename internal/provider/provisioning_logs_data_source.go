@@ -89,7 +89,7 @@ func (d *provisioningLogsDataSource) Schema(_ context.Context, _ datasource.Sche
 				Optional: true,
 				MarkdownDescription: "Only events of this provisioning job, e.g. `entranetskope_provisioning.netskope.job_id`. " +
 					"Unset, every job of the app counts (a Netskope app has one).",
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1), noControlCharacters()},
 			},
 			"since": schema.StringAttribute{
 				Optional: true,

@@ -312,7 +312,7 @@ func TestProvisioningLogsDataSource_invalid(t *testing.T) {
 	expectErrors(t, testProviders(s), cfg(`  status = "Failure"`), 1, `Error: Invalid Attribute Value Match`,
 		ws(`Attribute status value must be one of: ["success" "failure" "skipped" "warning"]`))
 	expectErrors(t, testProviders(s), cfg(`  since = "yesterday"`), 1, `Error: Invalid start of the logs`,
-		ws(`"yesterday" is neither an RFC 3339 date and time nor a span before now`), ws(`24h, 90m or 7d`))
+		ws(`since is "yesterday", which is neither an RFC 3339 date and time nor a span before now`), ws(`24h, 90m or 7d`))
 	expectErrors(t, testProviders(s), cfg(`  max_results = 0`), 1, ws(`Attribute max_results value must be between 1 and 5000`))
 }
 

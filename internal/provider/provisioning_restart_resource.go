@@ -129,7 +129,7 @@ func (r *provisioningRestartResource) Schema(ctx context.Context, _ resource.Sch
 				Computed: true, MarkdownDescription: "When the restart was sent (RFC 3339).",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true}),
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true}),
 		},
 	}
 }

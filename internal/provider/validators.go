@@ -419,8 +419,8 @@ func (sinceValidator) ValidateString(_ context.Context, req validator.StringRequ
 	raw := req.ConfigValue.ValueString()
 	if _, ok := sinceTime(raw, time.Now()); !ok {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid start of the logs",
-			fmt.Sprintf("%q is neither an RFC 3339 date and time nor a span before now. Write a date and time with its time "+
-				"zone, like 2026-03-31T00:00:00Z, or a positive span such as 24h, 90m or 7d.", raw))
+			fmt.Sprintf("%s is %s, which is neither an RFC 3339 date and time nor a span before now. Write a date and time with its time "+
+				"zone, like 2026-03-31T00:00:00Z, or a positive span such as 24h, 90m or 7d.", req.Path, quoteForMessage(raw)))
 	}
 }
 
@@ -449,7 +449,8 @@ func (v durationValidator) ValidateString(ctx context.Context, req validator.Str
 		return
 	}
 	raw := req.ConfigValue.ValueString()
-	if d, err := time.ParseDuration(raw); err != nil || d < v.min {
+	// Without a minimum any duration goes: a negative timeout makes the operation fail at once, as it says.
+	if d, err := time.ParseDuration(raw); err != nil || (v.min > 0 && d < v.min) {
 		resp.Diagnostics.AddAttributeError(req.Path, v.title,
 			fmt.Sprintf("%s is %s, which %s: write a number with its unit (ns, us, ms, s, m, h).",
 				req.Path, quoteForMessage(raw), strings.Replace(v.Description(ctx), "must be", "is not", 1)))
