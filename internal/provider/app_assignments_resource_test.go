@@ -349,7 +349,7 @@ func TestAppAssignmentsResource_unknownPrincipal(t *testing.T) {
 			},
 			{
 				Config:      testAccAppAssignmentsConfig_basic(s, app.spID, []string{"5F0C1E2D-0000-4000-8000-00000000ABCD"}),
-				ExpectError: aasRE(`principals.*Object id in upper case.*write it in lower case`),
+				ExpectError: aasRE(`Object id in upper case.*principals.*write it in lower case`),
 			},
 		},
 	})
