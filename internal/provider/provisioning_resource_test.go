@@ -491,7 +491,7 @@ func TestProvisioningResource_planTimeValidation(t *testing.T) {
 			step(testAccProvisioningConfig_raw(spID, https, `scim_token = "x"`+"\n  scope = \"everyone\""),
 				"scope", `value must be one of: ["assigned" "all"]`),
 			step(testAccProvisioningConfig_raw(spID, https, `scim_token = "x"`+"\n  notification_email = \"ops at example\""),
-				"notification_email", "must be one email address"),
+				"notification_email", "which is not one email address"),
 			step(testAccProvisioningConfig_raw(spID, https, `scim_token = "x"`+"\n  accidental_deletion_threshold = 0"),
 				"accidental_deletion_threshold", "must be at least 1"),
 			step(testAccProvisioningConfig_raw("not-a-guid", https, `scim_token = "x"`),
