@@ -190,8 +190,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// The refresh read the quickstart's data source for the check users_arrived_in_netskope: Netskope's
 	// SCIM API, asked with the read-only token, says who arrived.
 	stateJSON, code, err := tfQuiet("show", "-json")
-	if err != nil || code != 0 {
-		return nil, fmt.Errorf("terraform show -json failed (exit %d): %v %s", code, err, stateJSON)
+	if err != nil {
+		return nil, fmt.Errorf("terraform show -json failed: %w %s", err, stateJSON)
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("terraform show -json failed (exit %d): %s", code, stateJSON)
 	}
 	report, err := readState(stateJSON, "data.entranetskope_netskope_principals.assigned")
 	if err != nil {

@@ -229,7 +229,7 @@ func (r *provisioningResource) Configure(_ context.Context, req resource.Configu
 	}
 }
 
-// ValidateConfig checks, at plan time, that the token is given exactly one way.
+// ValidateConfig checks, at plan time, that the token is given at most one way.
 func (r *provisioningResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var token, tokenWO types.String
 	var version types.Int64
@@ -239,8 +239,8 @@ func (r *provisioningResource) ValidateConfig(ctx context.Context, req resource.
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	switch {
-	case !token.IsNull() && !tokenWO.IsNull():
+	// Neither is fine here: creating needs a token (ModifyPlan), an existing provisioning keeps Entra's.
+	if !token.IsNull() && !tokenWO.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("scim_token_wo"), "Two SCIM tokens",
 			"scim_token and scim_token_wo are both set: give the Netskope SCIM token one way only, either scim_token "+
 				"(stored in state, marked sensitive) or scim_token_wo with scim_token_wo_version (never stored).")
