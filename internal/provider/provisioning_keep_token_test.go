@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
@@ -21,7 +23,7 @@ const secretsPutRoute = "PUT /servicePrincipals/{id}/synchronization/secrets"
 // A provisioning that exists already keeps the token Entra has saved while the configuration sets
 // none: imported without one it plans no changes, a change that rewrites the saved settings is
 // refused at plan naming scim_token, adding the token later tests and saves it in one update, and
-// removing it again writes nothing. Under "replace" secrets (the stricter guess), where a write
+// removing it again writes nothing; a token removed in the portal is warned of. Under "replace" secrets (the stricter guess), where a write
 // without the token would wipe it.
 func TestProvisioningResource_keepSavedToken(t *testing.T) {
 	faults := sandbox.DefaultFaults()
@@ -29,6 +31,7 @@ func TestProvisioningResource_keepSavedToken(t *testing.T) {
 	f := newProvFixture(t, sandbox.Options{Faults: &faults})
 	s := f.s
 	f.setUpByHand("ops@example.com")
+	rec := &aasDiagRecorder{}
 	// extra is more attributes: the token, or check_token_on_refresh.
 	cfg := func(url, email, extra string) string {
 		return testProviderConfig(s) + fmt.Sprintf(`
@@ -68,7 +71,7 @@ resource "entranetskope_provisioning" "test" {
 			ExpectError: provRx("SCIM token needed to change "+attr, "Changing "+attr, "Set scim_token (or scim_token_wo")}
 	}
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testProviders(s),
+		ProtoV6ProviderFactories: aasRecordingProviders(s, rec),
 		CheckDestroy:             f.checkDestroy,
 		Steps: []resource.TestStep{
 			{
@@ -93,6 +96,8 @@ resource "entranetskope_provisioning" "test" {
 			// The Tenant URL and the notification settings are saved with the token: without it, refused at plan.
 			refused(cfg("https://other.goskope.com/api/v2/scim", "ops@example.com", noCheck), "scim_base_url"),
 			refused(cfg(url, "alerts@example.com", noCheck), "notification_email"),
+			refused(cfg(url, "ops@example.com", noCheck+`  scope = "all"`), "scope"),
+			refused(cfg(url, "ops@example.com", noCheck+"  accidental_deletion_threshold = 10"), "accidental_deletion_threshold"),
 			{
 				// The token added later: one update, which tests it and saves it.
 				PreConfig: s.ResetStats,
@@ -118,6 +123,30 @@ resource "entranetskope_provisioning" "test" {
 				Config:            noToken,
 				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 				ConfigStateChecks: []statecheck.StateCheck{requests(0, 0), tokenSaved},
+			},
+			{
+				// The token removed in the portal: with none in configuration there is nothing to plan, and
+				// the refresh says so.
+				PreConfig: func() {
+					f.do("remove the token in the portal", func(ctx context.Context) error {
+						return f.admin.SetSecrets(ctx, f.spID, map[string]string{graph.SecretBaseAddress: url,
+							graph.SecretSyncAll: "false", graph.SecretNotification: provNotification("ops@example.com", 0)})
+					})
+					rec.reset()
+				},
+				Config:           noToken,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check: func(*terraform.State) error {
+					if !rec.has(tfprotov6.DiagnosticSeverityWarning, "No SCIM token saved", f.spID, "Set scim_token") {
+						return fmt.Errorf("no warning that no token is saved: %v", rec.all())
+					}
+					return nil
+				},
+			},
+			{
+				// The token from configuration saves it again.
+				Config:            withToken,
+				ConfigStateChecks: []statecheck.StateCheck{tokenSaved, f.cycleSucceeds()},
 			},
 		},
 	})
