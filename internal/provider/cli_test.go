@@ -101,9 +101,7 @@ func newCLIWorkdir(t *testing.T, s *sandbox.Server, cli string, env map[string]s
 func (w *cliWorkdir) config(body string) {
 	w.t.Helper()
 	cfg := "terraform {\n  required_providers {\n    entranetskope = { source = \"entranetskope/entranetskope\" }\n  }\n}\n\nprovider \"entranetskope\" {}\n" + body
-	if err := os.WriteFile(filepath.Join(w.dir, "main.tf"), []byte(cfg), 0o644); err != nil {
-		w.t.Fatal(err)
-	}
+	w.write("main.tf", cfg)
 }
 
 // run runs the CLI with args, env overriding the workdir's environment for this command ("" unsets).
@@ -140,4 +138,22 @@ func (w *cliWorkdir) file(name string) string {
 		return ""
 	}
 	return string(b)
+}
+
+// write writes a file into the working directory.
+func (w *cliWorkdir) write(name, text string) {
+	w.t.Helper()
+	if err := os.WriteFile(filepath.Join(w.dir, name), []byte(text), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// must runs the CLI with args and fails the test unless it exits 0; it returns what it printed.
+func (w *cliWorkdir) must(args ...string) string {
+	w.t.Helper()
+	out, err := w.run(nil, args...)
+	if err != nil {
+		w.t.Fatalf("%s %s: %v\n%s", filepath.Base(w.cli), strings.Join(args, " "), err, out)
+	}
+	return out
 }

@@ -379,3 +379,29 @@ func provWords(phrases []string) []string {
 	}
 	return out
 }
+
+// setUpByHand sets the app's provisioning up as the portal does, outside Terraform: a job from its
+// template, the Tenant URL and token, scope "assigned", failure emails to email, and the job started.
+func (f *provFixture) setUpByHand(email string) {
+	f.t.Helper()
+	main := provGraph(f.t, f.s, f.s.MainClient())
+	f.do("set up provisioning by hand", func(ctx context.Context) error {
+		tmpls, err := main.SyncTemplates(ctx, f.spID)
+		if err != nil {
+			return fmt.Errorf("templates: %w", err)
+		}
+		if len(tmpls) != 1 {
+			return fmt.Errorf("templates: %v", tmpls)
+		}
+		job, err := main.CreateJob(ctx, f.spID, tmpls[0].ID)
+		if err != nil {
+			return err
+		}
+		if err := main.SetSecrets(ctx, f.spID, map[string]string{graph.SecretBaseAddress: f.s.SCIMURL(""),
+			graph.SecretToken: f.s.SCIMToken(""), graph.SecretSyncAll: "false",
+			graph.SecretNotification: provNotification(email, 0)}); err != nil {
+			return err
+		}
+		return main.StartJob(ctx, f.spID, job.ID)
+	})
+}

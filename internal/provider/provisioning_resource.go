@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -78,6 +79,12 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"changes made in the Entra admin center to the job's state, the Tenant URL, the scope and the notification " +
 			"settings. Entra never returns the saved token (it reads back as `*`), so a token changed in the portal " +
 			"cannot be detected; a token *removed* in the portal is, and is saved again from configuration.\n\n" +
+			"Creating provisioning needs the token (`scim_token` or `scim_token_wo`). A provisioning that exists already " +
+			"(imported, or created with a token that was later removed from the configuration) can leave both unset: it " +
+			"then keeps the token Entra has saved, writes none, and `check_token_on_refresh` still tests it. The Tenant " +
+			"URL, the scope and the notification settings are saved together with the token, so changing `scim_base_url`, " +
+			"`scope`, `notification_email` or `accidental_deletion_threshold` needs the token in the configuration for that " +
+			"apply (the plan says so); adding it later saves (rotates) it.\n\n" +
 			"Needs the Graph application permission `Application.ReadWrite.OwnedBy` (on an application the " +
 			"provider's client owns, e.g. one it created) or `Synchronization.ReadWrite.All`.",
 		Attributes: map[string]schema.Attribute{
@@ -103,7 +110,10 @@ func (r *provisioningResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Optional:  true,
 				Sensitive: true,
 				MarkdownDescription: "The Netskope REST API v2 token for SCIM (*Secret Token* in the portal). It is kept " +
-					"in state (marked sensitive); use `scim_token_wo` to keep it out of state. Exactly one of the two is required.",
+					"in state (marked sensitive); use `scim_token_wo` to keep it out of state. Set at most one of the two. One is " +
+					"required to create provisioning and to change `scim_base_url`, `scope`, `notification_email` or " +
+					"`accidental_deletion_threshold`; with neither, an existing provisioning keeps the token Entra has saved " +
+					"(removing `scim_token` from the configuration writes nothing).",
 				Validators: []validator.String{stringvalidator.LengthAtLeast(1), bearerToken()},
 			},
 			"scim_token_wo": schema.StringAttribute{
@@ -219,7 +229,7 @@ func (r *provisioningResource) Configure(_ context.Context, req resource.Configu
 	}
 }
 
-// ValidateConfig checks, at plan time, that the token is given exactly one way.
+// ValidateConfig checks, at plan time, that the token is given at most one way.
 func (r *provisioningResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var token, tokenWO types.String
 	var version types.Int64
@@ -229,24 +239,21 @@ func (r *provisioningResource) ValidateConfig(ctx context.Context, req resource.
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	switch {
-	case !token.IsNull() && !tokenWO.IsNull():
+	// Neither is fine here: creating needs a token (ModifyPlan), an existing provisioning keeps Entra's.
+	if !token.IsNull() && !tokenWO.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("scim_token_wo"), "Two SCIM tokens",
 			"scim_token and scim_token_wo are both set: give the Netskope SCIM token one way only, either scim_token "+
 				"(stored in state, marked sensitive) or scim_token_wo with scim_token_wo_version (never stored).")
-	case token.IsNull() && tokenWO.IsNull() && !token.IsUnknown() && !tokenWO.IsUnknown():
-		resp.Diagnostics.AddAttributeError(path.Root("scim_token"), "Missing SCIM token",
-			"Provisioning needs the Netskope SCIM token (a REST API v2 token scoped to api/v2/scim/Users and "+
-				"api/v2/scim/Groups): set scim_token, or scim_token_wo with scim_token_wo_version.")
 	}
 	if !tokenWO.IsNull() && version.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("scim_token_wo_version"), "Missing scim_token_wo_version",
 			"scim_token_wo is write-only, so Terraform cannot see when it changes: set scim_token_wo_version "+
 				"(e.g. 1) and increase it whenever the token changes.")
 	}
-	if tokenWO.IsNull() && !tokenWO.IsUnknown() && !version.IsNull() && !version.IsUnknown() && !token.IsNull() {
+	if tokenWO.IsNull() && !tokenWO.IsUnknown() && !version.IsNull() && !version.IsUnknown() {
 		resp.Diagnostics.AddAttributeError(path.Root("scim_token_wo_version"), "scim_token_wo_version without scim_token_wo",
-			"scim_token_wo_version versions the write-only token scim_token_wo; with scim_token, remove it.")
+			"scim_token_wo_version versions the write-only token scim_token_wo: set it together with scim_token_wo, "+
+				"or remove it (with scim_token, or to keep the token Entra has saved).")
 	}
 	var overrides map[string]attributeOverride
 	var raw types.Map
@@ -285,19 +292,85 @@ func (r *provisioningResource) ModifyPlan(ctx context.Context, req resource.Modi
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	configured := tokenInConfig(ctx, req.Config, &resp.Diagnostics)
+	creates := prior == nil || !plan.ServicePrincipalID.Equal(prior.ServicePrincipalID)
+	if creates && configured == tokenNone {
+		// A new provisioning (or a replacement) has no saved token to keep.
+		resp.Diagnostics.AddAttributeError(path.Root("scim_token"), "Missing SCIM token",
+			"Creating provisioning needs the Netskope SCIM token (a REST API v2 token scoped to api/v2/scim/Users "+
+				"and api/v2/scim/Groups): set scim_token, or scim_token_wo with scim_token_wo_version. (Only a "+
+				"provisioning that exists already, e.g. an imported one, can keep the token Entra has saved.)")
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	r.planMappings(ctx, &plan, prior, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("attribute_mappings"), plan.AttributeMappings)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("group_attribute_mappings"), plan.GroupAttributeMappings)...)
-	if prior == nil || resp.Diagnostics.HasError() {
+	if creates || resp.Diagnostics.HasError() {
 		return
 	}
 	state := *prior
-	if state.SCIMToken.IsNull() && state.SCIMTokenWOVersion.IsNull() {
+	switch {
+	case configured == tokenNone:
+		// Entra's saved token is kept; only a change that must write the saved settings needs one.
+		if attr, ok := plan.secretsChange(&state); ok {
+			resp.Diagnostics.AddAttributeError(path.Root(attr), "SCIM token needed to change "+attr,
+				fmt.Sprintf("Changing %s saves the provisioning settings of service principal %s again, and they are "+
+					"saved as a whole: Entra may replace every saved setting with the ones sent, and it never returns the "+
+					"saved SCIM token to send back, so saving without it could remove it. Set scim_token (or scim_token_wo "+
+					"with scim_token_wo_version) in this configuration for the apply that changes %s; it is tested and "+
+					"saved with it.", attr, state.ServicePrincipalID.ValueString(), attr))
+		}
+	case state.SCIMToken.IsNull() && state.SCIMTokenWOVersion.IsNull():
 		resp.Diagnostics.AddWarning("The SCIM token will be saved from configuration",
 			fmt.Sprintf("Entra never returns the saved SCIM token of provisioning %s, and Terraform has none on record "+
-				"(the provisioning was imported, or its token was removed in the portal). This apply tests the "+
-				"connection with the token from configuration and saves it.", state.ID.ValueString()))
+				"(the provisioning was imported, or its token was removed in the portal, or it was kept without one). "+
+				"This apply tests the connection with the token from configuration and saves it.", state.ID.ValueString()))
 	}
+}
+
+// How the configuration gives the SCIM token.
+type tokenSource int
+
+const (
+	tokenNone    tokenSource = iota // neither scim_token nor scim_token_wo: keep Entra's saved token
+	tokenGiven                      // one of them has a value
+	tokenUnknown                    // one of them is known only at apply
+)
+
+// tokenInConfig says how the configuration gives the SCIM token.
+func tokenInConfig(ctx context.Context, config tfsdk.Config, diags *diag.Diagnostics) tokenSource {
+	var token, tokenWO types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("scim_token"), &token)...)
+	diags.Append(config.GetAttribute(ctx, path.Root("scim_token_wo"), &tokenWO)...)
+	switch {
+	case token.IsUnknown() || tokenWO.IsUnknown():
+		return tokenUnknown
+	case token.IsNull() && tokenWO.IsNull():
+		return tokenNone
+	}
+	return tokenGiven
+}
+
+// secretsChange names the first attribute whose change from state makes an update save the
+// provisioning settings (the secrets, written as a whole set with the token), if any. An attribute
+// known only at apply counts as unchanged here; the apply then refuses it without a token.
+func (m *provisioningModel) secretsChange(state *provisioningModel) (string, bool) {
+	for _, a := range []struct {
+		name        string
+		plan, state attr.Value
+	}{
+		{"scim_base_url", m.SCIMBaseURL, state.SCIMBaseURL},
+		{"scope", m.Scope, state.Scope},
+		{"notification_email", m.NotificationEmail, state.NotificationEmail},
+		{"accidental_deletion_threshold", m.DeletionThreshold, state.DeletionThreshold},
+	} {
+		if !a.plan.IsUnknown() && !a.plan.Equal(a.state) {
+			return a.name, true
+		}
+	}
+	return "", false
 }
 
 func (r *provisioningResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
@@ -317,6 +390,10 @@ func (r *provisioningResource) Create(ctx context.Context, req resource.CreateRe
 	var plan provisioningModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	token := r.configuredToken(ctx, req.Config.GetAttribute, &plan, &resp.Diagnostics)
+	if token == "" && !resp.Diagnostics.HasError() {
+		resp.Diagnostics.AddAttributeError(path.Root("scim_token"), "Missing SCIM token",
+			"Neither scim_token nor scim_token_wo has a value at apply time: creating provisioning needs one.")
+	}
 	ctx, cancel, _ := withTimeout(ctx, plan.Timeouts.Create, provisioningCreateTimeout, &resp.Diagnostics)
 	defer cancel()
 	if resp.Diagnostics.HasError() {
@@ -520,6 +597,12 @@ func (r *provisioningResource) Read(ctx context.Context, req resource.ReadReques
 	if state.WaitFirstCycle.IsNull() {
 		state.WaitFirstCycle = types.BoolValue(false)
 	}
+	if !settings.TokenSaved {
+		resp.Diagnostics.AddWarning("No SCIM token saved",
+			fmt.Sprintf("Entra has no SCIM token saved for the provisioning of service principal %s (removed in the "+
+				"portal?), so its cycles cannot reach Netskope. Set scim_token (or scim_token_wo with scim_token_wo_version) "+
+				"and apply to save one.", spID))
+	}
 	if state.CheckToken.ValueBool() && settings.TokenSaved && settings.BaseURL != "" {
 		r.checkSavedToken(ctx, spID, job.ID, state.SCIMToken.ValueString(), &resp.Diagnostics)
 	}
@@ -552,11 +635,20 @@ func (r *provisioningResource) Update(ctx context.Context, req resource.UpdateRe
 	templateID := state.SyncTemplateID.ValueString()
 	summary := "Could not update provisioning of service principal " + spID
 
-	credentialsChanged := !plan.SCIMBaseURL.Equal(state.SCIMBaseURL) || !plan.SCIMToken.Equal(state.SCIMToken) ||
-		!plan.SCIMTokenWOVersion.Equal(state.SCIMTokenWOVersion)
+	// Without a token in configuration Entra's saved one is kept: nothing is written unless a setting
+	// changes (which ModifyPlan refuses), and a token removed from configuration writes nothing.
+	tokenChanged := token != "" && (!plan.SCIMToken.Equal(state.SCIMToken) || !plan.SCIMTokenWOVersion.Equal(state.SCIMTokenWOVersion))
+	credentialsChanged := !plan.SCIMBaseURL.Equal(state.SCIMBaseURL) || tokenChanged
 	scopeChanged := !plan.Scope.Equal(state.Scope)
 	settingsChanged := scopeChanged || !plan.NotificationEmail.Equal(state.NotificationEmail) ||
 		!plan.DeletionThreshold.Equal(state.DeletionThreshold)
+	if attr, ok := plan.secretsChange(&state); ok && token == "" {
+		resp.Diagnostics.AddAttributeError(path.Root(attr), "SCIM token needed to change "+attr,
+			"Neither scim_token nor scim_token_wo has a value, and changing "+attr+" saves the provisioning settings "+
+				"as a whole, token included, which Entra never returns: set scim_token (or scim_token_wo with "+
+				"scim_token_wo_version). Nothing was changed.")
+		return
+	}
 
 	if credentialsChanged {
 		tflog.Debug(ctx, "testing the SCIM connection", map[string]any{"service_principal_id": spID, "scim_base_url": plan.SCIMBaseURL.ValueString()})
@@ -660,7 +752,8 @@ func (r *provisioningResource) Delete(ctx context.Context, req resource.DeleteRe
 }
 
 // configuredToken is the token from configuration: scim_token from the plan, or the write-only
-// scim_token_wo, which only the configuration carries.
+// scim_token_wo, which only the configuration carries; "" when neither is set (an existing
+// provisioning then keeps the token Entra has saved).
 func (r *provisioningResource) configuredToken(ctx context.Context, get func(context.Context, path.Path, any) diag.Diagnostics,
 	plan *provisioningModel, diags *diag.Diagnostics) string {
 	if diags.HasError() {
@@ -675,11 +768,6 @@ func (r *provisioningResource) configuredToken(ctx context.Context, get func(con
 	}
 	var wo types.String
 	diags.Append(get(ctx, path.Root("scim_token_wo"), &wo)...)
-	if wo.IsNull() || wo.IsUnknown() || wo.ValueString() == "" {
-		diags.AddAttributeError(path.Root("scim_token"), "Missing SCIM token",
-			"Neither scim_token nor scim_token_wo has a value at apply time: set one of them.")
-		return ""
-	}
 	return wo.ValueString()
 }
 

@@ -203,26 +203,7 @@ func TestProvisioningResource_update(t *testing.T) {
 func TestProvisioningResource_import(t *testing.T) {
 	f := newProvFixture(t)
 	s := f.s
-	main := provGraph(t, s, s.MainClient())
-	f.do("set up provisioning by hand", func(ctx context.Context) error {
-		tmpls, err := main.SyncTemplates(ctx, f.spID)
-		if err != nil {
-			return fmt.Errorf("templates: %w", err)
-		}
-		if len(tmpls) != 1 {
-			return fmt.Errorf("templates: %v", tmpls)
-		}
-		job, err := main.CreateJob(ctx, f.spID, tmpls[0].ID)
-		if err != nil {
-			return err
-		}
-		if err := main.SetSecrets(ctx, f.spID, map[string]string{graph.SecretBaseAddress: s.SCIMURL(""),
-			graph.SecretToken: s.SCIMToken(""), graph.SecretSyncAll: "false",
-			graph.SecretNotification: provNotification("ops@example.com", 0)}); err != nil {
-			return err
-		}
-		return main.StartJob(ctx, f.spID, job.ID)
-	})
+	f.setUpByHand("ops@example.com")
 	config := testProviderConfig(s) + testAccProvisioningConfig_full(f.spID, s.SCIMURL(""), "assigned", "ops@example.com", 0, true)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders(s),

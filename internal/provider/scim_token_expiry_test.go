@@ -141,7 +141,7 @@ resource "entranetskope_provisioning" "test" {
 }
 `,
 			PlanOnly:    true,
-			ExpectError: regexp.MustCompile(`(?s)scim_token_expires_at.*"31/03/2026" is not an RFC 3339 date and time.*2026-03-31T00:00:00Z`),
+			ExpectError: regexp.MustCompile(`(?s)scim_token_expires_at is "31/03/2026", which is not an RFC 3339 date\s+and\s+time.*2026-03-31T00:00:00Z`),
 		}},
 	})
 }
