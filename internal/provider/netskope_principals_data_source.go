@@ -224,26 +224,13 @@ type identities struct {
 // sendsUsersAndGroupsBy reads the app's provisioning job and its attribute mappings.
 func (d *netskopePrincipalsDataSource) sendsUsersAndGroupsBy(ctx context.Context, spID string, diags *diag.Diagnostics) (identities, bool) {
 	c := d.data.client
-	jobs, err := c.ListJobs(ctx, spID)
-	if graph.IsNotFound(err) {
-		diags.AddAttributeError(path.Root("service_principal_id"), "Enterprise app not found",
-			fmt.Sprintf("No service principal has the object id %s. Use the enterprise app's service_principal_id.", spID))
+	job := provisioningJob(ctx, c, d.data.denied, spID, diags)
+	if job == nil {
 		return identities{}, false
 	}
+	s, err := c.GetJobSchema(ctx, spID, job.ID)
 	if err != nil {
-		d.data.denied.add(diags, "Could not read the provisioning job of service principal "+spID, err)
-		return identities{}, false
-	}
-	if len(jobs) != 1 {
-		diags.AddAttributeError(path.Root("service_principal_id"), "No single provisioning job",
-			fmt.Sprintf("Service principal %s has %d provisioning jobs; what reaches Netskope is known only for an app with one "+
-				"(entranetskope_provisioning sets it up). Refer to entranetskope_provisioning.<name>.service_principal_id so "+
-				"that this is read after it is created.", spID, len(jobs)))
-		return identities{}, false
-	}
-	s, err := c.GetJobSchema(ctx, spID, jobs[0].ID)
-	if err != nil {
-		d.data.denied.add(diags, "Could not read the attribute mappings of provisioning job "+jobs[0].ID, err)
+		d.data.denied.add(diags, "Could not read the attribute mappings of provisioning job "+job.ID, err)
 		return identities{}, false
 	}
 	source := func(object, target string) string {
@@ -273,7 +260,7 @@ func (d *netskopePrincipalsDataSource) sendsUsersAndGroupsBy(ctx context.Context
 		diags.AddAttributeError(path.Root("service_principal_id"), "Cannot tell what Entra sends to Netskope",
 			fmt.Sprintf("The attribute mappings of provisioning job %s map neither userName (from userPrincipalName or mail) nor "+
 				"externalId (from objectId) plainly for users, or neither displayName nor externalId for groups, so the users and groups "+
-				"cannot be found in Netskope. Restore the app's default mappings (entranetskope_provisioning keeps them).", jobs[0].ID))
+				"cannot be found in Netskope. Restore the app's default mappings (entranetskope_provisioning keeps them).", job.ID))
 		return identities{}, false
 	}
 	return ids, true

@@ -49,6 +49,7 @@ const onDemandReplicationWait = 5 * time.Minute
 func NewProvisionOnDemandResource() resource.Resource { return &provisionOnDemandResource{} }
 
 type provisionOnDemandResource struct {
+	actionRecord
 	pd *providerData
 }
 
@@ -407,28 +408,6 @@ func (o *onDemandOutcome) fold(results []*graph.OnDemandResult) {
 		o.result, o.failed = "failed", true
 		o.reason, o.message, o.recommended = pick.ErrorCode, pick.Message, pick.RecommendedAction
 	}
-}
-
-// Read keeps the recorded run: it is an action, and what Netskope holds now is not this resource's.
-func (r *provisionOnDemandResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m provisionOnDemandModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if !resp.Diagnostics.HasError() {
-		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-	}
-}
-
-// Update saves a change that does not run again (timeouts): every other input forces a new run.
-func (r *provisionOnDemandResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var m provisionOnDemandModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	if !resp.Diagnostics.HasError() {
-		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-	}
-}
-
-// Delete only forgets the run: nothing provisioned is undone (unassign the principals for that).
-func (r *provisionOnDemandResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
 }
 
 // provisioningJob finds the one provisioning job of an app, with an error naming what to do when

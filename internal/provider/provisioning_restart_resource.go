@@ -49,6 +49,7 @@ var destructiveScopes = []string{"full", "force_deletes", "connector_data_store"
 func NewProvisioningRestartResource() resource.Resource { return &provisioningRestartResource{} }
 
 type provisioningRestartResource struct {
+	actionRecord
 	pd *providerData
 }
 
@@ -215,26 +216,4 @@ func (r *provisioningRestartResource) Create(ctx context.Context, req resource.C
 	m.ResetScope = types.StringValue(strings.Join(flags, ", "))
 	m.RestartedAt = types.StringValue(r.pd.now().UTC().Format(time.RFC3339))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// Read keeps the recorded restart: it is an action, not an object Entra holds.
-func (r *provisioningRestartResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m provisioningRestartModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if !resp.Diagnostics.HasError() {
-		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-	}
-}
-
-// Update saves a change that does not restart (confirm_destructive_reset, timeouts).
-func (r *provisioningRestartResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var m provisioningRestartModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	if !resp.Diagnostics.HasError() {
-		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-	}
-}
-
-// Delete only forgets the restart: there is nothing in Entra to undo.
-func (r *provisioningRestartResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
 }

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
@@ -242,36 +240,10 @@ func (d *provisioningStatusDataSource) Read(ctx context.Context, req datasource.
 		return
 	}
 	spID := strings.ToLower(m.ServicePrincipalID.ValueString())
-	jobs, err := d.client.ListJobs(ctx, spID)
-	if graph.IsNotFound(err) {
-		resp.Diagnostics.AddAttributeError(path.Root("service_principal_id"), "Enterprise app not found",
-			fmt.Sprintf("No service principal has the object id %s. Use the enterprise app's service_principal_id "+
-				"(the object id on the Enterprise applications blade, not the application (client) id).", spID))
+	j := provisioningJob(ctx, d.client, d.denied, spID, &resp.Diagnostics)
+	if j == nil {
 		return
 	}
-	if err != nil {
-		d.denied.add(&resp.Diagnostics, "Could not read the provisioning status of service principal "+spID, err)
-		return
-	}
-	switch len(jobs) {
-	case 0:
-		resp.Diagnostics.AddAttributeError(path.Root("service_principal_id"), "No provisioning job",
-			fmt.Sprintf("Service principal %s has no provisioning job: provisioning is not set up for it yet "+
-				"(entranetskope_provisioning sets it up). Refer to entranetskope_provisioning.<name>.service_principal_id "+
-				"so that the status is read after it is created.", spID))
-		return
-	case 1:
-	default:
-		ids := make([]string, len(jobs))
-		for i, j := range jobs {
-			ids[i] = j.ID
-		}
-		resp.Diagnostics.AddAttributeError(path.Root("service_principal_id"), "Several provisioning jobs",
-			fmt.Sprintf("Service principal %s has %d provisioning jobs (%s); a Netskope app has one. Delete the extra "+
-				"ones in the Entra admin center.", spID, len(jobs), strings.Join(ids, ", ")))
-		return
-	}
-	j := jobs[0]
 	now := d.now()
 	m.setStatus(ctx, j, now, &resp.Diagnostics)
 	m.SCIMTokenDaysLeft = types.Int64Null()
