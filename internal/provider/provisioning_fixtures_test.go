@@ -200,6 +200,26 @@ func (f *provFixture) check(fn provSandboxCheck) statecheck.StateCheck {
 	return provSandboxStateCheck{g: f.admin, spID: f.spID, f: fn}
 }
 
+// activeNetskopeUsers fails unless the sandbox's Netskope tenant holds want active users.
+func (f *provFixture) activeNetskopeUsers(s *sandbox.Server, want int) statecheck.StateCheck {
+	return f.check(func(context.Context, provSandbox) error {
+		users, err := s.SCIMUsers("")
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, u := range users {
+			if u["active"] == true {
+				n++
+			}
+		}
+		if n != want {
+			return fmt.Errorf("active users in Netskope: %d, want %d", n, want)
+		}
+		return nil
+	})
+}
+
 // now runs fn against the sandbox at once (for PreConfig).
 func (f *provFixture) now(fn provSandboxCheck) {
 	f.t.Helper()

@@ -80,24 +80,7 @@ func TestProvisioningResource_quarantine(t *testing.T) {
 		}
 		return nil
 	})
-	activeUsers := func(want int) statecheck.StateCheck {
-		return f.check(func(context.Context, provSandbox) error {
-			users, err := s.SCIMUsers("")
-			if err != nil {
-				return err
-			}
-			n := 0
-			for _, u := range users {
-				if u["active"] == true {
-					n++
-				}
-			}
-			if n != want {
-				return fmt.Errorf("active users in Netskope: %d, want %d", n, want)
-			}
-			return nil
-		})
-	}
+	activeUsers := func(want int) statecheck.StateCheck { return f.activeNetskopeUsers(s, want) }
 	quarantined := f.check(func(_ context.Context, sb provSandbox) error {
 		if len(sb.jobs) != 1 || sb.jobs[0].QuarantineReason != provisioning.ReasonTooManyDeletes {
 			return fmt.Errorf("want the job quarantined for TooManyDeletes, got %+v", sb.jobs)

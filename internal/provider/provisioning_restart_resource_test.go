@@ -258,24 +258,7 @@ resource "entranetskope_provisioning_restart" "test" {
   triggers                  = { ticket = "CHG-1" }
 }
 `
-			activeUsers := func(want int) statecheck.StateCheck {
-				return f.check(func(context.Context, provSandbox) error {
-					users, err := s.SCIMUsers("")
-					if err != nil {
-						return err
-					}
-					n := 0
-					for _, u := range users {
-						if u["active"] == true {
-							n++
-						}
-					}
-					if n != want {
-						return fmt.Errorf("active users in Netskope: %d, want %d", n, want)
-					}
-					return nil
-				})
-			}
+			activeUsers := func(want int) statecheck.StateCheck { return f.activeNetskopeUsers(s, want) }
 			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testProviders(s),
 				CheckDestroy:             f.checkDestroy,
