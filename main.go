@@ -3,13 +3,12 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
 	"os"
 	runtimedebug "runtime/debug"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/provider"
 )
@@ -54,10 +53,11 @@ func main() {
 	silenceUnseenLogs()
 	stopProfiles := startProfiles()
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
-		Address: "registry.terraform.io/entranetskope/entranetskope",
-		Debug:   debug,
-	})
+	var opts []tf6server.ServeOpt
+	if debug {
+		opts = append(opts, tf6server.WithManagedDebug())
+	}
+	err := tf6server.Serve("registry.terraform.io/entranetskope/entranetskope", provider.NewServer(provider.New(version)()), opts...)
 	stopProfiles()
 	if err != nil {
 		log.Fatal(err)

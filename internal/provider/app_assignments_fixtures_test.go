@@ -17,7 +17,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -549,7 +548,7 @@ func (s aasRecordingServer) PlanResourceChange(ctx context.Context, req *tfproto
 func aasRecordingProviders(s *sandbox.Server, rec *aasDiagRecorder) map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"entranetskope": func() (tfprotov6.ProviderServer, error) {
-			srv, err := providerserver.NewProtocol6WithError(NewWithOptions("test", Options{Transport: s.HTTPClient().Transport})())()
+			srv, err := testServer(NewWithOptions("test", Options{Transport: s.HTTPClient().Transport})())()
 			if err != nil {
 				return nil, err
 			}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -62,7 +61,7 @@ func (d *diagRecorder) providers(s *sandbox.Server) map[string]func() (tfprotov6
 	o := Options{Transport: s.HTTPClient().Transport}
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"entranetskope": func() (tfprotov6.ProviderServer, error) {
-			srv, err := providerserver.NewProtocol6WithError(NewWithOptions("test", o)())()
+			srv, err := testServer(NewWithOptions("test", o)())()
 			return &recordingServer{ProviderServer: srv, rec: d}, err
 		},
 	}

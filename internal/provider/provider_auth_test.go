@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -144,7 +143,7 @@ func proxyTransport(t *testing.T, s *sandbox.Server) http.RoundTripper {
 
 // providerServer serves the provider in-process with opts.
 func providerServer(opts Options) func() (tfprotov6.ProviderServer, error) {
-	return providerserver.NewProtocol6WithError(NewWithOptions("test", opts)())
+	return testServer(NewWithOptions("test", opts)())
 }
 
 func testAccProviderAuth(t *testing.T, s *sandbox.Server, providers map[string]func() (tfprotov6.ProviderServer, error), providerBlock string) {

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 
@@ -78,7 +77,7 @@ func testProviders(s *sandbox.Server, opts ...Options) map[string]func() (tfprot
 	}
 	o.Transport = s.HTTPClient().Transport
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"entranetskope": providerserver.NewProtocol6WithError(NewWithOptions("test", o)()),
+		"entranetskope": testServer(NewWithOptions("test", o)()),
 	}
 }
 

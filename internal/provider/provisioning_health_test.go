@@ -9,7 +9,6 @@ import (
 	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -29,7 +28,7 @@ func provHealthProviders(s *sandbox.Server, rec *aasDiagRecorder, opts Options) 
 	opts.Transport = s.HTTPClient().Transport
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"entranetskope": func() (tfprotov6.ProviderServer, error) {
-			srv, err := providerserver.NewProtocol6WithError(NewWithOptions("test", opts)())()
+			srv, err := testServer(NewWithOptions("test", opts)())()
 			if err != nil {
 				return nil, err
 			}

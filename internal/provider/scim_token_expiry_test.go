@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -32,7 +31,7 @@ func (c *testClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now =
 func expiryProviders(s *sandbox.Server, clock *testClock, rec *aasDiagRecorder) map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"entranetskope": func() (tfprotov6.ProviderServer, error) {
-			srv, err := providerserver.NewProtocol6WithError(NewWithOptions("test", Options{Transport: s.HTTPClient().Transport, Now: clock.Now})())()
+			srv, err := testServer(NewWithOptions("test", Options{Transport: s.HTTPClient().Transport, Now: clock.Now})())()
 			if err != nil {
 				return nil, err
 			}
