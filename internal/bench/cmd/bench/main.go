@@ -27,7 +27,7 @@ func main() {
 	flag.StringVar(&cfg.Terraform, "terraform", "bin/terraform", "the terraform CLI")
 	flag.StringVar(&cfg.ProviderDir, "provider-dir", "bin", "directory holding terraform-provider-entranetskope")
 	flag.StringVar(&cfg.ProfileDir, "profile-dir", "", "have the provider write CPU and heap profiles under this directory (ENTRANETSKOPE_PROFILE_DIR; see CONTRIBUTING.md)")
-	flag.IntVar(&cfg.Parallelism, "parallelism", 20, "terraform's -parallelism")
+	flag.IntVar(&cfg.Parallelism, "parallelism", bench.DefaultParallelism, "terraform's -parallelism")
 	flag.IntVar(&cfg.LatencyMS, "latency-ms", 25, "latency the sandbox adds to every Graph request")
 	flag.Parse()
 	if *table != "" {
@@ -69,11 +69,11 @@ func main() {
 			rep.Scale = old.Scale
 		}
 	}
-	release := filepath.Join(dir, "release", "terraform-provider-entranetskope")
-	if out, berr := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", release, ".").CombinedOutput(); berr == nil {
-		rep.ReleaseBinaryBytes = fileSize(release)
+	debugBin := filepath.Join(dir, "debug", "terraform-provider-entranetskope")
+	if out, berr := exec.Command("go", "build", "-o", debugBin, ".").CombinedOutput(); berr == nil {
+		rep.DebugBinaryBytes = fileSize(debugBin)
 	} else {
-		fmt.Fprintf(os.Stderr, "release build: %v\n%s", berr, out)
+		fmt.Fprintf(os.Stderr, "plain go build: %v\n%s", berr, out)
 	}
 	fmt.Print(bench.Table(rep))
 	if b, jerr := json.MarshalIndent(rep, "", "  "); jerr == nil && *jsonOut != "" {
