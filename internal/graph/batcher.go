@@ -16,7 +16,8 @@ import (
 // When to send: as soon as every write in flight is waiting in the queue (or BatchSize are).
 // Terraform runs at most -parallelism instances at once, and which the provider cannot ask: it
 // learns it as the most writes it has seen in flight together. A lone change (one in flight) goes
-// out at once, in one request; during a large apply, the instances Terraform runs side by side wait
+// out at once, in one request (unless nothing told the batcher yet how many run side by side: the
+// first writes of a destroy wait batcherIdle for company); during a large apply, the instances Terraform runs side by side wait
 // for each other and share a request. When fewer arrive than were seen together (the tail of a
 // run, or instances busy in Terraform's own work), the queue goes out once the run has been quiet
 // for a while, and never later than batcherMaxWait after the first write waiting.
@@ -27,7 +28,9 @@ import (
 // (within batcherMaxWait) instead of going out on a quiet period: a batch fills from every instance
 // Terraform runs side by side, not only from those that reached Create first.
 // Likewise, each caller a finished batch releases counts as on its way for a while: Terraform gives
-// its slot to the next instance, which arrives once Terraform has recorded the state.
+// its slot to the next instance, which arrives once Terraform has recorded the state. How long is
+// learnt from the run: a few times the longest recent wait for a freed slot's next write, so the
+// last batch of a run waits a fraction of a second for writes that will not come, not seconds.
 //
 // The quiet period follows the run's pace: Terraform hands instances out one at a time, tens of
 // milliseconds apart in a run of thousands (its own work per instance), so a fixed short pause
@@ -38,7 +41,9 @@ type Batcher struct {
 	c    *Client
 	idle time.Duration
 	max  time.Duration
-	sem  chan struct{} // batches in flight at once
+	// minRefill is the least time a freed slot counts as bringing another write (refillTTL).
+	minRefill time.Duration
+	sem       chan struct{} // batches in flight at once
 
 	mu       sync.Mutex
 	queue    []*batcherItem
@@ -50,7 +55,16 @@ type Batcher struct {
 	// announcement) takes its place: Terraform gives a freed slot to the next instance, which is
 	// on its way while Terraform records the last one's state.
 	refill []time.Time
-	peak   int // the most writes seen in flight at once (inside do or announced)
+	// refillLag is how long a freed slot takes to bring its next write (announced or arriving),
+	// as seen in this run: rising at once with a slower one, falling slowly. A slot not refilled
+	// within refillTTL is taken to be the end of the run (or of this resource's part of it).
+	refillLag time.Duration
+	peak      int // the most writes seen in flight at once (inside do or announced)
+	// known says peak means something: a batch went out, or a write was announced. Until then
+	// (the first writes of a run that announces none: deletes), the first batch goes once the
+	// writes stop arriving for a quiet period: Terraform starts -parallelism instances at once, and
+	// they arrive one by one within milliseconds.
+	known  bool
 	lastAt time.Time
 	gap    time.Duration // moving average of the time between writes
 }
@@ -81,7 +95,7 @@ const (
 
 // NewBatcher returns the run's batcher for c.
 func (c *Client) NewBatcher() *Batcher {
-	return &Batcher{c: c, idle: batcherIdle, max: batcherMaxWait, sem: make(chan struct{}, BatchParallelism)}
+	return &Batcher{c: c, idle: batcherIdle, max: batcherMaxWait, minRefill: batcherMinRefillTTL, sem: make(chan struct{}, BatchParallelism)}
 }
 
 // Expect announces a write that will arrive shortly (an instance planned in the apply, about to
@@ -91,33 +105,64 @@ func (b *Batcher) Expect() {
 	defer b.mu.Unlock()
 	now := time.Now()
 	b.pruneLocked(now)
-	if len(b.refill) > 0 {
-		b.refill = b.refill[1:]
-	}
+	b.takeRefillLocked(now)
 	b.expected = append(b.expected, now)
+	b.known = true
 	b.peak = max(b.peak, b.inFlight+len(b.expected))
 }
 
-// pruneLocked drops announcements older than the longest wait.
-func (b *Batcher) pruneLocked(now time.Time) {
-	for _, q := range []*[]time.Time{&b.expected, &b.refill} {
-		i := 0
-		for i < len(*q) && now.Sub((*q)[i]) >= b.max {
-			i++
-		}
-		*q = (*q)[i:]
+// Bounds of refillTTL.
+const (
+	batcherMinRefillTTL = 250 * time.Millisecond
+	batcherRefillLags   = 3
+)
+
+// refillTTL is how long a freed slot counts as bringing another write.
+func (b *Batcher) refillTTL() time.Duration {
+	return min(b.max, max(b.minRefill, batcherRefillLags*b.refillLag))
+}
+
+// takeRefillLocked lets a write that arrived (or was announced) take a freed slot's place, and
+// learns from how long that slot waited.
+func (b *Batcher) takeRefillLocked(now time.Time) {
+	if len(b.refill) == 0 {
+		return
+	}
+	lag := now.Sub(b.refill[0])
+	b.refill = b.refill[1:]
+	if lag > b.refillLag {
+		b.refillLag = lag
+	} else {
+		b.refillLag = (7*b.refillLag + lag) / 8
 	}
 }
 
-// pendingLocked is the oldest write still on its way (announced, or refilling a slot), if any.
-func (b *Batcher) pendingLocked() (time.Time, bool) {
-	var oldest time.Time
-	for _, q := range [][]time.Time{b.expected, b.refill} {
-		if len(q) > 0 && (oldest.IsZero() || q[0].Before(oldest)) {
-			oldest = q[0]
+// pruneLocked drops announcements older than the longest wait, and freed slots no write came for.
+func (b *Batcher) pruneLocked(now time.Time) {
+	for _, q := range []struct {
+		times *[]time.Time
+		ttl   time.Duration
+	}{{&b.expected, b.max}, {&b.refill, b.refillTTL()}} {
+		i := 0
+		for i < len(*q.times) && now.Sub((*q.times)[i]) >= q.ttl {
+			i++
+		}
+		*q.times = (*q.times)[i:]
+	}
+}
+
+// pendingUntilLocked is when the last hope of a write on its way (announced, or refilling a
+// slot) runs out; ok is false when none is on its way.
+func (b *Batcher) pendingUntilLocked() (until time.Time, ok bool) {
+	if len(b.expected) > 0 {
+		until = b.expected[0].Add(b.max)
+	}
+	if len(b.refill) > 0 {
+		if r := b.refill[0].Add(b.refillTTL()); until.IsZero() || r.Before(until) {
+			until = r
 		}
 	}
-	return oldest, !oldest.IsZero()
+	return until, !until.IsZero()
 }
 
 // CreateAssignment assigns one principal to one role of the app through the shared batches,
@@ -188,11 +233,10 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 		b.firstAt = it.enqueuedAt
 	}
 	b.pruneLocked(it.enqueuedAt)
-	switch {
-	case len(b.expected) > 0:
+	if len(b.expected) > 0 {
 		b.expected = b.expected[1:] // this write was announced (or one like it: they are alike)
-	case len(b.refill) > 0:
-		b.refill = b.refill[1:]
+	} else {
+		b.takeRefillLocked(it.enqueuedAt)
 	}
 	b.inFlight++
 	b.peak = max(b.peak, b.inFlight+len(b.expected))
@@ -202,14 +246,14 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 		b.mu.Unlock()
 	}()
 	switch {
-	case len(b.queue) >= min(BatchSize, b.peak):
+	case len(b.queue) >= BatchSize, b.known && len(b.queue) >= b.peak:
 		b.flushLocked()
 	default:
 		wait := min(max(b.idle, batcherQuietGaps*b.gap), b.max-time.Since(b.firstAt))
-		if oldest, ok := b.pendingLocked(); ok {
+		if until, ok := b.pendingUntilLocked(); ok {
 			// Writes on their way: wait for them rather than for a quiet period, no later than
-			// the oldest expires (or the first write has waited batcherMaxWait).
-			wait = min(b.max-time.Since(b.firstAt), b.max-it.enqueuedAt.Sub(oldest))
+			// the first hope runs out (or the first write has waited batcherMaxWait).
+			wait = min(b.max-time.Since(b.firstAt), until.Sub(it.enqueuedAt))
 		}
 		if b.timer != nil {
 			b.timer.Stop()
@@ -245,6 +289,7 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 // flushLocked sends what is queued, up to BatchSize, grouped by operation (each group's errors
 // name its operation), in the background.
 func (b *Batcher) flushLocked() {
+	b.known = true
 	if b.timer != nil {
 		b.timer.Stop()
 		b.timer = nil

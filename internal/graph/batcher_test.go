@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -38,6 +39,7 @@ func TestBatcher_announcedWritesFillOneBatch(t *testing.T) {
 
 	b := c.NewBatcher()
 	b.max = time.Minute // what the announcements may wait: far beyond the pause below, however loaded the machine
+	b.minRefill = time.Minute
 	for range BatchSize {
 		b.Expect()
 	}
@@ -106,5 +108,80 @@ func TestBatcher_announcedWritesFillOneBatch(t *testing.T) {
 	}
 	if st := s.Stats(); st.Total != 1 {
 		t.Errorf("a lone write took %d requests, want 1", st.Total)
+	}
+}
+
+// The last writes of a run do not wait for the slots a finished batch freed as long as for writes
+// announced: a freed slot counts as bringing another write only for a few times the wait this
+// run's freed slots have shown (at least minRefill).
+func TestBatcher_runTailGoesOnceFreedSlotsStayEmpty(t *testing.T) {
+	for _, unannounced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unannounced=%v", unannounced), func(t *testing.T) { testBatcherRunTail(t, unannounced) })
+	}
+}
+
+func testBatcherRunTail(t *testing.T, unannounced bool) {
+	s, err := sandbox.Start(sandbox.Options{Logf: t.Logf, Faults: &sandbox.Faults{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	mc := s.MainClient()
+	c, err := New(Config{Method: AuthClientSecret, TenantID: s.TenantID(), ClientID: mc.AppID, ClientSecret: mc.Secret,
+		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ts, err := c.FindAppTemplates(ctx, "Netskope User Authentication")
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("Netskope template: %v (%d found)", err, len(ts))
+	}
+	app, err := c.InstantiateAppTemplate(ctx, ts[0].ID, "Netskope batcher tail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tail = 3
+	users := s.AddUsers(BatchSize + tail)
+	b := c.NewBatcher()
+	b.max = time.Minute // the old rule: freed slots held the tail this long
+	b.minRefill = 200 * time.Millisecond
+
+	// The first wave is announced as an apply announces creates. A destroy's deletes are not: the
+	// first wave still shares one batch, as the writes Terraform starts side by side arrive within
+	// milliseconds of each other.
+	for range BatchSize * map[bool]int{false: 1, true: 0}[unannounced] {
+		b.Expect()
+	}
+	s.ResetStats()
+	var wg sync.WaitGroup
+	errs := make([]error, len(users))
+	create := func(i int) {
+		defer wg.Done()
+		_, errs[i] = b.CreateAssignment(ctx, app.ServicePrincipalID, users[i], app.UserRoleID())
+	}
+	wg.Add(BatchSize)
+	for i := range BatchSize {
+		go create(i)
+	}
+	wg.Wait()
+	start := time.Now()
+	wg.Add(tail)
+	for i := BatchSize; i < len(users); i++ {
+		go create(i) // the run's last writes: the other freed slots stay empty
+	}
+	wg.Wait()
+	took := time.Since(start)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if took > 20*time.Second {
+		t.Errorf("the run's last %d writes took %s: they waited for freed slots no write came for", tail, took)
+	}
+	if st := s.Stats(); st.Total != 2 {
+		t.Errorf("%d writes took %d requests (%v), want 2 $batch", len(users), st.Total, st.Routes)
 	}
 }

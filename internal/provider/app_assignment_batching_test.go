@@ -31,6 +31,9 @@ func asgStateAssignments(t *testing.T, file string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(b) == 0 {
+		return map[string]string{}
+	}
 	var st struct {
 		Resources []struct {
 			Type      string `json:"type"`
@@ -177,6 +180,9 @@ resource "entranetskope_app_assignment" "each" {
 			t.Logf("interrupted apply: exit %v, %d of %d assignments exist", err, created, len(users))
 			if err == nil || created >= len(users) {
 				t.Fatalf("the apply was not interrupted mid-way (exit %v, %d of %d assigned):\n%s", err, created, len(users), out)
+			}
+			if signal == "SIGKILL" {
+				stateAfterKill(t, cli.stateFile())
 			}
 			inState := asgStateAssignments(t, cli.stateFile())
 			if signal == "SIGINT" {

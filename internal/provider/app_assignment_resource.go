@@ -62,7 +62,10 @@ func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"Reads are coalesced: however many of these resources a plan refreshes, the provider lists the app's assignments " +
 			"once (999 per request); a plan of more than 20 new assignments checks their principals against one listing of the " +
 			"directory's users and groups (999 per request; in a tenant of more than 40,000, read on as far as lookups keep missing it). " +
-			"Creates and deletes that Terraform applies side by side share `$batch` requests of up to 20 (a lone change goes at once). Only the direct members of an assigned group are provisioned: a group with nested groups " +
+			"Creates and deletes that Terraform applies side by side share `$batch` requests of up to 20 (a lone change goes at once). " +
+			"A batch holds only what Terraform runs at once: at its default `-parallelism=10`, 1,000 creates take 100 requests; for " +
+			"hundreds of assignments, apply with `-parallelism=40`, which fills one batch while another is answered (68 requests and " +
+			"about the time Terraform takes without a provider, for 1,000). Only the direct members of an assigned group are provisioned: a group with nested groups " +
 			"gets a plan-time warning naming them. When the user or group is deleted from the directory, Entra removes its " +
 			"assignments: the next refresh drops this resource from state with a warning.\n\n" +
 			"To manage every assignment of the app as one reviewed list, use `entranetskope_app_assignments` instead; don't " +

@@ -205,6 +205,7 @@ func (s *assignmentStore) list(ctx context.Context, spID string) ([]graph.Assign
 // copies nothing else: each of thousands of resources refreshing would otherwise copy the whole
 // listing.
 func (s *assignmentStore) find(ctx context.Context, spID, id string) (graph.Assignment, bool, error) {
+	s.principals.busy() // a refresh at work: principal checks of assignments found gone wait for it
 	var (
 		out   graph.Assignment
 		found bool
@@ -495,8 +496,10 @@ func isClosed(ch chan struct{}) bool {
 // has seen waiting together. A lone lookup goes at once; the instances of a large plan wait for each
 // other and share a request. Fewer than that (the tail of a run) go once no key arrived for a few
 // times the usual gap between keys (at least coalesceIdle), and never later than coalesceMaxWait
-// after the first. Patient callers (get's patient) wait for company up to coalescePatientWait,
-// unless an impatient one joins them.
+// after the first. Patient callers (get's patient) wait for company while the run is still busy
+// (busy is called as it works: its refresh may find more to ask about), until it has been quiet for
+// a few times its usual gap between calls, and never longer than coalescePatientWait; an impatient
+// caller joining them cuts the wait short.
 type coalescer[V any] struct {
 	max   int
 	fetch func(ctx context.Context, keys []string) (map[string]V, error)
@@ -511,6 +514,8 @@ type coalescer[V any] struct {
 	hurry   bool // an impatient caller is queued
 	lastAt  time.Time
 	gap     time.Duration // moving average of the time between new keys
+	busyAt  time.Time     // the run's last call to busy
+	busyGap time.Duration // moving average of the time between calls to busy
 }
 
 type coalescedEntry[V any] struct {
@@ -524,7 +529,10 @@ const (
 	coalesceIdle        = 50 * time.Millisecond
 	coalesceMaxWait     = 500 * time.Millisecond
 	coalescePatientWait = 3 * time.Second
-	coalesceQuietGaps   = 4
+	// coalescePatientQuiet is the least quiet that ends a patient wait: Terraform pauses between
+	// instances now and then (recording state, collecting garbage) without being done.
+	coalescePatientQuiet = 250 * time.Millisecond
+	coalesceQuietGaps    = 4
 )
 
 func newCoalescer[V any](max int, fetch func(ctx context.Context, keys []string) (map[string]V, error)) *coalescer[V] {
@@ -556,7 +564,7 @@ func (c *coalescer[V]) get(ctx context.Context, key string, patient bool) (V, bo
 		}
 		c.lastAt = now
 		c.hurry = c.hurry || !patient
-		wait := max(0, coalescePatientWait-time.Since(c.firstAt))
+		wait := c.patientWaitLocked(now)
 		if c.hurry {
 			// As the batcher's quiet period: several gaps between keys, at the run's pace.
 			wait = max(0, min(max(coalesceIdle, coalesceQuietGaps*c.gap), coalesceMaxWait-time.Since(c.firstAt)))
@@ -570,11 +578,17 @@ func (c *coalescer[V]) get(ctx context.Context, key string, patient bool) (V, bo
 			// The fetch runs on behalf of every waiter: keep the first caller's values (loggers) but
 			// not its cancellation.
 			fctx := context.WithoutCancel(ctx)
-			c.timer = time.AfterFunc(wait, func() {
+			var fire func()
+			fire = func() {
 				c.mu.Lock()
 				defer c.mu.Unlock()
+				if w := c.patientWaitLocked(time.Now()); !c.hurry && w > 0 && len(c.queue) > 0 {
+					c.timer = time.AfterFunc(w, fire) // the run is still busy
+					return
+				}
 				c.flushLocked(fctx)
-			})
+			}
+			c.timer = time.AfterFunc(wait, fire)
 		}
 	}
 	c.mu.Unlock()
@@ -585,6 +599,31 @@ func (c *coalescer[V]) get(ctx context.Context, key string, patient bool) (V, bo
 		var zero V
 		return zero, false, ctx.Err()
 	}
+}
+
+// busy tells the coalescer the run is still at work (a refresh reading another instance): patient
+// callers keep waiting for company.
+func (c *coalescer[V]) busy() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if !c.busyAt.IsZero() && now.Sub(c.busyAt) < coalescePatientWait {
+		c.busyGap = (3*c.busyGap + now.Sub(c.busyAt)) / 4
+	}
+	c.busyAt = now
+}
+
+// patientWaitLocked is how much longer patient callers wait: until the run has been quiet (no
+// new key, no call to busy) for coalesceQuietGaps of its usual gaps, at least coalesceIdle, and no
+// later than coalescePatientWait after the first key queued.
+func (c *coalescer[V]) patientWaitLocked(now time.Time) time.Duration {
+	last, gap := c.lastAt, c.gap
+	if c.busyAt.After(last) {
+		last = c.busyAt
+	}
+	gap = max(gap, c.busyGap)
+	quiet := max(coalescePatientQuiet, coalesceQuietGaps*gap) - now.Sub(last)
+	return max(0, min(coalescePatientWait-now.Sub(c.firstAt), quiet))
 }
 
 // forget drops a cached answer, so the next get asks Graph again.

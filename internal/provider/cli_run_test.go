@@ -193,3 +193,26 @@ func waitUntil(t *testing.T, run *tfRun, limit time.Duration, what string, cond 
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// stateAfterKill leaves a state file terraform can read after terraform was killed: a kill can land
+// while terraform rewrites its local state file (after each instance it applied), leaving it cut
+// short. As a user would, the test then goes on from the backup terraform wrote before the apply (an
+// empty file reads as no state, to terraform as here).
+func stateAfterKill(t *testing.T, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil || len(b) == 0 || json.Valid(b) {
+		return
+	}
+	backup, err := os.ReadFile(file + ".backup")
+	if os.IsNotExist(err) {
+		backup, err = nil, nil // there was no state before the apply
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the kill cut terraform's state file short (%d bytes): going on from terraform.tfstate.backup (%d bytes)", len(b), len(backup))
+	if err := os.WriteFile(file, backup, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

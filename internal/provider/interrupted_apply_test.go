@@ -84,6 +84,7 @@ func TestInterruptedApply_quickstart(t *testing.T) {
 					} else {
 						run.kill()
 						out, err = run.wait()
+						stateAfterKill(t, cli.stateFile())
 					}
 					if err == nil {
 						t.Fatalf("the apply was not interrupted:\n%s", out)
