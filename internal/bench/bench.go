@@ -273,8 +273,9 @@ func newWorkspace(cfg Config, s *sandbox.Server, dir, label string, logf func(st
 	for k, v := range s.Env() {
 		env = append(env, k+"="+v)
 	}
-	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
-		// To measure the provider under other collector settings.
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "TF_LOG", "TF_LOG_PROVIDER", "TF_LOG_PATH"} {
+		// To measure the provider under other collector settings, or to read a run's logs (which
+		// slow it down).
 		if v := os.Getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}
