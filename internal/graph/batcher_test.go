@@ -14,27 +14,7 @@ import (
 // them) fill one $batch even when they reach the batcher in two waves with a pause between them far
 // longer than the quiet period; each caller gets its own assignment back.
 func TestBatcher_announcedWritesFillOneBatch(t *testing.T) {
-	s, err := sandbox.Start(sandbox.Options{Logf: t.Logf, Faults: &sandbox.Faults{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	mc := s.MainClient()
-	c, err := New(Config{Method: AuthClientSecret, TenantID: s.TenantID(), ClientID: mc.AppID, ClientSecret: mc.Secret,
-		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ts, err := c.FindAppTemplates(ctx, "Netskope User Authentication")
-	if err != nil || len(ts) != 1 {
-		t.Fatalf("Netskope template: %v (%d found)", err, len(ts))
-	}
-	app, err := c.InstantiateAppTemplate(ctx, ts[0].ID, "Netskope batcher")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c, app, ctx := batcherTestApp(t, "Netskope batcher")
 	users := s.AddUsers(BatchSize + 1)
 
 	b := c.NewBatcher()
@@ -121,27 +101,7 @@ func TestBatcher_runTailGoesOnceFreedSlotsStayEmpty(t *testing.T) {
 }
 
 func testBatcherRunTail(t *testing.T, unannounced bool) {
-	s, err := sandbox.Start(sandbox.Options{Logf: t.Logf, Faults: &sandbox.Faults{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	mc := s.MainClient()
-	c, err := New(Config{Method: AuthClientSecret, TenantID: s.TenantID(), ClientID: mc.AppID, ClientSecret: mc.Secret,
-		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ts, err := c.FindAppTemplates(ctx, "Netskope User Authentication")
-	if err != nil || len(ts) != 1 {
-		t.Fatalf("Netskope template: %v (%d found)", err, len(ts))
-	}
-	app, err := c.InstantiateAppTemplate(ctx, ts[0].ID, "Netskope batcher tail")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c, app, ctx := batcherTestApp(t, "Netskope batcher tail")
 	const tail = 3
 	users := s.AddUsers(BatchSize + tail)
 	b := c.NewBatcher()
@@ -184,4 +144,32 @@ func testBatcherRunTail(t *testing.T, unannounced bool) {
 	if st := s.Stats(); st.Total != 2 {
 		t.Errorf("%d writes took %d requests (%v), want 2 $batch", len(users), st.Total, st.Routes)
 	}
+}
+
+// batcherTestApp starts a sandbox and makes a Netskope app in it, with a client of the sandbox's
+// main app and a context for the test.
+func batcherTestApp(t *testing.T, name string) (*sandbox.Server, *Client, *EnterpriseApp, context.Context) {
+	t.Helper()
+	s, err := sandbox.Start(sandbox.Options{Logf: t.Logf, Faults: &sandbox.Faults{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	mc := s.MainClient()
+	c, err := New(Config{Method: AuthClientSecret, TenantID: s.TenantID(), ClientID: mc.AppID, ClientSecret: mc.Secret,
+		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	ts, err := c.FindAppTemplates(ctx, "Netskope User Authentication")
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("Netskope template: %v (%d found)", err, len(ts))
+	}
+	app, err := c.InstantiateAppTemplate(ctx, ts[0].ID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c, app, ctx
 }
