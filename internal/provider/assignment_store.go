@@ -614,7 +614,7 @@ func (c *coalescer[V]) busy() {
 }
 
 // patientWaitLocked is how much longer patient callers wait: until the run has been quiet (no
-// new key, no call to busy) for coalesceQuietGaps of its usual gaps, at least coalesceIdle, and no
+// new key, no call to busy) for coalesceQuietGaps of its usual gaps, at least coalescePatientQuiet, and no
 // later than coalescePatientWait after the first key queued.
 func (c *coalescer[V]) patientWaitLocked(now time.Time) time.Duration {
 	last, gap := c.lastAt, c.gap
