@@ -36,11 +36,22 @@ const (
 	FloorMap Form = "floor-map"
 	// FloorEach is Terraform's floor for FormEach: a terraform_data per principal, same for_each.
 	FloorEach Form = "floor-each"
+	// PluginEach is FormEach's shape with a resource that makes no request at all, served by the
+	// provider with it added (internal/bench/noopprovider: the same code, framework, protocol server
+	// and runtime settings, in one process as with FormEach): what any plugin provider of that
+	// shape costs Terraform, measured against FloorEach.
+	PluginEach Form = "plugin-each"
+	// ProtocolEach is PluginEach answered at the protocol, without the framework: the least any
+	// plugin provider can cost Terraform for FormEach's shape.
+	ProtocolEach Form = "protocol-each"
 )
+
+// usesGraph: the form's assignments are Graph's (not a floor's).
+func (f Form) usesGraph() bool { return f == FormMap || f == FormEach }
 
 // FloorOf is the terraform_data form of the same shape as f.
 func FloorOf(f Form) Form {
-	if f == FormEach {
+	if f == FormEach || f == PluginEach || f == ProtocolEach {
 		return FloorEach
 	}
 	return FloorMap
@@ -66,7 +77,12 @@ type Config struct {
 	ProfileDir string
 	// Parallelism is terraform's -parallelism (default DefaultParallelism).
 	Parallelism int
-	Out         io.Writer // progress; nil discards
+	// Repeat measures every size and form this many times (default 1), the forms taking turns, and
+	// reports each phase's median: a noisy machine slows one turn, not one form.
+	Repeat int
+	Out    io.Writer // progress; nil discards
+
+	noopDir string // holds the no-op forms' provider, built by Measure
 }
 
 // Phase is one measured terraform command.
@@ -80,6 +96,9 @@ type Phase struct {
 	PeakProviderKB int64 `json:"peak_provider_rss_kb,omitempty"`
 	// Routes counts the Graph requests by route ("POST /$batch"), to see where they went.
 	Routes map[string]int64 `json:"routes,omitempty"`
+	// Walls are every turn's wall time, shortest first, when the phase was measured more than once
+	// (Config.Repeat); Wall is then their median.
+	Walls []time.Duration `json:"walls_ns,omitempty"`
 }
 
 // Run is the result for one size and form.
@@ -89,7 +108,9 @@ type Run struct {
 	Parallelism    int     `json:"parallelism"`
 	Phases         []Phase `json:"phases"`
 	PeakProviderKB int64   `json:"peak_provider_rss_kb"`
-	Error          string  `json:"error,omitempty"`
+	// Repeats is how many turns the phases' medians are of.
+	Repeats int    `json:"repeats,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // Phase names, in order.
@@ -110,20 +131,92 @@ func Measure(ctx context.Context, cfg Config) ([]Run, error) {
 		}
 		*p = abs
 	}
-	var runs []Run
-	for _, n := range cfg.Sizes {
-		for _, f := range cfg.Forms {
-			r, err := measureOne(ctx, cfg, n, f)
-			if err != nil {
-				r.Error = err.Error()
+	if slices.Contains(cfg.Forms, PluginEach) || slices.Contains(cfg.Forms, ProtocolEach) {
+		cfg.noopDir = filepath.Join(cfg.WorkDir, "noop")
+		bin := filepath.Join(cfg.noopDir, "terraform-provider-entranetskope")
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "github.com/entranetskope/terraform-provider-entranetskope/internal/bench/noopprovider")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("building the no-op provider: %v\n%s", err, out)
+		}
+	}
+	repeat := max(cfg.Repeat, 1)
+	turns := make([][]Run, len(cfg.Sizes)*len(cfg.Forms))
+	medians := func() []Run {
+		runs := make([]Run, 0, len(turns))
+		for _, t := range turns {
+			if len(t) > 0 {
+				runs = append(runs, median(t))
 			}
-			runs = append(runs, r)
-			if ctx.Err() != nil {
-				return runs, ctx.Err()
+		}
+		return runs
+	}
+	for turn := range repeat {
+		for i, n := range cfg.Sizes {
+			for j, f := range cfg.Forms {
+				r, err := measureOne(ctx, cfg, n, f, turn)
+				if err != nil {
+					r.Error = err.Error()
+				}
+				k := i*len(cfg.Forms) + j
+				turns[k] = append(turns[k], r)
+				if ctx.Err() != nil {
+					return medians(), ctx.Err()
+				}
 			}
 		}
 	}
-	return runs, nil
+	return medians(), nil
+}
+
+// Merge is the runs measured now, with the earlier runs of sizes not measured now, by size: every
+// size's rows, and so its ratios, still come from one run.
+func Merge(earlier, now []Run) []Run {
+	measured := map[int]bool{}
+	for _, r := range now {
+		measured[r.N] = true
+	}
+	merged := slices.Clone(now)
+	for _, r := range earlier {
+		if !measured[r.N] {
+			merged = append(merged, r)
+		}
+	}
+	slices.SortStableFunc(merged, func(a, b Run) int { return cmp.Compare(a.N, b.N) })
+	return merged
+}
+
+// median is one run of the turns of a size and form: each phase's median wall time and median
+// Graph requests (of an even number of turns, the lower middle), the most throttled, the largest
+// provider RSS, and the first error.
+func median(turns []Run) Run {
+	r := turns[0]
+	r.Repeats = len(turns)
+	r.Phases = slices.Clone(r.Phases)
+	for _, t := range turns[1:] {
+		r.PeakProviderKB = max(r.PeakProviderKB, t.PeakProviderKB)
+		r.Error = cmp.Or(r.Error, t.Error)
+	}
+	for i := range r.Phases {
+		var walls, reqs []int64
+		for _, t := range turns {
+			if p, ok := phaseOf(t, r.Phases[i].Name); ok {
+				walls, reqs = append(walls, int64(p.Wall)), append(reqs, p.GraphRequests)
+				r.Phases[i].Throttled = max(r.Phases[i].Throttled, p.Throttled)
+				r.Phases[i].PeakProviderKB = max(r.Phases[i].PeakProviderKB, p.PeakProviderKB)
+			}
+		}
+		slices.Sort(walls)
+		slices.Sort(reqs)
+		r.Phases[i].Wall = time.Duration(walls[(len(walls)-1)/2])
+		r.Phases[i].GraphRequests = reqs[(len(reqs)-1)/2]
+		if len(turns) > 1 {
+			r.Phases[i].Walls = make([]time.Duration, len(walls))
+			for k, w := range walls {
+				r.Phases[i].Walls[k] = time.Duration(w)
+			}
+		}
+	}
+	return r
 }
 
 const benchConfig = `terraform {
@@ -172,6 +265,18 @@ resource "terraform_data" "each" {
 }
 `
 
+// pluginEachForm is eachForm with the no-op provider's resources; protocolEachForm is the same
+// with the no-op answered at the protocol.
+const pluginEachForm = `
+resource "entranetskope_noop_assignment" "each" {
+  for_each             = var.principals
+  service_principal_id = entranetskope_enterprise_app.bench.service_principal_id
+  principal_id         = each.value
+}
+`
+
+var protocolEachForm = strings.Replace(pluginEachForm, "entranetskope_noop_assignment", "entranetskope_protocol_noop_assignment", 1)
+
 const eachForm = `
 resource "entranetskope_app_assignment" "each" {
   for_each             = var.principals
@@ -180,14 +285,18 @@ resource "entranetskope_app_assignment" "each" {
 }
 `
 
-func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) {
+func measureOne(ctx context.Context, cfg Config, n int, form Form, turn int) (Run, error) {
 	run := Run{N: n, Form: form, Parallelism: cmp.Or(cfg.Parallelism, DefaultParallelism)}
 	logf := func(format string, args ...any) {
 		if cfg.Out != nil {
-			_, _ = fmt.Fprintf(cfg.Out, "bench n=%d form=%s: "+format+"\n", append([]any{n, form}, args...)...)
+			_, _ = fmt.Fprintf(cfg.Out, "bench n=%d form=%s turn=%d: "+format+"\n", append([]any{n, form, turn + 1}, args...)...)
 		}
 	}
-	dir := filepath.Join(cfg.WorkDir, fmt.Sprintf("%s-%d", form, n))
+	label := fmt.Sprintf("%s-%d", form, n)
+	if turn > 0 {
+		label += fmt.Sprintf("-turn%d", turn+1)
+	}
+	dir := filepath.Join(cfg.WorkDir, label)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return run, err
 	}
@@ -200,7 +309,7 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 	defer s.Close()
 	ids := s.AddUsers(n)
 
-	body := benchConfig + map[Form]string{FormMap: mapForm, FormEach: eachForm, FloorMap: floorMapForm, FloorEach: floorEachForm}[form]
+	body := benchConfig + map[Form]string{FormMap: mapForm, FormEach: eachForm, FloorMap: floorMapForm, FloorEach: floorEachForm, PluginEach: pluginEachForm, ProtocolEach: protocolEachForm}[form]
 	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(body), 0o644); err != nil {
 		return run, err
 	}
@@ -212,14 +321,18 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 	if err := os.WriteFile(filepath.Join(dir, "terraform.tfvars.json"), vars, 0o644); err != nil {
 		return run, err
 	}
-	w, err := newWorkspace(cfg, s, dir, fmt.Sprintf("%s-%d", form, n), logf)
+	providerDir := cfg.ProviderDir
+	if form == PluginEach || form == ProtocolEach {
+		providerDir = cfg.noopDir
+	}
+	w, err := newWorkspace(cfg, providerDir, s, dir, label, logf)
 	if err != nil {
 		return run, err
 	}
 	defer w.close()
 	phase := func(name string, args ...string) (Phase, error) {
 		wantExit := 0
-		if name == PhasePlanAfterDrop && !strings.HasPrefix(string(form), "floor") {
+		if name == PhasePlanAfterDrop && form.usesGraph() {
 			wantExit = 2
 		}
 		return w.run(ctx, name, wantExit, args...)
@@ -237,7 +350,7 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form) (Run, error) 
 		{PhaseDestroy, []string{"destroy", "-auto-approve", "-input=false", "-no-color", par}, nil},
 	}
 	for _, st := range steps {
-		if st.pre != nil && !strings.HasPrefix(string(form), "floor") {
+		if st.pre != nil && form.usesGraph() {
 			if err := st.pre(); err != nil {
 				return run, err
 			}
@@ -263,9 +376,9 @@ type workspace struct {
 	logf  func(format string, args ...any)
 }
 
-func newWorkspace(cfg Config, s *sandbox.Server, dir, label string, logf func(string, ...any)) (*workspace, error) {
+func newWorkspace(cfg Config, providerDir string, s *sandbox.Server, dir, label string, logf func(string, ...any)) (*workspace, error) {
 	rc := filepath.Join(dir, "terraform.rc")
-	rcText := fmt.Sprintf("disable_checkpoint = true\nprovider_installation {\n  dev_overrides {\n    \"entranetskope/entranetskope\" = %q\n  }\n  direct {}\n}\n", cfg.ProviderDir)
+	rcText := fmt.Sprintf("disable_checkpoint = true\nprovider_installation {\n  dev_overrides {\n    \"entranetskope/entranetskope\" = %q\n  }\n  direct {}\n}\n", providerDir)
 	if err := os.WriteFile(rc, []byte(rcText), 0o644); err != nil {
 		return nil, err
 	}
@@ -489,9 +602,11 @@ func phaseOf(r Run, name string) (Phase, bool) {
 	return Phase{}, false
 }
 
-func floorOf(runs []Run, r Run) (Run, bool) {
+func floorOf(runs []Run, r Run) (Run, bool) { return runOf(runs, r.N, FloorOf(r.Form)) }
+
+func runOf(runs []Run, n int, form Form) (Run, bool) {
 	for _, f := range runs {
-		if f.N == r.N && f.Form == FloorOf(r.Form) && f.Error == "" {
+		if f.N == n && f.Form == form && f.Error == "" {
 			return f, true
 		}
 	}
@@ -499,14 +614,20 @@ func floorOf(runs []Run, r Run) (Run, bool) {
 }
 
 // Table renders a report as Markdown: requests and wall time per phase, and the wall time as a
-// ratio of Terraform's floor of the same shape measured in the same run.
+// ratio of Terraform's floor of the same shape measured in the same run (and, for the each form,
+// of the no-op plugin's, when measured).
 func Table(rep Report) string {
 	var b strings.Builder
 	b.WriteString("| N | form | first apply | no-change plan | plan after 1% removed | destroy | provider peak RSS |\n")
 	b.WriteString("|---:|---|---|---|---|---|---:|\n")
+	repeats := 0
 	for _, r := range rep.Runs {
+		repeats = max(repeats, r.Repeats)
+		isFloor := r.Form == FloorEach || r.Form == FloorMap
 		floor, hasFloor := floorOf(rep.Runs, r)
-		hasFloor = hasFloor && !strings.HasPrefix(string(r.Form), "floor")
+		hasFloor = hasFloor && !isFloor
+		plugin, hasPlugin := runOf(rep.Runs, r.N, PluginEach)
+		hasPlugin = hasPlugin && r.Form == FormEach
 		fmt.Fprintf(&b, "| %d | %s |", r.N, r.Form)
 		for _, name := range []string{PhaseApply, PhasePlanNoChange, PhasePlanAfterDrop, PhaseDestroy} {
 			p, ok := phaseOf(r, name)
@@ -515,27 +636,34 @@ func Table(rep Report) string {
 				continue
 			}
 			cell := ""
-			if !strings.HasPrefix(string(r.Form), "floor") {
+			if r.Form.usesGraph() {
 				cell = fmt.Sprintf("%d req, ", p.GraphRequests)
 			}
 			cell += fmtDuration(p.Wall)
 			if fp, ok := phaseOf(floor, name); hasFloor && ok && fp.Wall > 0 {
-				cell += fmt.Sprintf(" (**%.2fx**)", float64(p.Wall)/float64(fp.Wall))
+				cell += fmt.Sprintf(" (**%.2fx**", float64(p.Wall)/float64(fp.Wall))
+				if pp, ok := phaseOf(plugin, name); hasPlugin && ok && pp.Wall > 0 {
+					cell += fmt.Sprintf("; no-op plugin's **%.2fx**", float64(p.Wall)/float64(pp.Wall))
+				}
+				cell += ")"
 			}
 			if p.Throttled > 0 {
 				cell += fmt.Sprintf(", %d x 429", p.Throttled)
 			}
 			b.WriteString(" " + cell + " |")
 		}
-		if strings.HasPrefix(string(r.Form), "floor") {
-			b.WriteString(" - |")
-		} else {
+		if r.Form.usesGraph() {
 			fmt.Fprintf(&b, " %.0f MB |", float64(r.PeakProviderKB)/1024)
+		} else {
+			b.WriteString(" - |")
 		}
 		if r.Error != "" {
 			fmt.Fprintf(&b, " error: %s", strings.SplitN(r.Error, "\n", 2)[0])
 		}
 		b.WriteString("\n")
+	}
+	if repeats > 1 {
+		fmt.Fprintf(&b, "\nEach wall time is the median of %d turns, the forms taking turns.\n", repeats)
 	}
 	if rep.BinaryBytes > 0 {
 		fmt.Fprintf(&b, "\nProvider binary: %.1f MB as `make build` builds it and as released (`-trimpath -s -w`)", float64(rep.BinaryBytes)/1e6)

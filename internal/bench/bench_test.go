@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestBench_RequestCounts runs the benchmark harness at a small size through terraform and holds
@@ -19,16 +21,24 @@ func TestBench_RequestCounts(t *testing.T) {
 	const n = 60
 	runs, err := Measure(context.Background(), Config{
 		Terraform: terraform, ProviderDir: providerDir, WorkDir: t.TempDir(),
-		Sizes: []int{n}, Forms: []Form{FormMap, FormEach, FloorEach}, Out: testWriter{t},
+		Sizes: []int{n}, Forms: []Form{FormMap, FormEach, FloorEach, PluginEach}, Out: testWriter{t},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + Table(Report{Runs: runs}))
+	floor, _ := runOf(runs, n, FloorEach)
 	for _, r := range runs {
-		if r.Form == FloorEach {
+		if !r.Form.usesGraph() {
 			if r.Error != "" {
 				t.Fatalf("%s: %s", r.Form, r.Error)
+			}
+			// The floors' only Graph requests are the enterprise app's: the no-op provider's
+			// assignments make none.
+			for _, p := range r.Phases {
+				if fp, _ := phaseOf(floor, p.Name); p.GraphRequests != fp.GraphRequests {
+					t.Errorf("%s: %s made %d Graph requests, the terraform_data floor %d", r.Form, p.Name, p.GraphRequests, fp.GraphRequests)
+				}
 			}
 			continue
 		}
@@ -64,6 +74,50 @@ func TestBench_RequestCounts(t *testing.T) {
 		if r.PeakProviderKB == 0 {
 			t.Errorf("%s: the provider's peak memory was not measured", r.Form)
 		}
+	}
+}
+
+// A repeated measurement reports each phase's median turn, and every turn's wall time.
+func TestMedian(t *testing.T) {
+	turn := func(wall time.Duration, reqs, throttled, rss int64, errText string) Run {
+		return Run{N: 10, Form: FormEach, PeakProviderKB: rss, Error: errText, Phases: []Phase{
+			{Name: PhaseApply, Wall: wall, GraphRequests: reqs, Throttled: throttled},
+			{Name: PhaseDestroy, Wall: 2 * wall, GraphRequests: reqs},
+		}}
+	}
+	turns := []Run{turn(3*time.Second, 9, 0, 50, ""), turn(time.Second, 7, 2, 70, ""), turn(2*time.Second, 8, 1, 60, "boom")}
+	got := median(turns)
+	if got.Repeats != 3 || got.PeakProviderKB != 70 || got.Error != "boom" {
+		t.Errorf("repeats %d, peak %d, error %q; want 3, 70, boom", got.Repeats, got.PeakProviderKB, got.Error)
+	}
+	apply, _ := phaseOf(got, PhaseApply)
+	if apply.Wall != 2*time.Second || apply.GraphRequests != 8 || apply.Throttled != 2 {
+		t.Errorf("apply: wall %v, %d requests, %d throttled; want 2s, 8, 2", apply.Wall, apply.GraphRequests, apply.Throttled)
+	}
+	if !slices.Equal(apply.Walls, []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}) {
+		t.Errorf("apply walls %v, want 1s 2s 3s", apply.Walls)
+	}
+	if destroy, _ := phaseOf(got, PhaseDestroy); destroy.Wall != 4*time.Second {
+		t.Errorf("destroy wall %v, want 4s", destroy.Wall)
+	}
+	// Of an even number of turns, the lower middle; the turns themselves are left as they were.
+	if even := median(turns[:2]); even.Phases[0].Wall != time.Second || turns[0].Phases[0].Wall != 3*time.Second {
+		t.Errorf("median of two: %v (first turn now %v), want 1s (3s)", even.Phases[0].Wall, turns[0].Phases[0].Wall)
+	}
+	if one := median(turns[:1]); one.Phases[0].Walls != nil {
+		t.Errorf("one turn: walls %v, want none", one.Phases[0].Walls)
+	}
+}
+
+// Merged runs keep each size's rows from one run, sizes in order.
+func TestMerge(t *testing.T) {
+	run := func(n int, f Form, errText string) Run { return Run{N: n, Form: f, Error: errText} }
+	earlier := []Run{run(100, FormEach, "old"), run(100, FloorEach, "old"), run(5000, FormEach, "old"), run(5000, FloorEach, "old")}
+	now := []Run{run(1000, FormEach, "new"), run(100, FormEach, "new")}
+	got := Merge(earlier, now)
+	want := []Run{run(100, FormEach, "new"), run(1000, FormEach, "new"), run(5000, FormEach, "old"), run(5000, FloorEach, "old")}
+	if !slices.EqualFunc(got, want, func(a, b Run) bool { return a.N == b.N && a.Form == b.Form && a.Error == b.Error }) {
+		t.Errorf("Merge = %v, want %v", got, want)
 	}
 }
 

@@ -159,7 +159,7 @@ func measureScale(ctx context.Context, cfg Config, sc Scale, res *ScaleResult) e
 	if err := writeConfig(dir, scaleConfig, map[string]any{"users": labelled(assigned, 0)}); err != nil {
 		return err
 	}
-	w, err := newWorkspace(cfg, s, dir, "scale", logf)
+	w, err := newWorkspace(cfg, cfg.ProviderDir, s, dir, "scale", logf)
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func measureScale(ctx context.Context, cfg Config, sc Scale, res *ScaleResult) e
 		if err := writeConfig(eachDir, scaleEachConfig, map[string]any{"service_principal_id": spID, "principals": labelled(fresh, sc.Assignments)}); err != nil {
 			return err
 		}
-		we, err := newWorkspace(cfg, s, eachDir, "scale-each", logf)
+		we, err := newWorkspace(cfg, cfg.ProviderDir, s, eachDir, "scale-each", logf)
 		if err != nil {
 			return err
 		}

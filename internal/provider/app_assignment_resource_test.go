@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	fwschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -594,36 +595,107 @@ func TestAppAssignmentResource_nestedGroupWarning(t *testing.T) {
 // given prior state (nil: a create).
 func asgModifyPlan(t *testing.T, r *appAssignmentResource, prior *appAssignmentModel, spID, principalID string) *fwresource.ModifyPlanResponse {
 	t.Helper()
-	ctx := context.Background()
-	var sr fwresource.SchemaResponse
-	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
-	typ := sr.Schema.Type().TerraformType(ctx)
-	noTimeouts := timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "delete": types.StringType})}
-	toRaw := func(m appAssignmentModel) tftypes.Value {
-		st := tfsdk.State{Schema: sr.Schema, Raw: tftypes.NewValue(typ, nil)}
-		if d := st.Set(ctx, &m); d.HasError() {
-			t.Fatal(d)
-		}
-		return st.Raw
-	}
 	config := appAssignmentModel{ServicePrincipalID: types.StringValue(spID), PrincipalID: types.StringValue(principalID),
-		AppRoleID: types.StringNull(), ID: types.StringNull(), PrincipalType: types.StringNull(), PrincipalDisplayName: types.StringNull(), Timeouts: noTimeouts}
+		AppRoleID: types.StringNull(), ID: types.StringNull(), PrincipalType: types.StringNull(), PrincipalDisplayName: types.StringNull()}
 	proposed := config
 	proposed.AppRoleID, proposed.ID, proposed.PrincipalType, proposed.PrincipalDisplayName =
 		types.StringUnknown(), types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
-	req := fwresource.ModifyPlanRequest{
-		Config: tfsdk.Config{Schema: sr.Schema, Raw: toRaw(config)},
-		State:  tfsdk.State{Schema: sr.Schema, Raw: tftypes.NewValue(typ, nil)},
-	}
 	if prior != nil {
-		prior.Timeouts = noTimeouts
-		req.State.Raw = toRaw(*prior)
 		proposed = *prior // a no-change plan proposes the prior state
 	}
-	req.Plan = tfsdk.Plan{Schema: sr.Schema, Raw: toRaw(proposed)}
+	req := asgPlanRequest(t, config, prior, proposed)
 	resp := &fwresource.ModifyPlanResponse{Plan: req.Plan}
-	r.ModifyPlan(ctx, req, resp)
+	r.ModifyPlan(context.Background(), req, resp)
 	return resp
+}
+
+// asgPlanRequest is a ModifyPlan request (state nil: a create); timeouts are left unset.
+func asgPlanRequest(t *testing.T, config appAssignmentModel, state *appAssignmentModel, plan appAssignmentModel) fwresource.ModifyPlanRequest {
+	t.Helper()
+	sch, typ := asgSchema(t)
+	req := fwresource.ModifyPlanRequest{
+		Config: tfsdk.Config{Schema: sch, Raw: asgRaw(t, config)},
+		State:  tfsdk.State{Schema: sch, Raw: tftypes.NewValue(typ, nil)},
+		Plan:   tfsdk.Plan{Schema: sch, Raw: asgRaw(t, plan)},
+	}
+	if state != nil {
+		req.State.Raw = asgRaw(t, *state)
+	}
+	return req
+}
+
+func asgSchema(t *testing.T) (fwschema.Schema, tftypes.Type) {
+	t.Helper()
+	ctx := context.Background()
+	var sr fwresource.SchemaResponse
+	(&appAssignmentResource{}).Schema(ctx, fwresource.SchemaRequest{}, &sr)
+	return sr.Schema, sr.Schema.Type().TerraformType(ctx)
+}
+
+// asgRaw is an assignment model as the framework passes it (unset timeouts as null).
+func asgRaw(t *testing.T, m appAssignmentModel) tftypes.Value {
+	t.Helper()
+	sch, typ := asgSchema(t)
+	if m.Timeouts.IsNull() {
+		m.Timeouts = timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "delete": types.StringType})}
+	}
+	st := tfsdk.State{Schema: sch, Raw: tftypes.NewValue(typ, nil)}
+	if d := st.Set(context.Background(), &m); d.HasError() {
+		t.Fatal(d)
+	}
+	return st.Raw
+}
+
+// A refresh answered from the raw state (stateHolds) leaves exactly the state that Read's full path
+// would set, and is taken whenever that state is the same.
+func TestAppAssignmentResource_readFromRawState(t *testing.T) {
+	str := types.StringValue
+	cases := []struct {
+		name  string
+		state func(*appAssignmentModel)
+		graph func(*graph.Assignment)
+		want  bool
+	}{
+		{name: "as in Graph", want: true},
+		{name: "ids in other letter case", state: func(m *appAssignmentModel) {
+			m.ServicePrincipalID, m.PrincipalID, m.AppRoleID = str(strings.ToUpper(m.ServicePrincipalID.ValueString())),
+				str(strings.ToUpper(m.PrincipalID.ValueString())), str(strings.ToUpper(m.AppRoleID.ValueString()))
+		}, want: true},
+		{name: "timeouts set", state: func(m *appAssignmentModel) {
+			m.Timeouts = timeouts.Value{Object: types.ObjectValueMust(map[string]attr.Type{"create": types.StringType, "delete": types.StringType},
+				map[string]attr.Value{"create": str("20m"), "delete": types.StringNull()})}
+		}, want: true},
+		{name: "renamed", graph: func(a *graph.Assignment) { a.PrincipalDisplayName = "Alice Renamed" }},
+		{name: "assignment id in other letter case", graph: func(a *graph.Assignment) { a.ID = strings.ToUpper(a.ID) }},
+		{name: "other role", graph: func(a *graph.Assignment) { a.AppRoleID = "a7c3e1d2-0000-4000-8000-000000000002" }},
+		{name: "other type", graph: func(a *graph.Assignment) { a.PrincipalType = "Group" }},
+		{name: "imported (ids only)", state: func(m *appAssignmentModel) {
+			m.AppRoleID, m.PrincipalType, m.PrincipalDisplayName = types.StringNull(), types.StringNull(), types.StringNull()
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := graph.Assignment{ID: "lHk7yT2gK0uQ8r2x3v4w5a", ResourceID: "3b1a9c4e-7f62-4d85-b0e3-6c2f1d8a9e47",
+				PrincipalID: "8e2f4a6c-1b3d-4e5f-9a7b-0c1d2e3f4a5b", AppRoleID: "a7c3e1d2-0000-4000-8000-000000000001",
+				PrincipalType: "User", PrincipalDisplayName: "Alice"}
+			state := appAssignmentModel{}
+			setAssignment(&state, &a)
+			if c.state != nil {
+				c.state(&state)
+			}
+			if c.graph != nil {
+				c.graph(&a)
+			}
+			raw := asgRaw(t, state)
+			full := state
+			keepCase(&full, &a)
+			setAssignment(&full, &a)
+			same := asgRaw(t, full).Equal(raw)
+			if got := stateHolds(rawAttributes(raw), &a); got != c.want || got != same {
+				t.Errorf("stateHolds = %v, want %v (the full path leaves the state the same: %v)", got, c.want, same)
+			}
+		})
+	}
 }
 
 func TestAppAssignmentResource_deletedPrincipalWarning(t *testing.T) {

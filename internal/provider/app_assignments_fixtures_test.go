@@ -548,7 +548,7 @@ func (s aasRecordingServer) PlanResourceChange(ctx context.Context, req *tfproto
 func aasRecordingProviders(s *sandbox.Server, rec *aasDiagRecorder) map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"entranetskope": func() (tfprotov6.ProviderServer, error) {
-			srv, err := testServer(NewWithOptions("test", Options{Transport: s.HTTPClient().Transport})())()
+			srv, err := testServer(NewWithOptions("test", Options{Transport: s.HTTPClient().Transport}))()
 			if err != nil {
 				return nil, err
 			}

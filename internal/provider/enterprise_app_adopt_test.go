@@ -61,7 +61,7 @@ func (d *diagRecorder) providers(s *sandbox.Server) map[string]func() (tfprotov6
 	o := Options{Transport: s.HTTPClient().Transport}
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"entranetskope": func() (tfprotov6.ProviderServer, error) {
-			srv, err := testServer(NewWithOptions("test", o)())()
+			srv, err := testServer(NewWithOptions("test", o))()
 			return &recordingServer{ProviderServer: srv, rec: d}, err
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -31,6 +32,8 @@ var _ provider.Provider = (*entranetskopeProvider)(nil)
 type entranetskopeProvider struct {
 	version string
 	opts    Options
+	// configured is the data Configure gave the resources, for the fast paths (Server).
+	configured atomic.Pointer[providerData]
 }
 
 // Options inject what tests need to swap; production uses the zero value.
@@ -337,6 +340,7 @@ func (p *entranetskopeProvider) Configure(ctx context.Context, req provider.Conf
 	data.netskope = newNetskopeAccess(m, p.opts.Transport, cfg.UserAgent)
 	resp.ResourceData = data
 	resp.DataSourceData = data
+	p.configured.Store(data)
 }
 
 // configuredData is the provider's data for a resource's or data source's Configure: nil before the

@@ -143,7 +143,7 @@ func proxyTransport(t *testing.T, s *sandbox.Server) http.RoundTripper {
 
 // providerServer serves the provider in-process with opts.
 func providerServer(opts Options) func() (tfprotov6.ProviderServer, error) {
-	return testServer(NewWithOptions("test", opts)())
+	return testServer(NewWithOptions("test", opts))
 }
 
 func testAccProviderAuth(t *testing.T, s *sandbox.Server, providers map[string]func() (tfprotov6.ProviderServer, error), providerBlock string) {

@@ -77,7 +77,7 @@ func testProviders(s *sandbox.Server, opts ...Options) map[string]func() (tfprot
 	}
 	o.Transport = s.HTTPClient().Transport
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"entranetskope": testServer(NewWithOptions("test", o)()),
+		"entranetskope": testServer(NewWithOptions("test", o)),
 	}
 }
 

@@ -28,7 +28,7 @@ func provHealthProviders(s *sandbox.Server, rec *aasDiagRecorder, opts Options) 
 	opts.Transport = s.HTTPClient().Transport
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"entranetskope": func() (tfprotov6.ProviderServer, error) {
-			srv, err := testServer(NewWithOptions("test", opts)())()
+			srv, err := testServer(NewWithOptions("test", opts))()
 			if err != nil {
 				return nil, err
 			}

@@ -31,7 +31,7 @@ func (c *testClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now =
 func expiryProviders(s *sandbox.Server, clock *testClock, rec *aasDiagRecorder) map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"entranetskope": func() (tfprotov6.ProviderServer, error) {
-			srv, err := testServer(NewWithOptions("test", Options{Transport: s.HTTPClient().Transport, Now: clock.Now})())()
+			srv, err := testServer(NewWithOptions("test", Options{Transport: s.HTTPClient().Transport, Now: clock.Now}))()
 			if err != nil {
 				return nil, err
 			}

@@ -10,9 +10,9 @@ import (
 
 func decodeJSON(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
 
-// testServer is the provider's server as main serves it (NewServer), in the form the tests' provider
+// testServer is the provider's server as main serves it (Server), in the form the tests' provider
 // factories take.
-func testServer(p provider.Provider) func() (tfprotov6.ProviderServer, error) {
-	s := NewServer(p)
+func testServer(newProvider func() provider.Provider) func() (tfprotov6.ProviderServer, error) {
+	s := Server(newProvider)
 	return func() (tfprotov6.ProviderServer, error) { return s(), nil }
 }

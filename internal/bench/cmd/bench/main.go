@@ -20,7 +20,7 @@ import (
 func main() {
 	var cfg bench.Config
 	sizes := flag.String("sizes", "100,1000,5000", "numbers of principals, comma-separated")
-	forms := flag.String("forms", "map,floor-map,each,floor-each", "map (one entranetskope_app_assignments), each (one entranetskope_app_assignment per principal), and their terraform_data floors floor-map, floor-each")
+	forms := flag.String("forms", "map,floor-map,each,floor-each", "map (one entranetskope_app_assignments), each (one entranetskope_app_assignment per principal), their terraform_data floors floor-map, floor-each, plugin-each (each's shape in a provider that makes no request), and protocol-each (the same without the framework)")
 	jsonOut := flag.String("json", "bin/bench.json", "where to write the results as JSON")
 	table := flag.String("table", "", "do not measure: rewrite the bench section of this README from the -json file")
 	scale := flag.String("scale", "", "measure the scale edges instead: users,group members,assignments,each-form plan (e.g. 80000,80000,5000,5000)")
@@ -28,6 +28,8 @@ func main() {
 	flag.StringVar(&cfg.ProviderDir, "provider-dir", "bin", "directory holding terraform-provider-entranetskope")
 	flag.StringVar(&cfg.ProfileDir, "profile-dir", "", "have the provider write CPU and heap profiles under this directory (ENTRANETSKOPE_PROFILE_DIR; see CONTRIBUTING.md)")
 	flag.IntVar(&cfg.Parallelism, "parallelism", bench.DefaultParallelism, "terraform's -parallelism")
+	merge := flag.Bool("merge", false, "keep the -json file's runs of the sizes not measured now (e.g. 5,000 from make bench, with 100 and 1,000 measured again with -repeat)")
+	flag.IntVar(&cfg.Repeat, "repeat", 1, "measure every size and form this many times, the forms taking turns, and report the medians")
 	flag.IntVar(&cfg.LatencyMS, "latency-ms", 25, "latency the sandbox adds to every Graph request")
 	flag.Parse()
 	if *table != "" {
@@ -63,10 +65,14 @@ func main() {
 	stop()
 	rep := bench.Report{Runs: runs, BinaryBytes: fileSize(filepath.Join(cfg.ProviderDir, "terraform-provider-entranetskope"))}
 	if b, rerr := os.ReadFile(*jsonOut); rerr == nil {
-		// A scale result measured earlier (bench -scale) stays in the report.
+		// A scale result measured earlier (bench -scale) stays in the report, and with -merge the
+		// runs of other sizes.
 		var old bench.Report
 		if json.Unmarshal(b, &old) == nil {
 			rep.Scale = old.Scale
+			if *merge {
+				rep.Runs = bench.Merge(old.Runs, rep.Runs)
+			}
 		}
 	}
 	debugBin := filepath.Join(dir, "debug", "terraform-provider-entranetskope")

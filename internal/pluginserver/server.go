@@ -1,4 +1,6 @@
-package provider
+// Package pluginserver serves a terraform-plugin-framework provider over protocol 6, each of whose
+// requests lets go of its context once answered (see New).
+package pluginserver
 
 import (
 	"context"
@@ -10,8 +12,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 )
 
-// NewServer is the provider's protocol 6 server, as main serves it and the tests run it: the
-// framework's server, each of whose requests lets go of its context once answered.
+// New is a provider's protocol 6 server, as main serves it and the tests run it: the framework's
+// server, each of whose requests lets go of its context once answered, with the calls that fast
+// (by resource type) answers answered there.
 //
 // Why: the framework (terraform-plugin-framework v1.19.0, proto6server's registerContext) keeps the
 // cancel function of every request's context until StopProvider, which Terraform sends only on an
@@ -22,9 +25,21 @@ import (
 // Here the framework gets a context that forwards to the request's own until the answer is sent, and
 // then holds nothing but the request's Done channel: StopProvider still cancels what is in flight,
 // and what the framework keeps per request is a few hundred bytes.
-func NewServer(p provider.Provider) func() tfprotov6.ProviderServer {
+func New(p provider.Provider, fast map[string]FastPath) func() tfprotov6.ProviderServer {
 	framework := providerserver.NewProtocol6(p)
-	return func() tfprotov6.ProviderServer { return releasingServer{framework()} }
+	return func() tfprotov6.ProviderServer { return releasingServer{fw: framework(), fast: fast} }
+}
+
+// FastPath answers a resource type's commonest calls without the framework, from the protocol's
+// raw values: a nil answer leaves the call to the framework. It is for what a plan of thousands of
+// instances repeats for each: the framework decodes every value into the schema's types, runs each
+// attribute's validators and plan modifiers, and encodes the answer again, about 0.6 ms of CPU per
+// instance in a no-change plan where the answer is the value it was given. A fast path answers only
+// where its answer is the framework's, and its tests compare the two.
+type FastPath interface {
+	ValidateResourceConfig(context.Context, *tfprotov6.ValidateResourceConfigRequest) *tfprotov6.ValidateResourceConfigResponse
+	ReadResource(context.Context, *tfprotov6.ReadResourceRequest) *tfprotov6.ReadResourceResponse
+	PlanResourceChange(context.Context, *tfprotov6.PlanResourceChangeRequest) *tfprotov6.PlanResourceChangeResponse
 }
 
 // releasing is a request's context that can let go of the request's: Deadline and Done stay the
@@ -92,7 +107,10 @@ func serve[Req, Resp any](ctx context.Context, req Req, f func(context.Context, 
 // Protocol features the framework offers beyond tfprotov6.ProviderServer (list resources, actions,
 // state stores) are not passed on: this provider has none, and neither Terraform 1.5 nor OpenTofu
 // asks for them.
-type releasingServer struct{ fw tfprotov6.ProviderServer }
+type releasingServer struct {
+	fw   tfprotov6.ProviderServer
+	fast map[string]FastPath
+}
 
 var _ tfprotov6.ProviderServer = releasingServer{}
 
@@ -122,6 +140,9 @@ func (s releasingServer) StopProvider(ctx context.Context, req *tfprotov6.StopPr
 }
 
 func (s releasingServer) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {
+	if f := s.fast[req.TypeName]; f != nil {
+		return serve(ctx, req, fastFirst(f.ValidateResourceConfig, s.fw.ValidateResourceConfig))
+	}
 	return serve(ctx, req, s.fw.ValidateResourceConfig)
 }
 
@@ -134,11 +155,28 @@ func (s releasingServer) UpgradeResourceIdentity(ctx context.Context, req *tfpro
 }
 
 func (s releasingServer) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
+	if f := s.fast[req.TypeName]; f != nil {
+		return serve(ctx, req, fastFirst(f.ReadResource, s.fw.ReadResource))
+	}
 	return serve(ctx, req, s.fw.ReadResource)
 }
 
 func (s releasingServer) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
+	if f := s.fast[req.TypeName]; f != nil {
+		return serve(ctx, req, fastFirst(f.PlanResourceChange, s.fw.PlanResourceChange))
+	}
 	return serve(ctx, req, s.fw.PlanResourceChange)
+}
+
+// fastFirst is a call answered by the fast path, or by the framework where the fast path does not answer.
+func fastFirst[Req any, Resp comparable](fast func(context.Context, Req) Resp, fw func(context.Context, Req) (Resp, error)) func(context.Context, Req) (Resp, error) {
+	return func(ctx context.Context, req Req) (Resp, error) {
+		var none Resp
+		if resp := fast(ctx, req); resp != none {
+			return resp, nil
+		}
+		return fw(ctx, req)
+	}
 }
 
 func (s releasingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {

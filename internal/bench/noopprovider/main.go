@@ -1,0 +1,215 @@
+// Command noopprovider is the bench's plugin floor: terraform-provider-entranetskope as main serves
+// it (the same binary's code, protocol server and runtime settings), with two more resources of
+// entranetskope_app_assignment's schema that make no request at all. The bench's no-op forms
+// (plugin-each, protocol-each) use them in place of entranetskope_app_assignment, in the same
+// configuration and the same one provider process. Measured against the terraform_data floor, they
+// show what any plugin provider of that shape costs Terraform:
+//   - entranetskope_noop_assignment goes through the framework like the provider's own resources;
+//   - entranetskope_protocol_noop_assignment is answered at the protocol, without the framework:
+//     each call does only what Terraform needs of any provider (state upgraded from JSON, computed
+//     values planned and set on create), which is the least a plugin can do.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"sync/atomic"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/pluginserver"
+	entranetskope "github.com/entranetskope/terraform-provider-entranetskope/internal/provider"
+)
+
+func main() {
+	pluginserver.Tune()
+	framework := pluginserver.New(withNoop{entranetskope.New("bench")()}, nil)
+	server := func() tfprotov6.ProviderServer { return &protocolServer{ProviderServer: framework()} }
+	if err := tf6server.Serve("registry.terraform.io/entranetskope/entranetskope", server); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// withNoop is the provider with the no-op framework resource added.
+type withNoop struct{ provider.Provider }
+
+func (p withNoop) Resources(ctx context.Context) []func() resource.Resource {
+	return append(p.Provider.Resources(ctx), func() resource.Resource { return &assignment{} })
+}
+
+type assignment struct{}
+
+var ids atomic.Int64
+
+type model struct {
+	ID                   types.String   `tfsdk:"id"`
+	ServicePrincipalID   types.String   `tfsdk:"service_principal_id"`
+	PrincipalID          types.String   `tfsdk:"principal_id"`
+	AppRoleID            types.String   `tfsdk:"app_role_id"`
+	PrincipalType        types.String   `tfsdk:"principal_type"`
+	PrincipalDisplayName types.String   `tfsdk:"principal_display_name"`
+	Timeouts             timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (a *assignment) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_noop_assignment"
+}
+
+func (a *assignment) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{Attributes: map[string]schema.Attribute{
+		"id":                     schema.StringAttribute{Computed: true, PlanModifiers: keep},
+		"service_principal_id":   schema.StringAttribute{Required: true, PlanModifiers: replace},
+		"principal_id":           schema.StringAttribute{Required: true, PlanModifiers: replace},
+		"app_role_id":            schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: keep},
+		"principal_type":         schema.StringAttribute{Computed: true, PlanModifiers: keep},
+		"principal_display_name": schema.StringAttribute{Computed: true, PlanModifiers: keep},
+		"timeouts":               timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true}),
+	}}
+}
+
+func (a *assignment) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m model
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	m.ID = types.StringValue(fmt.Sprintf("noop-%d", ids.Add(1)))
+	if m.AppRoleID.IsUnknown() {
+		m.AppRoleID = types.StringValue("00000000-0000-0000-0000-000000000001")
+	}
+	m.PrincipalType = types.StringValue("User")
+	m.PrincipalDisplayName = types.StringValue(m.PrincipalID.ValueString())
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Read keeps the state as it is (the framework answers with the prior state).
+func (a *assignment) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {}
+
+func (a *assignment) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	resp.State.Raw = req.Plan.Raw
+}
+
+func (a *assignment) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+
+// protocolType is the resource answered at the protocol; it has the framework resource's schema.
+const (
+	frameworkType = "entranetskope_noop_assignment"
+	protocolType  = "entranetskope_protocol_noop_assignment"
+)
+
+// protocolServer is the framework's server, with protocolType's calls answered here.
+type protocolServer struct {
+	tfprotov6.ProviderServer
+	typ tftypes.Type // protocolType's value type, from the first GetProviderSchema
+}
+
+func (s *protocolServer) GetMetadata(ctx context.Context, req *tfprotov6.GetMetadataRequest) (*tfprotov6.GetMetadataResponse, error) {
+	resp, err := s.ProviderServer.GetMetadata(ctx, req)
+	if err == nil {
+		resp.Resources = append(resp.Resources, tfprotov6.ResourceMetadata{TypeName: protocolType})
+	}
+	return resp, err
+}
+
+func (s *protocolServer) GetProviderSchema(ctx context.Context, req *tfprotov6.GetProviderSchemaRequest) (*tfprotov6.GetProviderSchemaResponse, error) {
+	resp, err := s.ProviderServer.GetProviderSchema(ctx, req)
+	if err == nil && resp.ResourceSchemas[frameworkType] != nil {
+		resp.ResourceSchemas[protocolType] = resp.ResourceSchemas[frameworkType]
+		s.typ = resp.ResourceSchemas[protocolType].ValueType()
+	}
+	return resp, err
+}
+
+func (s *protocolServer) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {
+	if req.TypeName != protocolType {
+		return s.ProviderServer.ValidateResourceConfig(ctx, req)
+	}
+	return &tfprotov6.ValidateResourceConfigResponse{}, nil
+}
+
+func (s *protocolServer) UpgradeResourceState(ctx context.Context, req *tfprotov6.UpgradeResourceStateRequest) (*tfprotov6.UpgradeResourceStateResponse, error) {
+	if req.TypeName != protocolType {
+		return s.ProviderServer.UpgradeResourceState(ctx, req)
+	}
+	v, err := req.RawState.UnmarshalWithOpts(s.typ, tfprotov6.UnmarshalOpts{ValueFromJSONOpts: tftypes.ValueFromJSONOpts{IgnoreUndefinedAttributes: true}})
+	if err != nil {
+		return nil, err
+	}
+	dv, err := tfprotov6.NewDynamicValue(s.typ, v)
+	return &tfprotov6.UpgradeResourceStateResponse{UpgradedState: &dv}, err
+}
+
+func (s *protocolServer) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
+	if req.TypeName != protocolType {
+		return s.ProviderServer.ReadResource(ctx, req)
+	}
+	return &tfprotov6.ReadResourceResponse{NewState: req.CurrentState, Private: req.Private}, nil
+}
+
+// PlanResourceChange plans the computed values unknown on create; otherwise the proposed state
+// (the prior state's computed values with the configuration) is the plan.
+func (s *protocolServer) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
+	if req.TypeName != protocolType {
+		return s.ProviderServer.PlanResourceChange(ctx, req)
+	}
+	resp := &tfprotov6.PlanResourceChangeResponse{PlannedState: req.ProposedNewState, PlannedPrivate: req.PriorPrivate}
+	prior, err := req.PriorState.Unmarshal(s.typ)
+	if err != nil || !prior.IsNull() {
+		return resp, err
+	}
+	planned, err := s.fill(req.ProposedNewState, tftypes.UnknownValue)
+	resp.PlannedState = planned
+	return resp, err
+}
+
+func (s *protocolServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {
+	if req.TypeName != protocolType {
+		return s.ProviderServer.ApplyResourceChange(ctx, req)
+	}
+	resp := &tfprotov6.ApplyResourceChangeResponse{NewState: req.PlannedState, Private: req.PlannedPrivate}
+	var err error
+	if planned, uerr := req.PlannedState.Unmarshal(s.typ); uerr != nil || planned.IsNull() || planned.IsFullyKnown() {
+		return resp, uerr // destroyed, or nothing left to set
+	}
+	resp.NewState, err = s.fill(req.PlannedState, nil)
+	return resp, err
+}
+
+// fill sets the computed attributes that are null or unknown in v to value, or, with a nil value,
+// to what a create returns.
+func (s *protocolServer) fill(v *tfprotov6.DynamicValue, value any) (*tfprotov6.DynamicValue, error) {
+	val, err := v.Unmarshal(s.typ)
+	if err != nil {
+		return nil, err
+	}
+	attrs := map[string]tftypes.Value{}
+	if err := val.As(&attrs); err != nil {
+		return nil, err
+	}
+	created := map[string]string{
+		"id":                     fmt.Sprintf("noop-%d", ids.Add(1)),
+		"app_role_id":            "00000000-0000-0000-0000-000000000001",
+		"principal_type":         "User",
+		"principal_display_name": "noop",
+	}
+	for name, created := range created {
+		if attrs[name].IsNull() || !attrs[name].IsKnown() {
+			if value == nil {
+				attrs[name] = tftypes.NewValue(tftypes.String, created)
+			} else {
+				attrs[name] = tftypes.NewValue(tftypes.String, value)
+			}
+		}
+	}
+	dv, err := tfprotov6.NewDynamicValue(s.typ, tftypes.NewValue(s.typ, attrs))
+	return &dv, err
+}

@@ -1,0 +1,218 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/pluginserver"
+	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
+)
+
+// fastPathShadow is the provider's server without fast paths, which also asks the fast path each
+// call it could answer and compares: where the fast path answers, its answer must be the framework's.
+type fastPathShadow struct {
+	tfprotov6.ProviderServer
+	fast *assignmentFastPath
+	rec  *shadowRecord
+}
+
+type shadowRecord struct {
+	mu                 sync.Mutex
+	answered, declined map[string]int
+	mismatches         []string
+}
+
+func (r *shadowRecord) note(call string, answered bool, mismatch string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if answered {
+		r.answered[call]++
+	} else {
+		r.declined[call]++
+	}
+	if mismatch != "" {
+		r.mismatches = append(r.mismatches, call+": "+mismatch)
+	}
+}
+
+func protoDiags(ds []*tfprotov6.Diagnostic) string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, fmt.Sprintf("%s: %s", d.Severity, d.Summary))
+	}
+	return "[" + strings.Join(out, "; ") + "]"
+}
+
+// sameValue: two encoded values of the resource's type are equal (nil only as nil).
+func (s *fastPathShadow) sameValue(a, b *tfprotov6.DynamicValue) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	va, err1 := a.Unmarshal(s.fast.typ)
+	vb, err2 := b.Unmarshal(s.fast.typ)
+	return err1 == nil && err2 == nil && va.Equal(vb)
+}
+
+func (s *fastPathShadow) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {
+	resp, err := s.ProviderServer.ValidateResourceConfig(ctx, req)
+	if req.TypeName == "entranetskope_app_assignment" {
+		fast, mismatch := s.fast.ValidateResourceConfig(ctx, req), ""
+		if fast != nil && (err != nil || len(resp.Diagnostics) > 0) {
+			mismatch = "answered, where the framework says " + protoDiags(resp.Diagnostics)
+		}
+		s.rec.note("validate", fast != nil, mismatch)
+	}
+	return resp, err
+}
+
+func (s *fastPathShadow) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
+	if req.TypeName != "entranetskope_app_assignment" {
+		return s.ProviderServer.ReadResource(ctx, req)
+	}
+	fast := s.fast.ReadResource(ctx, req)
+	resp, err := s.ProviderServer.ReadResource(ctx, req)
+	mismatch := ""
+	if fast != nil && (err != nil || len(resp.Diagnostics) > 0 || !s.sameValue(fast.NewState, resp.NewState) || !bytes.Equal(fast.Private, resp.Private)) {
+		mismatch = "answered the state as it was, where the framework's answer differs; its diagnostics: " + protoDiags(resp.Diagnostics)
+	}
+	s.rec.note("read", fast != nil, mismatch)
+	return resp, err
+}
+
+func (s *fastPathShadow) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
+	if req.TypeName != "entranetskope_app_assignment" {
+		return s.ProviderServer.PlanResourceChange(ctx, req)
+	}
+	fast := s.fast.PlanResourceChange(ctx, req)
+	resp, err := s.ProviderServer.PlanResourceChange(ctx, req)
+	mismatch := ""
+	if fast != nil && (err != nil || len(resp.Diagnostics) > 0 || len(resp.RequiresReplace) > 0 ||
+		!s.sameValue(fast.PlannedState, resp.PlannedState) || !bytes.Equal(fast.PlannedPrivate, resp.PlannedPrivate)) {
+		mismatch = fmt.Sprintf("planned the state, where the framework plans otherwise (replace %v); its diagnostics: %s", resp.RequiresReplace, protoDiags(resp.Diagnostics))
+	}
+	s.rec.note("plan", fast != nil, mismatch)
+	return resp, err
+}
+
+// Through terraform, every call the fast path could answer is answered by both it and the
+// framework: users and a group, ids in upper case, a role written and the default one, an
+// assignment removed in the portal, and a role changed. Wherever the fast path answers, it answers
+// as the framework does; it answers the no-change calls, and leaves the rest to the framework.
+func TestAppAssignmentResource_fastPathAnswersAsTheFramework(t *testing.T) {
+	s, app, admin, user1 := asgStart(t)
+	user2, user3 := admin.userID(sandbox.SeedUserUPN(2)), admin.userID(sandbox.SeedUserUPN(3))
+	group := admin.groupID(sandbox.SeedGroupWithNested)
+	other := app.roles["msiam_access"]
+	rec := &shadowRecord{answered: map[string]int{}, declined: map[string]int{}}
+	o := Options{Transport: s.HTTPClient().Transport}
+	factories := map[string]func() (tfprotov6.ProviderServer, error){
+		"entranetskope": func() (tfprotov6.ProviderServer, error) {
+			p := NewWithOptions("test", o)().(*entranetskopeProvider)
+			return &fastPathShadow{ProviderServer: pluginserver.New(p, nil)(), fast: &assignmentFastPath{p: p}, rec: rec}, nil
+		},
+	}
+	config := func(user3Role string) string {
+		role := "null"
+		if user3Role != "" {
+			role = fmt.Sprintf("%q", user3Role)
+		}
+		cfg := testProviderConfig(s)
+		for _, p := range []struct{ name, id, role string }{{"user1", user1, "null"}, {"user2", strings.ToUpper(user2), "null"}, {"user3", user3, role}, {"group", group, "null"}} {
+			cfg += fmt.Sprintf(`
+resource "entranetskope_app_assignment" %q {
+  service_principal_id = %q
+  principal_id         = %q
+  app_role_id          = %s
+}
+`, p.name, strings.ToUpper(app.spID), p.id, p.role)
+		}
+		return cfg
+	}
+	var removed string
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		CheckDestroy:             asgNoAssignments(t, s, app.spID),
+		Steps: []resource.TestStep{
+			{
+				// Refused by a validator: the framework says so.
+				Config:      config(graph.DefaultAccessRoleID),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`Default Access cannot be assigned`),
+			},
+			{Config: config(strings.ToUpper(other))},
+			{
+				Config:           config(strings.ToUpper(other)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check: func(st *terraform.State) error {
+					removed = st.RootModule().Resources["entranetskope_app_assignment.user1"].Primary.ID
+					return nil
+				},
+			},
+			{
+				// Removed in the portal: the refresh finds it gone, and the plan puts it back.
+				PreConfig: func() {
+					admin.must(http.MethodDelete, "/servicePrincipals/"+app.spID+"/appRoleAssignedTo/"+removed, nil)
+				},
+				Config: config(strings.ToUpper(other)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("entranetskope_app_assignment.user1", plancheck.ResourceActionCreate),
+					plancheck.ExpectResourceAction("entranetskope_app_assignment.user2", plancheck.ResourceActionNoop),
+				}},
+			},
+			{
+				// Renamed in the directory: the refresh takes the new name.
+				PreConfig: func() {
+					admin.must(http.MethodPatch, "/users/"+user2, map[string]any{"displayName": "Renamed Two"})
+				},
+				Config:           config(strings.ToUpper(other)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("entranetskope_app_assignment.user2",
+					tfjsonpath.New("principal_display_name"), knownvalue.StringExact("Renamed Two"))},
+			},
+			{
+				// The written role dropped: the default role replaces the assignment.
+				Config: config(""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("entranetskope_app_assignment.user3", plancheck.ResourceActionDestroyBeforeCreate),
+					plancheck.ExpectResourceAction("entranetskope_app_assignment.user2", plancheck.ResourceActionNoop),
+				}},
+			},
+			{
+				Config:           config(""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	t.Logf("fast path answered %v, left to the framework %v", rec.answered, rec.declined)
+	for _, m := range rec.mismatches {
+		t.Error(m)
+	}
+	// The no-change calls are answered (each step's refresh and plan of the three users), and the
+	// rest left: the group's plans (nested-group warnings), creates, the assignment found gone, the
+	// role dropped.
+	for _, call := range []string{"validate", "read", "plan"} {
+		if rec.answered[call] < 6 {
+			t.Errorf("%s: the fast path answered %d calls, want at least 6", call, rec.answered[call])
+		}
+	}
+	if rec.declined["plan"] < 8 || rec.declined["read"] < 2 || rec.declined["validate"] < 1 {
+		t.Errorf("left to the framework: %v; want the group's plans, the creates and the replacement (at least 8), the assignment found gone and the one renamed, and the role refused", rec.declined)
+	}
+}
