@@ -136,7 +136,7 @@ func Measure(ctx context.Context, cfg Config) ([]Run, error) {
 		bin := filepath.Join(cfg.noopDir, "terraform-provider-entranetskope")
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "github.com/entranetskope/terraform-provider-entranetskope/internal/bench/noopprovider")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("building the no-op provider: %v\n%s", err, out)
+			return nil, fmt.Errorf("building the no-op provider: %w\n%s", err, out)
 		}
 	}
 	repeat := max(cfg.Repeat, 1)

@@ -21,7 +21,7 @@ func TestBench_RequestCounts(t *testing.T) {
 	const n = 60
 	runs, err := Measure(context.Background(), Config{
 		Terraform: terraform, ProviderDir: providerDir, WorkDir: t.TempDir(),
-		Sizes: []int{n}, Forms: []Form{FormMap, FormEach, FloorEach, PluginEach}, Out: testWriter{t},
+		Sizes: []int{n}, Forms: []Form{FormMap, FormEach, FloorEach, PluginEach, ProtocolEach}, Out: testWriter{t},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -531,7 +531,7 @@ const (
 	coalescePatientWait = 3 * time.Second
 	// coalescePatientQuiet is the least quiet that ends a patient wait: Terraform pauses between
 	// instances now and then (recording state, collecting garbage) without being done.
-	coalescePatientQuiet = 250 * time.Millisecond
+	coalescePatientQuiet = 50 * time.Millisecond
 	coalesceQuietGaps    = 4
 )
 
