@@ -16,13 +16,8 @@ import (
 	"log"
 	"sync/atomic"
 
-	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -44,51 +39,38 @@ func main() {
 type withNoop struct{ provider.Provider }
 
 func (p withNoop) Resources(ctx context.Context) []func() resource.Resource {
-	return append(p.Provider.Resources(ctx), func() resource.Resource { return &assignment{} })
+	resources := p.Provider.Resources(ctx)
+	for _, r := range resources {
+		var md resource.MetadataResponse
+		r().Metadata(ctx, resource.MetadataRequest{ProviderTypeName: "entranetskope"}, &md)
+		if md.TypeName == "entranetskope_app_assignment" {
+			return append(resources, func() resource.Resource { return &assignment{real: r()} })
+		}
+	}
+	panic("the provider has no entranetskope_app_assignment")
 }
 
-type assignment struct{}
+// assignment is a resource with entranetskope_app_assignment's schema (validators and plan
+// modifiers included) that does nothing.
+type assignment struct{ real resource.Resource }
 
 var ids atomic.Int64
-
-type model struct {
-	ID                   types.String   `tfsdk:"id"`
-	ServicePrincipalID   types.String   `tfsdk:"service_principal_id"`
-	PrincipalID          types.String   `tfsdk:"principal_id"`
-	AppRoleID            types.String   `tfsdk:"app_role_id"`
-	PrincipalType        types.String   `tfsdk:"principal_type"`
-	PrincipalDisplayName types.String   `tfsdk:"principal_display_name"`
-	Timeouts             timeouts.Value `tfsdk:"timeouts"`
-}
 
 func (a *assignment) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_noop_assignment"
 }
 
-func (a *assignment) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
-	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
-	resp.Schema = schema.Schema{Attributes: map[string]schema.Attribute{
-		"id":                     schema.StringAttribute{Computed: true, PlanModifiers: keep},
-		"service_principal_id":   schema.StringAttribute{Required: true, PlanModifiers: replace},
-		"principal_id":           schema.StringAttribute{Required: true, PlanModifiers: replace},
-		"app_role_id":            schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: keep},
-		"principal_type":         schema.StringAttribute{Computed: true, PlanModifiers: keep},
-		"principal_display_name": schema.StringAttribute{Computed: true, PlanModifiers: keep},
-		"timeouts":               timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true}),
-	}}
+func (a *assignment) Schema(ctx context.Context, req resource.SchemaRequest, resp *resource.SchemaResponse) {
+	a.real.Schema(ctx, req, resp)
 }
 
 func (a *assignment) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var m model
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	m.ID = types.StringValue(fmt.Sprintf("noop-%d", ids.Add(1)))
-	if m.AppRoleID.IsUnknown() {
-		m.AppRoleID = types.StringValue("00000000-0000-0000-0000-000000000001")
+	state, err := fill(req.Plan.Raw, nil)
+	if err != nil {
+		resp.Diagnostics.AddError("fill", err.Error())
+		return
 	}
-	m.PrincipalType = types.StringValue("User")
-	m.PrincipalDisplayName = types.StringValue(m.PrincipalID.ValueString())
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.State.Raw = state
 }
 
 // Read keeps the state as it is (the framework answers with the prior state).
@@ -166,7 +148,7 @@ func (s *protocolServer) PlanResourceChange(ctx context.Context, req *tfprotov6.
 	if err != nil || !prior.IsNull() {
 		return resp, err
 	}
-	planned, err := s.fill(req.ProposedNewState, tftypes.UnknownValue)
+	planned, err := s.fillValue(req.ProposedNewState, tftypes.UnknownValue)
 	resp.PlannedState = planned
 	return resp, err
 }
@@ -180,20 +162,29 @@ func (s *protocolServer) ApplyResourceChange(ctx context.Context, req *tfprotov6
 	if planned, uerr := req.PlannedState.Unmarshal(s.typ); uerr != nil || planned.IsNull() || planned.IsFullyKnown() {
 		return resp, uerr // destroyed, or nothing left to set
 	}
-	resp.NewState, err = s.fill(req.PlannedState, nil)
+	resp.NewState, err = s.fillValue(req.PlannedState, nil)
 	return resp, err
 }
 
-// fill sets the computed attributes that are null or unknown in v to value, or, with a nil value,
-// to what a create returns.
-func (s *protocolServer) fill(v *tfprotov6.DynamicValue, value any) (*tfprotov6.DynamicValue, error) {
+// fillValue is fill on an encoded value.
+func (s *protocolServer) fillValue(v *tfprotov6.DynamicValue, value any) (*tfprotov6.DynamicValue, error) {
 	val, err := v.Unmarshal(s.typ)
 	if err != nil {
 		return nil, err
 	}
+	if val, err = fill(val, value); err != nil {
+		return nil, err
+	}
+	dv, err := tfprotov6.NewDynamicValue(s.typ, val)
+	return &dv, err
+}
+
+// fill sets the computed attributes that are null or unknown in val to value, or, with a nil value,
+// to what a create returns.
+func fill(val tftypes.Value, value any) (tftypes.Value, error) {
 	attrs := map[string]tftypes.Value{}
 	if err := val.As(&attrs); err != nil {
-		return nil, err
+		return val, err
 	}
 	created := map[string]string{
 		"id":                     fmt.Sprintf("noop-%d", ids.Add(1)),
@@ -210,6 +201,5 @@ func (s *protocolServer) fill(v *tfprotov6.DynamicValue, value any) (*tfprotov6.
 			}
 		}
 	}
-	dv, err := tfprotov6.NewDynamicValue(s.typ, tftypes.NewValue(s.typ, attrs))
-	return &dv, err
+	return tftypes.NewValue(val.Type(), attrs), nil
 }
