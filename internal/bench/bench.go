@@ -620,9 +620,15 @@ func Table(rep Report) string {
 	var b strings.Builder
 	b.WriteString("| N | form | first apply | no-change plan | plan after 1% removed | destroy | provider peak RSS |\n")
 	b.WriteString("|---:|---|---|---|---|---|---:|\n")
-	repeats := 0
+	repeated := map[int]int{} // N -> turns, where more than one
+	var sizes []int
 	for _, r := range rep.Runs {
-		repeats = max(repeats, r.Repeats)
+		if r.Repeats > 1 {
+			if _, seen := repeated[r.N]; !seen {
+				sizes = append(sizes, r.N)
+			}
+			repeated[r.N] = max(repeated[r.N], r.Repeats)
+		}
 		isFloor := r.Form == FloorEach || r.Form == FloorMap
 		floor, hasFloor := floorOf(rep.Runs, r)
 		hasFloor = hasFloor && !isFloor
@@ -662,8 +668,12 @@ func Table(rep Report) string {
 		}
 		b.WriteString("\n")
 	}
-	if repeats > 1 {
-		fmt.Fprintf(&b, "\nEach wall time is the median of %d turns, the forms taking turns.\n", repeats)
+	if len(sizes) > 0 {
+		var parts []string
+		for _, n := range sizes {
+			parts = append(parts, fmt.Sprintf("N = %d: %d turns", n, repeated[n]))
+		}
+		fmt.Fprintf(&b, "\nWall times are medians of turns, the forms taking turns (%s); other sizes, one turn.\n", strings.Join(parts, ", "))
 	}
 	if rep.BinaryBytes > 0 {
 		fmt.Fprintf(&b, "\nProvider binary: %.1f MB as `make build` builds it and as released (`-trimpath -s -w`)", float64(rep.BinaryBytes)/1e6)

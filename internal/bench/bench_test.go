@@ -109,6 +109,23 @@ func TestMedian(t *testing.T) {
 	}
 }
 
+// The table says which sizes' wall times are medians, and of how many turns.
+func TestTable_medians(t *testing.T) {
+	phase := []Phase{{Name: PhaseApply, Wall: time.Second}}
+	rep := Report{Runs: []Run{
+		{N: 100, Form: FormEach, Repeats: 3, Phases: phase}, {N: 100, Form: FloorEach, Repeats: 3, Phases: phase},
+		{N: 5000, Form: FormEach, Phases: phase}, {N: 5000, Form: FloorEach, Phases: phase},
+	}}
+	want := "Wall times are medians of turns, the forms taking turns (N = 100: 3 turns); other sizes, one turn."
+	if got := Table(rep); !strings.Contains(got, want) {
+		t.Errorf("table:\n%s\nwant the line %q", got, want)
+	}
+	rep.Runs = rep.Runs[2:]
+	if got := Table(rep); strings.Contains(got, "medians") {
+		t.Errorf("one turn everywhere, yet:\n%s", got)
+	}
+}
+
 // Merged runs keep each size's rows from one run, sizes in order.
 func TestMerge(t *testing.T) {
 	run := func(n int, f Form, errText string) Run { return Run{N: n, Form: f, Error: errText} }

@@ -72,7 +72,9 @@ func (f *assignmentFastPath) init(ctx context.Context) {
 			switch s := a.(type) {
 			case schema.StringAttribute:
 				fa.isString, fa.validators = true, s.Validators
-				f.validateOK = f.validateOK && !s.Sensitive && s.DeprecationMessage == ""
+				// The framework also warns of a deprecated attribute set, and refuses a write-only one
+				// where Terraform does not support them: not answered here.
+				f.validateOK = f.validateOK && s.DeprecationMessage == "" && !s.WriteOnly
 			case schema.SingleNestedAttribute:
 				// timeouts: answered here only when not set.
 			default:
@@ -102,11 +104,14 @@ func (f *assignmentFastPath) ValidateResourceConfig(ctx context.Context, req *tf
 	if !f.validateOK {
 		return nil
 	}
-	config := f.decode(req.Config)
-	if config == nil || len(config) != len(f.attrs) {
+	if req.Config == nil {
 		return nil
 	}
-	raw, _ := req.Config.Unmarshal(f.typ)
+	raw, err := req.Config.Unmarshal(f.typ)
+	config := rawAttributes(raw)
+	if err != nil || config == nil || len(config) != len(f.attrs) {
+		return nil
+	}
 	for name, v := range config {
 		a, ok := f.attrs[name]
 		switch {
