@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -49,9 +50,12 @@ const (
 // usesGraph: the form's assignments are Graph's (not a floor's).
 func (f Form) usesGraph() bool { return f == FormMap || f == FormEach }
 
+// noop: the form's assignments are the no-op provider's (internal/bench/noopprovider).
+func (f Form) noop() bool { return f == PluginEach || f == ProtocolEach }
+
 // FloorOf is the terraform_data form of the same shape as f.
 func FloorOf(f Form) Form {
-	if f == FormEach || f == PluginEach || f == ProtocolEach {
+	if f == FormEach || f.noop() {
 		return FloorEach
 	}
 	return FloorMap
@@ -131,7 +135,7 @@ func Measure(ctx context.Context, cfg Config) ([]Run, error) {
 		}
 		*p = abs
 	}
-	if slices.Contains(cfg.Forms, PluginEach) || slices.Contains(cfg.Forms, ProtocolEach) {
+	if slices.ContainsFunc(cfg.Forms, Form.noop) {
 		cfg.noopDir = filepath.Join(cfg.WorkDir, "noop")
 		bin := filepath.Join(cfg.noopDir, "terraform-provider-entranetskope")
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "github.com/entranetskope/terraform-provider-entranetskope/internal/bench/noopprovider")
@@ -322,7 +326,7 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form, turn int) (Ru
 		return run, err
 	}
 	providerDir := cfg.ProviderDir
-	if form == PluginEach || form == ProtocolEach {
+	if form.noop() {
 		providerDir = cfg.noopDir
 	}
 	w, err := newWorkspace(cfg, providerDir, s, dir, label, logf)
@@ -621,12 +625,8 @@ func Table(rep Report) string {
 	b.WriteString("| N | form | first apply | no-change plan | plan after 1% removed | destroy | provider peak RSS |\n")
 	b.WriteString("|---:|---|---|---|---|---|---:|\n")
 	repeated := map[int]int{} // N -> turns, where more than one
-	var sizes []int
 	for _, r := range rep.Runs {
 		if r.Repeats > 1 {
-			if _, seen := repeated[r.N]; !seen {
-				sizes = append(sizes, r.N)
-			}
 			repeated[r.N] = max(repeated[r.N], r.Repeats)
 		}
 		isFloor := r.Form == FloorEach || r.Form == FloorMap
@@ -668,9 +668,9 @@ func Table(rep Report) string {
 		}
 		b.WriteString("\n")
 	}
-	if len(sizes) > 0 {
+	if len(repeated) > 0 {
 		var parts []string
-		for _, n := range sizes {
+		for _, n := range slices.Sorted(maps.Keys(repeated)) {
 			parts = append(parts, fmt.Sprintf("N = %d: %d turns", n, repeated[n]))
 		}
 		fmt.Fprintf(&b, "\nWall times are medians of turns, the forms taking turns (%s); other sizes, one turn.\n", strings.Join(parts, ", "))

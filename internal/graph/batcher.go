@@ -18,9 +18,10 @@ import (
 // learns it as the most writes it has seen in flight together. A lone change (one in flight) goes
 // out at once, in one request (unless nothing told the batcher yet how many run side by side: the
 // first writes of a destroy wait batcherIdle for company); during a large apply, the instances
-// Terraform runs side by side wait for each other and share a request. When fewer arrive than were seen together (the tail of a
-// run, or instances busy in Terraform's own work), the queue goes out once the run has been quiet
-// for a while, and never later than batcherMaxWait after the first write waiting.
+// Terraform runs side by side wait for each other and share a request. When fewer arrive than were
+// seen together (the tail of a run, or instances busy in Terraform's own work), the queue goes out
+// once the run has been quiet for a while, and never later than batcherMaxWait after the first
+// write waiting.
 //
 // Terraform re-plans each instance in the apply right before applying it, so the provider hears of
 // a create moments before it is asked to make it: Expect announces it. Announced writes count as in

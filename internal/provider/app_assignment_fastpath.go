@@ -101,15 +101,12 @@ func (f *assignmentFastPath) decode(v *tfprotov6.DynamicValue) map[string]tftype
 // ids set, no computed attribute set, timeouts not set, and every validator silent.
 func (f *assignmentFastPath) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) *tfprotov6.ValidateResourceConfigResponse {
 	f.init(ctx)
-	if !f.validateOK {
-		return nil
-	}
-	if req.Config == nil {
+	if !f.validateOK || req.Config == nil {
 		return nil
 	}
 	raw, err := req.Config.Unmarshal(f.typ)
 	config := rawAttributes(raw)
-	if err != nil || config == nil || len(config) != len(f.attrs) {
+	if err != nil || config == nil {
 		return nil
 	}
 	for name, v := range config {
@@ -122,16 +119,16 @@ func (f *assignmentFastPath) ValidateResourceConfig(ctx context.Context, req *tf
 		case !a.isString || len(a.validators) == 0:
 			continue
 		}
-		value := types.StringUnknown()
-		if v.IsKnown() {
-			s, ok := rawString(config, name)
-			if !ok {
-				return nil
-			}
+		var value types.String
+		switch s, ok := rawString(config, name); {
+		case !v.IsKnown():
+			value = types.StringUnknown()
+		case v.IsNull():
+			value = types.StringNull()
+		case ok:
 			value = types.StringValue(s)
-			if v.IsNull() {
-				value = types.StringNull()
-			}
+		default:
+			return nil
 		}
 		vreq := validator.StringRequest{Path: path.Root(name), PathExpression: path.MatchRoot(name), ConfigValue: value,
 			Config: tfsdk.Config{Schema: f.schema, Raw: raw}}

@@ -529,8 +529,10 @@ const (
 	coalesceIdle        = 50 * time.Millisecond
 	coalesceMaxWait     = 500 * time.Millisecond
 	coalescePatientWait = 3 * time.Second
-	// coalescePatientQuiet is the least quiet that ends a patient wait: Terraform pauses between
-	// instances now and then (recording state, collecting garbage) without being done.
+	// coalescePatientQuiet is the least quiet that ends a patient wait. Terraform pauses between
+	// instances now and then (recording state, collecting garbage) without being done, and a pause
+	// longer than this costs one more request; at 250 ms, the wait was most of the time a plan of
+	// 100 took over the floor when one assignment was found gone (1.93x against 1.06x at 50 ms).
 	coalescePatientQuiet = 50 * time.Millisecond
 	coalesceQuietGaps    = 4
 )
@@ -614,8 +616,8 @@ func (c *coalescer[V]) busy() {
 }
 
 // patientWaitLocked is how much longer patient callers wait: until the run has been quiet (no
-// new key, no call to busy) for coalesceQuietGaps of its usual gaps, at least coalescePatientQuiet, and no
-// later than coalescePatientWait after the first key queued.
+// new key, no call to busy) for coalesceQuietGaps of its usual gaps, at least
+// coalescePatientQuiet, and no later than coalescePatientWait after the first key queued.
 func (c *coalescer[V]) patientWaitLocked(now time.Time) time.Duration {
 	last, gap := c.lastAt, c.gap
 	if c.busyAt.After(last) {
