@@ -18,33 +18,26 @@ import (
 // learns it as the most writes it has seen in flight together. A lone change (one in flight) goes
 // out at once, in one request (unless nothing told the batcher yet how many run side by side: the
 // first writes of a destroy wait batcherIdle for company); during a large apply, the instances
-// Terraform runs side by side wait for each other and share a request. When fewer arrive than were
-// seen together (the tail of a run, or instances busy in Terraform's own work), the queue goes out
-// once the run has been quiet for a while, and never later than batcherMaxWait after the first
-// write waiting.
+// Terraform runs side by side wait for each other and share a request.
 //
 // Terraform re-plans each instance in the apply right before applying it, so the provider hears of
 // a create moments before it is asked to make it: Expect announces it. Announced writes count as in
 // flight (a batch is sized for them), and while any is still on its way a batch waits for them
-// (within batcherMaxWait) instead of going out on a quiet period: a batch fills from every instance
-// Terraform runs side by side, not only from those that reached Create first.
-// Likewise, each caller a finished batch releases counts as on its way for a while: Terraform gives
-// its slot to the next instance, which arrives once Terraform has recorded the state. How long is
-// learnt from the run: a few times the longest recent wait for a freed slot's next write, so the
-// last batch of a run waits a fraction of a second for writes that will not come, not seconds.
+// (within batcherMaxWait): a batch fills from every instance Terraform runs side by side, not only
+// from those that reached Create first.
 //
-// The quiet period follows the run's pace: Terraform hands instances out one at a time, tens of
-// milliseconds apart in a run of thousands (its own work per instance), so a fixed short pause
-// would send batches of two or three. The batcher waits for batcherQuietGaps times the usual gap
-// between writes (at least batcherIdle): a batch fills while the instances keep coming, and goes as
-// soon as they stop.
+// Otherwise a batch waits while the run shows signs of life (a write, an announcement, a batch
+// back, whose callers' slots Terraform hands to the next instances) and goes once it has been quiet
+// for batcherQuietGaps times the usual gap between writes (at least batcherIdle), and never later
+// than batcherMaxWait after its first write. The quiet follows the run's pace: Terraform hands
+// instances out one at a time, tens of milliseconds apart in a run of thousands (its own work per
+// instance), so a fixed short pause would send batches of two or three; and the last writes of a
+// run go once no more come, instead of waiting out slots no instance will take.
 type Batcher struct {
 	c    *Client
 	idle time.Duration
 	max  time.Duration
-	// minRefill is the least time a freed slot counts as bringing another write (refillTTL).
-	minRefill time.Duration
-	sem       chan struct{} // batches in flight at once
+	sem  chan struct{} // batches in flight at once
 
 	mu       sync.Mutex
 	queue    []*batcherItem
@@ -52,15 +45,7 @@ type Batcher struct {
 	firstAt  time.Time
 	inFlight int         // callers inside do
 	expected []time.Time // writes announced by Expect and not arrived yet, oldest first
-	// refill holds one entry per caller a finished batch released, until a new write (or its
-	// announcement) takes its place: Terraform gives a freed slot to the next instance, which is
-	// on its way while Terraform records the last one's state.
-	refill []time.Time
-	// refillLag is how long a freed slot takes to bring its next write (announced or arriving),
-	// as seen in this run: rising at once with a slower one, falling slowly. A slot not refilled
-	// within refillTTL is taken to be the end of the run (or of this resource's part of it).
-	refillLag time.Duration
-	peak      int // the most writes seen in flight at once (inside do or announced)
+	peak     int         // the most writes seen in flight at once (inside do or announced)
 	// known says peak means something: a batch went out, or a write was announced. Until then
 	// (the first writes of a run that announces none: deletes), the first batch goes once the
 	// writes stop arriving for a quiet period: Terraform starts -parallelism instances at once, and
@@ -68,6 +53,8 @@ type Batcher struct {
 	known  bool
 	lastAt time.Time
 	gap    time.Duration // moving average of the time between writes
+	// activeAt is the run's last sign of life: a write, an announcement, a batch back.
+	activeAt time.Time
 }
 
 type batcherItem struct {
@@ -83,10 +70,9 @@ type batcherItem struct {
 const (
 	batcherIdle      = 50 * time.Millisecond
 	batcherQuietGaps = 10
-	// batcherMaxWait bounds how long a write waits for company, and how long an announced or
-	// refilling write is counted on: Terraform's own work between instances (recording the state of
-	// a growing run) spaces them ~90 ms apart at 1,000 on a loaded machine, so filling a batch of 20
-	// takes ~2 s.
+	// batcherMaxWait bounds how long a write waits for company, and how long an announced write is
+	// counted on: Terraform's own work between instances (recording the state of a growing run)
+	// spaces them ~90 ms apart at 1,000 on a loaded machine, so filling a batch of 20 takes ~2 s.
 	batcherMaxWait = 5 * time.Second
 	// batcherSentWait bounds how long a write already sent is waited for after its caller's context
 	// ended (an interrupted apply): its answer says whether the assignment exists, which Terraform
@@ -96,7 +82,7 @@ const (
 
 // NewBatcher returns the run's batcher for c.
 func (c *Client) NewBatcher() *Batcher {
-	return &Batcher{c: c, idle: batcherIdle, max: batcherMaxWait, minRefill: batcherMinRefillTTL, sem: make(chan struct{}, BatchParallelism)}
+	return &Batcher{c: c, idle: batcherIdle, max: batcherMaxWait, sem: make(chan struct{}, BatchParallelism)}
 }
 
 // Expect announces a write that will arrive shortly (an instance planned in the apply, about to
@@ -106,64 +92,54 @@ func (b *Batcher) Expect() {
 	defer b.mu.Unlock()
 	now := time.Now()
 	b.pruneLocked(now)
-	b.takeRefillLocked(now)
 	b.expected = append(b.expected, now)
+	b.activeAt = now
 	b.known = true
 	b.peak = max(b.peak, b.inFlight+len(b.expected))
 }
 
-// Bounds of refillTTL.
-const (
-	batcherMinRefillTTL = 250 * time.Millisecond
-	batcherRefillLags   = 3
-)
-
-// refillTTL is how long a freed slot counts as bringing another write.
-func (b *Batcher) refillTTL() time.Duration {
-	return min(b.max, max(b.minRefill, batcherRefillLags*b.refillLag))
-}
-
-// takeRefillLocked lets a write that arrived (or was announced) take a freed slot's place, and
-// learns from how long that slot waited.
-func (b *Batcher) takeRefillLocked(now time.Time) {
-	if len(b.refill) == 0 {
-		return
-	}
-	lag := now.Sub(b.refill[0])
-	b.refill = b.refill[1:]
-	if lag > b.refillLag {
-		b.refillLag = lag
-	} else {
-		b.refillLag = (7*b.refillLag + lag) / 8
-	}
-}
-
-// pruneLocked drops announcements older than the longest wait, and freed slots no write came for.
+// pruneLocked drops announcements no write followed within batcherMaxWait (the apply stopped).
 func (b *Batcher) pruneLocked(now time.Time) {
-	for _, q := range []struct {
-		times *[]time.Time
-		ttl   time.Duration
-	}{{&b.expected, b.max}, {&b.refill, b.refillTTL()}} {
-		i := 0
-		for i < len(*q.times) && now.Sub((*q.times)[i]) >= q.ttl {
-			i++
-		}
-		*q.times = (*q.times)[i:]
+	i := 0
+	for i < len(b.expected) && now.Sub(b.expected[i]) >= b.max {
+		i++
 	}
+	b.expected = b.expected[i:]
 }
 
-// pendingUntilLocked is when the last hope of a write on its way (announced, or refilling a
-// slot) runs out; ok is false when none is on its way.
-func (b *Batcher) pendingUntilLocked() (until time.Time, ok bool) {
+// waitLocked is how much longer the queue waits for company; 0 sends it. Never longer than
+// batcherMaxWait after the first write waiting; while announced writes are on their way, until they
+// arrive (or their announcement expires); otherwise until the run has been quiet (no write, no
+// announcement, no batch back) for batcherQuietGaps of its usual gaps between writes, at least idle.
+func (b *Batcher) waitLocked(now time.Time) time.Duration {
+	b.pruneLocked(now)
+	wait := b.max - now.Sub(b.firstAt)
 	if len(b.expected) > 0 {
-		until = b.expected[0].Add(b.max)
+		return max(0, min(wait, b.expected[0].Add(b.max).Sub(now)))
 	}
-	if len(b.refill) > 0 {
-		if r := b.refill[0].Add(b.refillTTL()); until.IsZero() || r.Before(until) {
-			until = r
+	return max(0, min(wait, max(b.idle, batcherQuietGaps*b.gap)-now.Sub(b.activeAt)))
+}
+
+// armLocked sets the timer that sends the queue once waitLocked says so, looking again when it
+// fires: the run may have shown more activity in the meantime.
+func (b *Batcher) armLocked(now time.Time) {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	var fire func()
+	fire = func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if len(b.queue) == 0 {
+			return
 		}
+		if w := b.waitLocked(time.Now()); w > 0 {
+			b.timer = time.AfterFunc(w, fire)
+			return
+		}
+		b.flushLocked()
 	}
-	return until, !until.IsZero()
+	b.timer = time.AfterFunc(b.waitLocked(now), fire)
 }
 
 // CreateAssignment assigns one principal to one role of the app through the shared batches,
@@ -228,7 +204,7 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 			b.gap = (3*b.gap + g) / 4
 		}
 	}
-	b.lastAt = it.enqueuedAt
+	b.lastAt, b.activeAt = it.enqueuedAt, it.enqueuedAt
 	b.queue = append(b.queue, it)
 	if len(b.queue) == 1 {
 		b.firstAt = it.enqueuedAt
@@ -236,8 +212,6 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 	b.pruneLocked(it.enqueuedAt)
 	if len(b.expected) > 0 {
 		b.expected = b.expected[1:] // this write was announced (or one like it: they are alike)
-	} else {
-		b.takeRefillLocked(it.enqueuedAt)
 	}
 	b.inFlight++
 	b.peak = max(b.peak, b.inFlight+len(b.expected))
@@ -250,20 +224,7 @@ func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) Batch
 	case len(b.queue) >= BatchSize, b.known && len(b.queue) >= b.peak:
 		b.flushLocked()
 	default:
-		wait := min(max(b.idle, batcherQuietGaps*b.gap), b.max-time.Since(b.firstAt))
-		if until, ok := b.pendingUntilLocked(); ok {
-			// Writes on their way: wait for them rather than for a quiet period, no later than
-			// the first hope runs out (or the first write has waited batcherMaxWait).
-			wait = min(b.max-time.Since(b.firstAt), until.Sub(it.enqueuedAt))
-		}
-		if b.timer != nil {
-			b.timer.Stop()
-		}
-		b.timer = time.AfterFunc(max(wait, 0), func() {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			b.flushLocked()
-		})
+		b.armLocked(it.enqueuedAt)
 	}
 	b.mu.Unlock()
 
@@ -356,13 +317,10 @@ func (b *Batcher) send(items []*batcherItem) {
 		go func() {
 			defer wg.Done()
 			outcomes, err := b.c.runBatches(ctx, calls, op, perm)
-			// The callers go back to Terraform, which hands their slots to the next instances.
+			// The callers go back to Terraform, which hands their slots to the next instances: a
+			// sign of life, as writes are.
 			b.mu.Lock()
-			now := time.Now()
-			b.pruneLocked(now)
-			for range group {
-				b.refill = append(b.refill, now)
-			}
+			b.activeAt = time.Now()
 			b.mu.Unlock()
 			for i, it := range group {
 				o := BatchOutcome{Err: err}

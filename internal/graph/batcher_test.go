@@ -19,7 +19,6 @@ func TestBatcher_announcedWritesFillOneBatch(t *testing.T) {
 
 	b := c.NewBatcher()
 	b.max = time.Minute // what the announcements may wait: far beyond the pause below, however loaded the machine
-	b.minRefill = time.Minute
 	for range BatchSize {
 		b.Expect()
 	}
@@ -53,15 +52,17 @@ func TestBatcher_announcedWritesFillOneBatch(t *testing.T) {
 	}
 
 	// The writes that take the finished batch's places (Terraform hands the freed slots to the next
-	// instances, unannounced here: deletes are not re-planned) fill the next batch the same way.
+	// instances one at a time, unannounced here: deletes are not re-planned) fill the next batch
+	// while they keep coming, however long they take in all.
 	more := s.AddUsers(BatchSize)
 	s.ResetStats()
 	wg.Add(BatchSize)
+	pace := batcherIdle / 2
 	for i := range BatchSize {
-		if i == BatchSize/2 {
-			time.Sleep(20 * batcherIdle)
+		time.Sleep(pace)
+		if i == BatchSize-1 {
 			if n := s.Stats().Total; n != 0 {
-				t.Fatalf("%d requests sent while half the next writes were still on their way, want none", n)
+				t.Fatalf("%d requests sent after %s while the next writes kept coming, want none", n, time.Duration(BatchSize)*pace)
 			}
 		}
 		go func() {
@@ -91,9 +92,9 @@ func TestBatcher_announcedWritesFillOneBatch(t *testing.T) {
 	}
 }
 
-// The last writes of a run do not wait for the slots a finished batch freed as long as for writes
-// announced: a freed slot counts as bringing another write only for a few times the wait this
-// run's freed slots have shown (at least minRefill).
+// The last writes of a run do not wait out the slots a finished batch freed: the batch goes once
+// the run has been quiet, far sooner than the longest wait for company (an earlier rule counted
+// each freed slot as bringing another write, and held the tail that long).
 func TestBatcher_runTailGoesOnceFreedSlotsStayEmpty(t *testing.T) {
 	for _, unannounced := range []bool{false, true} {
 		t.Run(fmt.Sprintf("unannounced=%v", unannounced), func(t *testing.T) { testBatcherRunTail(t, unannounced) })
@@ -105,8 +106,7 @@ func testBatcherRunTail(t *testing.T, unannounced bool) {
 	const tail = 3
 	users := s.AddUsers(BatchSize + tail)
 	b := c.NewBatcher()
-	b.max = time.Minute // the old rule: freed slots held the tail this long
-	b.minRefill = 200 * time.Millisecond
+	b.max = time.Minute // the longest wait for company
 
 	// The first wave is announced as an apply announces creates. A destroy's deletes are not: the
 	// first wave still shares one batch, as the writes Terraform starts side by side arrive within

@@ -277,13 +277,33 @@ func (s *assignmentStore) appRoles(ctx context.Context, spID string) ([]graph.Ap
 // principal resolves a user or group by object id; found is false when the directory has no such
 // user or group.
 func (s *assignmentStore) principal(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
+	if o, ok := s.listed(id); ok {
+		return o, true, nil
+	}
 	return s.principals.get(ctx, strings.ToLower(id), false)
+}
+
+// listed finds a principal in the run's directory listing once it has been read. Such a lookup
+// does not join the coalescer: its answer is at hand, and waiting for the other instances in
+// flight would hold this one until the slowest of them reached its plan (Terraform hands them out
+// milliseconds apart), which in an apply keeps the creates from reaching the batcher as they come.
+func (s *assignmentStore) listed(id string) (graph.DirectoryObject, bool) {
+	s.dirMu.Lock()
+	ready := s.dirReady
+	s.dirMu.Unlock()
+	if ready == nil || !isClosed(ready) {
+		return graph.DirectoryObject{}, false
+	}
+	return s.dir.Lookup(strings.ToLower(id))
 }
 
 // principalPatiently is principal for a caller that can wait (up to coalescePatientWait) to share
 // the request with others: a refresh finding assignments gone checks their principals only for a
 // warning, and finds them seconds apart.
 func (s *assignmentStore) principalPatiently(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
+	if o, ok := s.listed(id); ok {
+		return o, true, nil
+	}
 	return s.principals.get(ctx, strings.ToLower(id), true)
 }
 

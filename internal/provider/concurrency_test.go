@@ -177,3 +177,47 @@ func TestAssignmentStoreConcurrent(t *testing.T) {
 		t.Errorf("%d Graph requests for %d concurrent instances: the store did not share them", n, len(users))
 	}
 }
+
+// Once the run's directory listing is read, a principal it holds is answered from it at once: the
+// lookup neither asks Graph nor joins the coalescer's queue, where it would wait for the other
+// instances in flight. A principal the listing lacks still goes through the coalescer.
+func TestAssignmentStore_listedPrincipalsSkipTheQueue(t *testing.T) {
+	s := newSandbox(t, sandbox.Options{ManualCycles: true})
+	users := s.AddUsers(directoryListAfter + 5)
+	c := s.MainClient()
+	client, err := graph.New(graph.Config{Method: graph.AuthClientSecret, TenantID: s.TenantID(), ClientID: c.AppID, ClientSecret: c.Secret,
+		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := newProviderData(client, Options{}).assignments
+	ctx := context.Background()
+	// More lookups than directoryListAfter: the run reads the listing.
+	if _, err := store.lookupPrincipals(ctx, users[:directoryListAfter+1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := store.listed(users[0]); !ok {
+		t.Fatal("the directory listing was not read after more than directoryListAfter lookups")
+	}
+	late := s.AddUsers(1)[0] // created after the listing was read
+	s.ResetStats()
+	for _, u := range users[directoryListAfter+1:] {
+		obj, found, err := store.principal(ctx, strings.ToUpper(u))
+		if err != nil || !found || obj.Type != "user" || !strings.EqualFold(obj.ID, u) {
+			t.Fatalf("principal %s: %+v found=%v err=%v", u, obj, found, err)
+		}
+		if _, queued := store.principals.entries[strings.ToLower(u)]; queued {
+			t.Errorf("principal %s went through the coalescer though the listing holds it", u)
+		}
+	}
+	if n := s.Stats().Total; n != 0 {
+		t.Errorf("%d Graph requests for principals the listing holds, want none", n)
+	}
+	obj, found, err := store.principal(ctx, late)
+	if err != nil || !found || !strings.EqualFold(obj.ID, late) {
+		t.Fatalf("principal created after the listing: %+v found=%v err=%v", obj, found, err)
+	}
+	if _, queued := store.principals.entries[strings.ToLower(late)]; !queued {
+		t.Error("a principal the listing lacks was not looked up through the coalescer")
+	}
+}
