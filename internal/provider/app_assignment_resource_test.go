@@ -864,3 +864,70 @@ func TestAppAssignmentResource_coalescedReadsPaged(t *testing.T) {
 		t.Errorf("after destroy the app holds %d assignments, want the 1,200 made outside Terraform", n)
 	}
 }
+
+// An enterprise app and its assignments in one configuration: the app's own read (its refresh, or
+// its create) gives the assignments the app's roles, so their plans do not read them again.
+func TestAppAssignmentResource_rolesFromTheAppsRead(t *testing.T) {
+	s := newSandbox(t)
+	users := s.AddUsers(4)
+	const spRoute = "GET /servicePrincipals/{id}"
+	config := func(n int) string {
+		ids, _ := json.Marshal(users[:n])
+		return testProviderConfig(s) + fmt.Sprintf(`
+locals {
+  ids = %s
+}
+
+resource "entranetskope_enterprise_app" "netskope" {
+  display_name = "Netskope User Authentication (roles)"
+}
+
+resource "entranetskope_app_assignment" "test" {
+  count                = length(local.ids)
+  service_principal_id = entranetskope_enterprise_app.netskope.service_principal_id
+  principal_id         = local.ids[count.index]
+}
+`, ids)
+	}
+	reads := func(want int64, what string) asgPlanCheck {
+		return func() error {
+			if n := s.Stats().Routes[spRoute]; n != want {
+				return fmt.Errorf("%s read the service principal %d times, want %d (the app's own refresh; stats %v)", what, n, want, s.Stats().Routes)
+			}
+			return nil
+		}
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		Steps: []resource.TestStep{
+			{
+				Config: config(3),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttrPair("entranetskope_app_assignment.test.0", "app_role_id",
+						"entranetskope_enterprise_app.netskope", "user_role_id"),
+				),
+			},
+			{
+				// A fourth assignment: its plan takes the default role from the app's refresh.
+				PreConfig: s.ResetStats,
+				Config:    config(4),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("entranetskope_app_assignment.test[3]", plancheck.ResourceActionCreate),
+					plancheck.ExpectKnownValue("entranetskope_app_assignment.test[3]", tfjsonpath.New("app_role_id"),
+						knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f-]{36}$`))),
+					reads(1, "planning a new assignment"),
+				}},
+				Check: resource.TestCheckResourceAttrPair("entranetskope_app_assignment.test.3", "app_role_id",
+					"entranetskope_enterprise_app.netskope", "user_role_id"),
+			},
+			{
+				PreConfig: s.ResetStats,
+				Config:    config(4),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+					reads(1, "a no-change plan"),
+				}},
+			},
+		},
+	})
+}

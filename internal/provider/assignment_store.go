@@ -274,6 +274,19 @@ func (s *assignmentStore) appRoles(ctx context.Context, spID string) ([]graph.Ap
 	})
 }
 
+// rolesRead records the app roles of a service principal read in full by another resource of the
+// run (the enterprise app's refresh or create, which Terraform runs before the assignments that
+// reference it): the assignments' plans resolve their role from them instead of reading them again,
+// one Graph round trip fewer before every plan of assignments.
+func (s *assignmentStore) rolesRead(spID string, roles []graph.AppRole) {
+	if s == nil || spID == "" || len(roles) == 0 {
+		// An app read moments after its creation may not show its roles yet: the assignments
+		// read them themselves, waiting for them as they do.
+		return
+	}
+	s.roles.set(spID, slices.Clone(roles))
+}
+
 // principal resolves a user or group by object id; found is false when the directory has no such
 // user or group.
 func (s *assignmentStore) principal(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {

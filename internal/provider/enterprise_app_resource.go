@@ -51,6 +51,9 @@ type enterpriseAppResource struct {
 	denied        *deniedPermissions
 	apps          *runApps
 	syncReadyWait time.Duration
+	// assignments is the run's assignment store: the app roles read with the app are the ones
+	// its assignments resolve their role from, so they need not read them again.
+	assignments *assignmentStore
 }
 
 func (r *enterpriseAppResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -134,7 +137,7 @@ func (r *enterpriseAppResource) Schema(ctx context.Context, _ resource.SchemaReq
 
 func (r *enterpriseAppResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if pd := configuredData(req.ProviderData, &resp.Diagnostics); pd != nil {
-		r.client, r.denied, r.apps, r.syncReadyWait = pd.client, pd.denied, pd.apps, pd.syncReadyWait
+		r.client, r.denied, r.apps, r.syncReadyWait, r.assignments = pd.client, pd.denied, pd.apps, pd.syncReadyWait, pd.assignments
 	}
 }
 
@@ -251,6 +254,7 @@ func (r *enterpriseAppResource) Create(ctx context.Context, req resource.CreateR
 	if err != nil {
 		return
 	}
+	r.assignments.rolesRead(app.ServicePrincipalID, app.AppRoles)
 	tflog.Info(ctx, "created the enterprise application", map[string]any{"service_principal_id": app.ServicePrincipalID, "application_object_id": app.ApplicationObjectID})
 }
 
@@ -271,6 +275,7 @@ func (r *enterpriseAppResource) Read(ctx context.Context, req resource.ReadReque
 		r.denied.add(&resp.Diagnostics, "Could not read the enterprise application", err)
 		return
 	}
+	r.assignments.rolesRead(app.ServicePrincipalID, app.AppRoles)
 	applied, diags := appliedName(ctx, req.Private)
 	resp.Diagnostics.Append(diags...)
 	if applied == "" {
