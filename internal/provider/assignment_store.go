@@ -290,34 +290,38 @@ func (s *assignmentStore) rolesRead(spID string, roles []graph.AppRole) {
 // principal resolves a user or group by object id; found is false when the directory has no such
 // user or group.
 func (s *assignmentStore) principal(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
-	if o, ok := s.listed(id); ok {
-		return o, true, nil
-	}
-	return s.principals.get(ctx, strings.ToLower(id), false)
+	return s.lookupPrincipal(ctx, id, false)
 }
 
-// listed finds a principal in the run's directory listing once it has been read. Such a lookup
-// does not join the coalescer: its answer is at hand, and waiting for the other instances in
-// flight would hold this one until the slowest of them reached its plan (Terraform hands them out
-// milliseconds apart), which in an apply keeps the creates from reaching the batcher as they come.
-func (s *assignmentStore) listed(id string) (graph.DirectoryObject, bool) {
+// lookupPrincipal answers from the run's directory listing once it has been read, and otherwise
+// through the coalescer. A principal the listing holds does not join the coalescer: its answer is
+// at hand, and waiting for the other instances in flight would hold this one until the slowest of
+// them reached its plan (Terraform hands them out milliseconds apart), which in an apply keeps the
+// creates from reaching the batcher as they come.
+func (s *assignmentStore) lookupPrincipal(ctx context.Context, id string, patient bool) (graph.DirectoryObject, bool, error) {
+	key := strings.ToLower(id)
+	if o, ok := s.listed(key); ok {
+		return o, true, nil
+	}
+	return s.principals.get(ctx, key, patient)
+}
+
+// listed finds a principal by lower-case id in the run's directory listing, once it has been read.
+func (s *assignmentStore) listed(key string) (graph.DirectoryObject, bool) {
 	s.dirMu.Lock()
 	ready := s.dirReady
 	s.dirMu.Unlock()
 	if ready == nil || !isClosed(ready) {
 		return graph.DirectoryObject{}, false
 	}
-	return s.dir.Lookup(strings.ToLower(id))
+	return s.dir.Lookup(key)
 }
 
 // principalPatiently is principal for a caller that can wait (up to coalescePatientWait) to share
 // the request with others: a refresh finding assignments gone checks their principals only for a
 // warning, and finds them seconds apart.
 func (s *assignmentStore) principalPatiently(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
-	if o, ok := s.listed(id); ok {
-		return o, true, nil
-	}
-	return s.principals.get(ctx, strings.ToLower(id), true)
+	return s.lookupPrincipal(ctx, id, true)
 }
 
 // principalWaitingForReplication is principal, but keeps asking (within planLagWait) while the

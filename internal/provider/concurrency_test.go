@@ -196,7 +196,7 @@ func TestAssignmentStore_listedPrincipalsSkipTheQueue(t *testing.T) {
 	if _, err := store.lookupPrincipals(ctx, users[:directoryListAfter+1]); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := store.listed(users[0]); !ok {
+	if _, ok := store.listed(strings.ToLower(users[0])); !ok {
 		t.Fatal("the directory listing was not read after more than directoryListAfter lookups")
 	}
 	late := s.AddUsers(1)[0] // created after the listing was read
