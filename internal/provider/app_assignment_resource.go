@@ -67,7 +67,8 @@ func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaReq
 			"hundreds of assignments, apply with `-parallelism=40`, which fills one batch while another is answered (68 requests and " +
 			"about the time Terraform takes without a provider, for 1,000). Only the direct members of an assigned group are provisioned: a group with nested groups " +
 			"gets a plan-time warning naming them. When the user or group is deleted from the directory, Entra removes its " +
-			"assignments: the next refresh drops this resource from state with a warning.\n\n" +
+			"assignments: the next refresh drops this resource from state, and while it is still configured, the plan fails " +
+			"with an error naming the deleted user or group (remove it from the configuration).\n\n" +
 			"To manage every assignment of the app as one reviewed list, use `entranetskope_app_assignments` instead; don't " +
 			"mix the two on the same app and role.\n\n" +
 			"Graph permissions: `AppRoleAssignment.ReadWrite.All` and `Application.Read.All`; `User.Read.All` and " +
@@ -191,9 +192,24 @@ func (r *appAssignmentResource) ModifyPlan(ctx context.Context, req resource.Mod
 	switch {
 	case plan.PrincipalID.IsUnknown():
 	case creating:
-		obj, found, err := l.principalWaitingForReplication(ctx, plan.PrincipalID.ValueString())
+		// A principal whose assignment this run's refresh found gone existed until lately: there is
+		// no replication lag to wait out, and if it is missing now, it was deleted.
+		was, wasAssigned := l.vanishedFor(plan.PrincipalID.ValueString())
+		lookup := l.principalWaitingForReplication
+		if wasAssigned {
+			lookup = l.principal
+		}
+		obj, found, err := lookup(ctx, plan.PrincipalID.ValueString())
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(principalPath, "Could not look up the principal", err.Error())
+			return
+		}
+		if !found && wasAssigned {
+			resp.Diagnostics.AddAttributeError(principalPath, "The assigned user or group was deleted",
+				fmt.Sprintf("%s %q (%s) was deleted from the directory, and Entra removed its assignment %s to service principal %s "+
+					"with it (the refresh dropped it from the Terraform state). Remove this entranetskope_app_assignment from the "+
+					"configuration, or point principal_id at an existing user or group.",
+					strings.ToLower(cmp.Or(was.principalType, "principal")), was.principalDisplayName, plan.PrincipalID.ValueString(), was.id, was.servicePrincipalID))
 			return
 		}
 		if !found {
@@ -332,26 +348,15 @@ func (r *appAssignmentResource) Read(ctx context.Context, req resource.ReadReque
 		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 		return
 	}
-	// Gone. A principal deleted from the directory takes its assignments with it: say so, since
-	// re-creating the assignment cannot work.
+	// Gone: removed in the portal, or with its user or group (Entra deletes a principal's
+	// assignments with it). Not looked into here: if the assignment is still configured, the plan
+	// that puts it back checks the principal anyway and says which it was; if not, nothing is lost.
+	// Asking here would hold the refresh of every assignment found gone until their checks could
+	// share a request.
 	principalID := state.PrincipalID.ValueString()
-	if principalID != "" {
-		// Only for the warning: it may wait to share its request with the others found gone.
-		_, found, err := r.data.assignments.principalPatiently(ctx, principalID)
-		if err != nil {
-			tflog.Warn(ctx, "could not check whether the principal still exists", map[string]any{"principal_id": principalID, "error": err.Error()})
-		} else if !found {
-			name := state.PrincipalDisplayName.ValueString()
-			resp.Diagnostics.AddWarning("The assigned user or group was deleted",
-				fmt.Sprintf("%s %q (%s) was deleted from the directory, and Entra removed its assignment %s to service principal %s. "+
-					"The assignment was removed from the Terraform state. Remove this entranetskope_app_assignment from the "+
-					"configuration too (or point it at an existing user or group).",
-					strings.ToLower(cmp.Or(state.PrincipalType.ValueString(), "principal")), name, principalID, id, spID))
-			resp.State.RemoveResource(ctx)
-			return
-		}
-	}
-	tflog.Info(ctx, "assignment removed outside Terraform; it will be planned for creation", map[string]any{"assignment_id": id, "principal_id": principalID})
+	r.data.assignments.vanished(vanishedAssignment{id: id, servicePrincipalID: spID, principalID: principalID,
+		principalType: state.PrincipalType.ValueString(), principalDisplayName: state.PrincipalDisplayName.ValueString()})
+	tflog.Info(ctx, "assignment removed outside Terraform; it will be planned for creation if still configured", map[string]any{"assignment_id": id, "principal_id": principalID})
 	resp.State.RemoveResource(ctx)
 }
 

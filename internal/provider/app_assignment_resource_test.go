@@ -11,12 +11,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
 	fwschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
@@ -481,8 +479,9 @@ func TestAppAssignmentResource_deletedPrincipal(t *testing.T) {
 	s, app, admin, user1 := asgStart(t)
 	leaver := s.AddUsers(1)[0]
 	resource.UnitTest(t, resource.TestCase{
-		// The user is long replicated: don't wait for it to appear.
-		ProtoV6ProviderFactories: testProviders(s, Options{PlanLagWait: 2 * time.Second}),
+		// The default wait for replication lag (20 s): a principal whose assignment the refresh
+		// found gone is not waited for.
+		ProtoV6ProviderFactories: testProviders(s),
 		CheckDestroy:             asgNoAssignments(t, s, app.spID),
 		Steps: []resource.TestStep{
 			{
@@ -490,20 +489,28 @@ func TestAppAssignmentResource_deletedPrincipal(t *testing.T) {
 			},
 			{
 				// The user leaves: Entra deletes them and their assignments. The refresh drops the
-				// assignment, and the plan explains instead of trying to re-create it.
+				// assignment, and the plan says the user was deleted instead of trying to re-create it.
 				PreConfig: func() {
 					admin.must(http.MethodDelete, "/users/"+leaver, nil)
 					if as := admin.assignments(app.spID); len(as) != 0 {
 						t.Fatalf("Entra kept the deleted user's assignments: %v", as)
 					}
+					s.ResetStats()
 				},
-				Config:      testAccAppAssignmentConfig_basic(s, app.spID, leaver),
-				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`No such user or group[\s\S]*` + leaver + `[\s\S]*remove\s+this\s+assignment\s+from\s+the\s+configuration`),
+				Config:   testAccAppAssignmentConfig_basic(s, app.spID, leaver),
+				PlanOnly: true,
+				ExpectError: regexp.MustCompile(`The assigned user or group was deleted[\s\S]*user\s+"[^"]+"\s+\(` + leaver +
+					`\)\s+was\s+deleted\s+from\s+the\s+directory[\s\S]*Remove\s+this\s+entranetskope_app_assignment\s+from\s+the\s+configuration`),
 			},
 			{
 				// With the assignment removed from the configuration, the plan is clean: nothing to
 				// destroy (the refresh already dropped it), nothing to create.
+				PreConfig: func() {
+					// The failed plan asked about the principal once, and did not wait for it to replicate.
+					if n := s.Stats().Routes["POST /$batch"]; n != 1 {
+						t.Errorf("the plan looked the deleted principal up in %d $batch requests, want 1 (stats %v)", n, s.Stats().Routes)
+					}
+				},
 				Config: testAccAppAssignmentConfig_none(s),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectEmptyPlan(),
@@ -698,7 +705,9 @@ func TestAppAssignmentResource_readFromRawState(t *testing.T) {
 	}
 }
 
-func TestAppAssignmentResource_deletedPrincipalWarning(t *testing.T) {
+// A refresh that finds an assignment gone drops it at once, without asking about its principal
+// (the plan that would put it back does), and tells the run's plans which principal it was.
+func TestAppAssignmentResource_goneAssignmentRead(t *testing.T) {
 	s := newSandbox(t)
 	app := asgNetskopeApp(t, s)
 	admin := asgAdmin(t, s)
@@ -707,33 +716,29 @@ func TestAppAssignmentResource_deletedPrincipalWarning(t *testing.T) {
 		map[string]any{"principalId": leaver, "resourceId": app.spID, "appRoleId": app.userRoleID})["id"].(string)
 	admin.must(http.MethodDelete, "/users/"+leaver, nil)
 
-	// Read, as a refresh calls it: the resource leaves the state with a warning naming the user.
 	ctx := context.Background()
 	r := &appAssignmentResource{data: asgTestProviderData(t, s)}
 	var sr fwresource.SchemaResponse
 	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
 	st := tfsdk.State{Schema: sr.Schema, Raw: tftypes.NewValue(sr.Schema.Type().TerraformType(ctx), nil)}
-	st.Set(ctx, &appAssignmentModel{ID: types.StringValue(id), ServicePrincipalID: types.StringValue(app.spID), PrincipalID: types.StringValue(leaver),
+	st.Set(ctx, &appAssignmentModel{ID: types.StringValue(id), ServicePrincipalID: types.StringValue(app.spID), PrincipalID: types.StringValue(strings.ToUpper(leaver)),
 		AppRoleID: types.StringValue(app.userRoleID), PrincipalType: types.StringValue("User"), PrincipalDisplayName: types.StringValue("Leaver"),
 		Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "delete": types.StringType})}})
+	s.ResetStats()
 	resp := &fwresource.ReadResponse{State: st}
 	r.Read(ctx, fwresource.ReadRequest{State: st}, resp)
-	if resp.Diagnostics.HasError() || !resp.State.Raw.IsNull() {
+	if len(resp.Diagnostics) != 0 || !resp.State.Raw.IsNull() {
 		t.Fatalf("read: state null %v, diagnostics %v", resp.State.Raw.IsNull(), resp.Diagnostics)
 	}
-	w := resp.Diagnostics.Warnings()
-	if len(w) != 1 || w[0].Summary() != "The assigned user or group was deleted" ||
-		!strings.Contains(w[0].Detail(), `user "Leaver" (`+leaver+`) was deleted from the directory`) {
-		t.Errorf("warnings: %v", w)
+	if n := s.Stats().Routes["POST /$batch"]; n != 0 {
+		t.Errorf("the refresh looked the principal up (%d $batch requests)", n)
 	}
-
-	// An assignment removed in the portal while the user still exists: dropped quietly (re-created by the plan).
-	user1 := admin.userID(sandbox.SeedUserUPN(1))
-	st.SetAttribute(ctx, path.Root("principal_id"), user1)
-	resp = &fwresource.ReadResponse{State: st}
-	r.Read(ctx, fwresource.ReadRequest{State: st}, resp)
-	if len(resp.Diagnostics) != 0 || !resp.State.Raw.IsNull() {
-		t.Errorf("read of a removed assignment: state null %v, diagnostics %v", resp.State.Raw.IsNull(), resp.Diagnostics)
+	was, ok := r.data.assignments.vanishedFor(leaver)
+	if !ok || was.id != id || was.servicePrincipalID != app.spID || was.principalType != "User" || was.principalDisplayName != "Leaver" {
+		t.Errorf("recorded %+v (%v), want assignment %s of user Leaver", was, ok, id)
+	}
+	if _, ok := r.data.assignments.vanishedFor(admin.userID(sandbox.SeedUserUPN(1))); ok {
+		t.Error("a principal whose assignment was not found gone is recorded")
 	}
 }
 

@@ -38,6 +38,10 @@ type assignmentStore struct {
 	principals *coalescer[graph.DirectoryObject] // by lower-case object id
 	nested     *coalescer[[]graph.Group]         // nested groups by lower-case group id
 
+	// Assignments the run's refresh found gone, by lower-case principal id (vanished).
+	goneMu sync.Mutex
+	gone   map[string]vanishedAssignment
+
 	// Bulk principal lookups of entranetskope_app_assignments: which ids were asked about, and which
 	// of those are users or groups. An id asked about and not found stays unknown for the run.
 	bulkMu    sync.Mutex
@@ -54,6 +58,12 @@ type assignmentStore struct {
 	dirMore  bool
 }
 
+// vanishedAssignment is an assignment in the state that a refresh found gone from the app.
+type vanishedAssignment struct {
+	id, servicePrincipalID, principalID string
+	principalType, principalDisplayName string
+}
+
 func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentStore {
 	if planLagWait <= 0 {
 		planLagWait = defaultPlanLagWait
@@ -64,8 +74,7 @@ func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentS
 		writes:      c.NewBatcher(),
 		lists:       newRunCache[[]graph.Assignment](),
 		roles:       newRunCache[[]graph.AppRole](),
-		// DirectoryObjects resolves 150 ids per $batch request, BatchParallelism requests at a time.
-
+		gone:        map[string]vanishedAssignment{},
 		// NestedGroups sends 20 groups per $batch request.
 		nested: newCoalescer(graph.BatchSize*graph.BatchParallelism, func(ctx context.Context, ids []string) (map[string][]graph.Group, error) {
 			got, err := c.NestedGroups(ctx, ids)
@@ -81,6 +90,7 @@ func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentS
 		bulkSeen:  map[string]bool{},
 		bulkFound: map[string]graph.DirectoryObject{},
 	}
+	// DirectoryObjects resolves 150 ids per $batch request, BatchParallelism requests at a time.
 	s.principals = newCoalescer(150*graph.BatchParallelism, s.lookupPrincipals)
 	return s
 }
@@ -205,7 +215,6 @@ func (s *assignmentStore) list(ctx context.Context, spID string) ([]graph.Assign
 // copies nothing else: each of thousands of resources refreshing would otherwise copy the whole
 // listing.
 func (s *assignmentStore) find(ctx context.Context, spID, id string) (graph.Assignment, bool, error) {
-	s.principals.busy() // a refresh at work: principal checks of assignments found gone wait for it
 	var (
 		out   graph.Assignment
 		found bool
@@ -288,22 +297,17 @@ func (s *assignmentStore) rolesRead(spID string, roles []graph.AppRole) {
 }
 
 // principal resolves a user or group by object id; found is false when the directory has no such
-// user or group.
-func (s *assignmentStore) principal(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
-	return s.lookupPrincipal(ctx, id, false)
-}
-
-// lookupPrincipal answers from the run's directory listing once it has been read, and otherwise
+// user or group. It answers from the run's directory listing once it has been read, and otherwise
 // through the coalescer. A principal the listing holds does not join the coalescer: its answer is
 // at hand, and waiting for the other instances in flight would hold this one until the slowest of
 // them reached its plan (Terraform hands them out milliseconds apart), which in an apply keeps the
 // creates from reaching the batcher as they come.
-func (s *assignmentStore) lookupPrincipal(ctx context.Context, id string, patient bool) (graph.DirectoryObject, bool, error) {
+func (s *assignmentStore) principal(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
 	key := strings.ToLower(id)
 	if o, ok := s.listed(key); ok {
 		return o, true, nil
 	}
-	return s.principals.get(ctx, key, patient)
+	return s.principals.get(ctx, key)
 }
 
 // listed finds a principal by lower-case id in the run's directory listing, once it has been read.
@@ -317,11 +321,21 @@ func (s *assignmentStore) listed(key string) (graph.DirectoryObject, bool) {
 	return s.dir.Lookup(key)
 }
 
-// principalPatiently is principal for a caller that can wait (up to coalescePatientWait) to share
-// the request with others: a refresh finding assignments gone checks their principals only for a
-// warning, and finds them seconds apart.
-func (s *assignmentStore) principalPatiently(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
-	return s.lookupPrincipal(ctx, id, true)
+// vanished records an assignment a refresh of this run found gone from the app (removed in the
+// portal, or with its user or group): the plan that puts it back knows its principal existed until
+// lately, so it neither waits for replication nor reads a missing principal as a typing error.
+func (s *assignmentStore) vanished(a vanishedAssignment) {
+	s.goneMu.Lock()
+	defer s.goneMu.Unlock()
+	s.gone[strings.ToLower(a.principalID)] = a
+}
+
+// vanishedFor is the assignment of the principal that a refresh of this run found gone, if any.
+func (s *assignmentStore) vanishedFor(principalID string) (vanishedAssignment, bool) {
+	s.goneMu.Lock()
+	defer s.goneMu.Unlock()
+	a, ok := s.gone[strings.ToLower(principalID)]
+	return a, ok
 }
 
 // principalWaitingForReplication is principal, but keeps asking (within planLagWait) while the
@@ -350,7 +364,7 @@ func (s *assignmentStore) principalWaitingForReplication(ctx context.Context, id
 
 // nestedGroups returns the groups nested in the group.
 func (s *assignmentStore) nestedGroups(ctx context.Context, groupID string) ([]graph.Group, error) {
-	nested, _, err := s.nested.get(ctx, strings.ToLower(groupID), false)
+	nested, _, err := s.nested.get(ctx, strings.ToLower(groupID))
 	return nested, err
 }
 
@@ -533,10 +547,7 @@ func isClosed(ch chan struct{}) bool {
 // has seen waiting together. A lone lookup goes at once; the instances of a large plan wait for each
 // other and share a request. Fewer than that (the tail of a run) go once no key arrived for a few
 // times the usual gap between keys (at least coalesceIdle), and never later than coalesceMaxWait
-// after the first. Patient callers (get's patient) wait for company while the run is still busy
-// (busy is called as it works: its refresh may find more to ask about), until it has been quiet for
-// a few times its usual gap between calls, and never longer than coalescePatientWait; an impatient
-// caller joining them cuts the wait short.
+// after the first.
 type coalescer[V any] struct {
 	max   int
 	fetch func(ctx context.Context, keys []string) (map[string]V, error)
@@ -546,13 +557,10 @@ type coalescer[V any] struct {
 	queue   []string
 	timer   *time.Timer
 	firstAt time.Time
-	waiting int  // callers inside get
-	peak    int  // the most callers seen inside get at once
-	hurry   bool // an impatient caller is queued
+	waiting int // callers inside get
+	peak    int // the most callers seen inside get at once
 	lastAt  time.Time
 	gap     time.Duration // moving average of the time between new keys
-	busyAt  time.Time     // the run's last call to busy
-	busyGap time.Duration // moving average of the time between calls to busy
 }
 
 type coalescedEntry[V any] struct {
@@ -563,27 +571,19 @@ type coalescedEntry[V any] struct {
 }
 
 const (
-	coalesceIdle        = 50 * time.Millisecond
-	coalesceMaxWait     = 500 * time.Millisecond
-	coalescePatientWait = 3 * time.Second
-	// coalescePatientQuiet is the least quiet that ends a patient wait. Terraform pauses between
-	// instances now and then (recording state, collecting garbage) without being done, and a pause
-	// longer than this costs one more request; at 250 ms, the wait was most of the time a plan of
-	// 100 took over the floor when one assignment was found gone (1.93x against 1.06x at 50 ms).
-	coalescePatientQuiet = 50 * time.Millisecond
-	coalesceQuietGaps    = 4
+	coalesceIdle      = 50 * time.Millisecond
+	coalesceMaxWait   = 500 * time.Millisecond
+	coalesceQuietGaps = 4
 )
 
 func newCoalescer[V any](max int, fetch func(ctx context.Context, keys []string) (map[string]V, error)) *coalescer[V] {
 	return &coalescer[V]{max: max, fetch: fetch, entries: map[string]*coalescedEntry[V]{}}
 }
 
-func (c *coalescer[V]) get(ctx context.Context, key string, patient bool) (V, bool, error) {
+func (c *coalescer[V]) get(ctx context.Context, key string) (V, bool, error) {
 	c.mu.Lock()
 	c.waiting++
-	if !patient {
-		c.peak = max(c.peak, c.waiting)
-	}
+	c.peak = max(c.peak, c.waiting)
 	defer func() {
 		c.mu.Lock()
 		c.waiting--
@@ -602,32 +602,22 @@ func (c *coalescer[V]) get(ctx context.Context, key string, patient bool) (V, bo
 			c.gap = (3*c.gap + now.Sub(c.lastAt)) / 4
 		}
 		c.lastAt = now
-		c.hurry = c.hurry || !patient
-		wait := c.patientWaitLocked(now)
-		if c.hurry {
-			// As the batcher's quiet period: several gaps between keys, at the run's pace.
-			wait = max(0, min(max(coalesceIdle, coalesceQuietGaps*c.gap), coalesceMaxWait-time.Since(c.firstAt)))
-		}
-		if len(c.queue) >= c.max || c.hurry && len(c.queue) >= c.peak {
+		if len(c.queue) >= c.max || len(c.queue) >= c.peak {
 			c.flushLocked(ctx)
 		} else {
 			if c.timer != nil {
 				c.timer.Stop()
 			}
+			// As the batcher's quiet period: several gaps between keys, at the run's pace.
+			wait := max(0, min(max(coalesceIdle, coalesceQuietGaps*c.gap), coalesceMaxWait-time.Since(c.firstAt)))
 			// The fetch runs on behalf of every waiter: keep the first caller's values (loggers) but
 			// not its cancellation.
 			fctx := context.WithoutCancel(ctx)
-			var fire func()
-			fire = func() {
+			c.timer = time.AfterFunc(wait, func() {
 				c.mu.Lock()
 				defer c.mu.Unlock()
-				if w := c.patientWaitLocked(time.Now()); !c.hurry && w > 0 && len(c.queue) > 0 {
-					c.timer = time.AfterFunc(w, fire) // the run is still busy
-					return
-				}
 				c.flushLocked(fctx)
-			}
-			c.timer = time.AfterFunc(wait, fire)
+			})
 		}
 	}
 	c.mu.Unlock()
@@ -638,31 +628,6 @@ func (c *coalescer[V]) get(ctx context.Context, key string, patient bool) (V, bo
 		var zero V
 		return zero, false, ctx.Err()
 	}
-}
-
-// busy tells the coalescer the run is still at work (a refresh reading another instance): patient
-// callers keep waiting for company.
-func (c *coalescer[V]) busy() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if !c.busyAt.IsZero() && now.Sub(c.busyAt) < coalescePatientWait {
-		c.busyGap = (3*c.busyGap + now.Sub(c.busyAt)) / 4
-	}
-	c.busyAt = now
-}
-
-// patientWaitLocked is how much longer patient callers wait: until the run has been quiet (no
-// new key, no call to busy) for coalesceQuietGaps of its usual gaps, at least
-// coalescePatientQuiet, and no later than coalescePatientWait after the first key queued.
-func (c *coalescer[V]) patientWaitLocked(now time.Time) time.Duration {
-	last, gap := c.lastAt, c.gap
-	if c.busyAt.After(last) {
-		last = c.busyAt
-	}
-	gap = max(gap, c.busyGap)
-	quiet := max(coalescePatientQuiet, coalesceQuietGaps*gap) - now.Sub(last)
-	return max(0, min(coalescePatientWait-now.Sub(c.firstAt), quiet))
 }
 
 // forget drops a cached answer, so the next get asks Graph again.
@@ -680,7 +645,7 @@ func (c *coalescer[V]) flushLocked(ctx context.Context) {
 		c.timer = nil
 	}
 	keys := c.queue
-	c.queue, c.hurry = nil, false
+	c.queue = nil
 	if len(keys) == 0 {
 		return
 	}

@@ -75,7 +75,7 @@ func TestCoalescerConcurrent(t *testing.T) {
 			if i%29 == 0 {
 				key = "missing"
 			}
-			v, found, err := c.get(context.Background(), key, i%2 == 0)
+			v, found, err := c.get(context.Background(), key)
 			switch {
 			case err != nil:
 				t.Errorf("%s: %v", key, err)
