@@ -37,9 +37,10 @@ func Server(newProvider func() provider.Provider) func() tfprotov6.ProviderServe
 // assignmentFastPath answers what a plan of thousands of entranetskope_app_assignment instances
 // repeats for each, from the protocol's raw values: a configuration that passes validation, a
 // refresh that finds the assignment as the state has it, and the plan of a user's assignment where
-// nothing changed. Measured in-process (BenchmarkCalls in internal/bench/noopprovider), the framework
-// takes about 0.6 ms of CPU per instance for these three calls (decoding every value into the
-// schema's types, every attribute's validators and plan modifiers, encoding the answer again).
+// nothing changed or that is to be created (in the plan, and again in the apply). Measured
+// in-process (BenchmarkCalls in internal/bench/noopprovider), the framework takes about 0.6 ms of
+// CPU per instance for the first three calls (decoding every value into the schema's types, every
+// attribute's validators and plan modifiers, encoding the answer again).
 // Anything else, and anything it cannot decide, is left to the framework and the resource's own
 // methods, which read what this read from the same run's caches.
 type assignmentFastPath struct {
@@ -52,6 +53,9 @@ type assignmentFastPath struct {
 	// validateOK: every attribute with validators is a string (timeouts, a nested object, is
 	// validated only by the framework).
 	validateOK bool
+	// shadowed: the framework answers each call too (the fast path's tests), and announces the
+	// creates it plans itself.
+	shadowed bool
 }
 
 type fastAttribute struct {
@@ -165,7 +169,8 @@ func (f *assignmentFastPath) ReadResource(ctx context.Context, req *tfprotov6.Re
 
 // PlanResourceChange answers the plan of a user's assignment whose plan is its state, where the
 // role is as configured or still the app's "User" role: the plan is the state, as ModifyPlan would
-// leave it. A group's assignment goes to ModifyPlan, which warns about its nested groups.
+// leave it; and the plan of a user's assignment to be created (planCreate). A group's assignment
+// goes to ModifyPlan, which warns about its nested groups.
 func (f *assignmentFastPath) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) *tfprotov6.PlanResourceChangeResponse {
 	f.init(ctx)
 	data := f.p.configured.Load()
@@ -174,7 +179,13 @@ func (f *assignmentFastPath) PlanResourceChange(ctx context.Context, req *tfprot
 	}
 	prior, err1 := req.PriorState.Unmarshal(f.typ)
 	proposed, err2 := req.ProposedNewState.Unmarshal(f.typ)
-	if err1 != nil || err2 != nil || prior.IsNull() || !proposed.Equal(prior) {
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	if prior.IsNull() {
+		return f.planCreate(ctx, data, proposed, req.Config)
+	}
+	if !proposed.Equal(prior) {
 		return nil
 	}
 	state, config := rawAttributes(prior), f.decode(req.Config)
@@ -194,6 +205,60 @@ func (f *assignmentFastPath) PlanResourceChange(ctx context.Context, req *tfprot
 		}
 	}
 	return &tfprotov6.PlanResourceChangeResponse{PlannedState: req.ProposedNewState, PlannedPrivate: req.PriorPrivate}
+}
+
+// planCreate answers the plan of a user's assignment to be created, as ModifyPlan would: the role as
+// configured (checked against the app's roles) or the app's "User" role, unknown while the app is;
+// the principal's type looked up; the assignment's id and the principal's display name unknown.
+// A group (its nested groups get a warning), a principal not found, a role refused, timeouts set or
+// anything unknown but the app go to the framework, which asks the run's caches the same.
+func (f *assignmentFastPath) planCreate(ctx context.Context, data *providerData, proposed tftypes.Value, cfg *tfprotov6.DynamicValue) *tfprotov6.PlanResourceChangeResponse {
+	planned, config := rawAttributes(proposed), f.decode(cfg)
+	if planned == nil || config == nil || !config["timeouts"].IsNull() {
+		return nil
+	}
+	principalID, ok := rawString(config, "principal_id")
+	if !ok || principalID == "" {
+		return nil
+	}
+	sp, role := config["service_principal_id"], config["app_role_id"]
+	if !role.IsKnown() || sp.IsNull() {
+		return nil
+	}
+	if sp.IsKnown() {
+		spID, _ := rawString(config, "service_principal_id")
+		configured, _ := rawString(config, "app_role_id")
+		var diags diag.Diagnostics
+		got := data.assignments.resolveAppRole(ctx, spID, configured, path.Root("app_role_id"), &diags)
+		if got == "" || len(diags) > 0 {
+			return nil
+		}
+		if role.IsNull() {
+			role = tftypes.NewValue(tftypes.String, got)
+		}
+	} else if role.IsNull() {
+		role = tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
+	}
+	obj, found, _, _, err := data.assignments.principalToCreate(ctx, principalID)
+	if err != nil || !found || principalTypeName(obj.Type) != "User" {
+		return nil
+	}
+	out := make(map[string]tftypes.Value, len(planned))
+	for name, v := range planned {
+		out[name] = v
+	}
+	unknown := tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
+	out["id"], out["principal_display_name"] = unknown, unknown
+	out["app_role_id"], out["principal_type"] = role, tftypes.NewValue(tftypes.String, "User")
+	dv, err := tfprotov6.NewDynamicValue(f.typ, tftypes.NewValue(f.typ, out))
+	if err != nil {
+		return nil
+	}
+	if !f.shadowed {
+		// As ModifyPlan: in an apply, the create follows this plan (see Batcher.Expect).
+		data.assignments.writes.Expect()
+	}
+	return &tfprotov6.PlanResourceChangeResponse{PlannedState: &dv}
 }
 
 // rawAttributes are an object value's attributes, or nil when it is not a known object.

@@ -105,7 +105,11 @@ func (s *fastPathShadow) PlanResourceChange(ctx context.Context, req *tfprotov6.
 		!s.sameValue(fast.PlannedState, resp.PlannedState) || !bytes.Equal(fast.PlannedPrivate, resp.PlannedPrivate)) {
 		mismatch = fmt.Sprintf("planned the state, where the framework plans otherwise (replace %v); its diagnostics: %s", resp.RequiresReplace, protoDiags(resp.Diagnostics))
 	}
-	s.rec.note("plan", fast != nil, mismatch)
+	call := "plan"
+	if prior, err := req.PriorState.Unmarshal(s.fast.typ); err == nil && prior.IsNull() {
+		call = "create plan"
+	}
+	s.rec.note(call, fast != nil, mismatch)
 	return resp, err
 }
 
@@ -115,7 +119,7 @@ func (s *fastPathShadow) PlanResourceChange(ctx context.Context, req *tfprotov6.
 // as the framework does; it answers the no-change calls, and leaves the rest to the framework.
 func TestAppAssignmentResource_fastPathAnswersAsTheFramework(t *testing.T) {
 	s, app, admin, user1 := asgStart(t)
-	user2, user3 := admin.userID(sandbox.SeedUserUPN(2)), admin.userID(sandbox.SeedUserUPN(3))
+	user2, user3, user4 := admin.userID(sandbox.SeedUserUPN(2)), admin.userID(sandbox.SeedUserUPN(3)), admin.userID(sandbox.SeedUserUPN(4))
 	group := admin.groupID(sandbox.SeedGroupWithNested)
 	other := app.roles["msiam_access"]
 	rec := &shadowRecord{answered: map[string]int{}, declined: map[string]int{}}
@@ -123,7 +127,7 @@ func TestAppAssignmentResource_fastPathAnswersAsTheFramework(t *testing.T) {
 	factories := map[string]func() (tfprotov6.ProviderServer, error){
 		"entranetskope": func() (tfprotov6.ProviderServer, error) {
 			p := NewWithOptions("test", o)().(*entranetskopeProvider)
-			return &fastPathShadow{ProviderServer: pluginserver.New(p, nil)(), fast: &assignmentFastPath{p: p}, rec: rec}, nil
+			return &fastPathShadow{ProviderServer: pluginserver.New(p, nil)(), fast: &assignmentFastPath{p: p, shadowed: true}, rec: rec}, nil
 		},
 	}
 	config := func(user3Role string) string {
@@ -131,7 +135,17 @@ func TestAppAssignmentResource_fastPathAnswersAsTheFramework(t *testing.T) {
 		if user3Role != "" {
 			role = fmt.Sprintf("%q", user3Role)
 		}
-		cfg := testProviderConfig(s)
+		// user4's app id is known only once terraform_data is created: its first plan has the role unknown.
+		cfg := testProviderConfig(s) + fmt.Sprintf(`
+resource "terraform_data" "sp" {
+  input = %q
+}
+
+resource "entranetskope_app_assignment" "user4" {
+  service_principal_id = terraform_data.sp.output
+  principal_id         = %q
+}
+`, app.spID, user4)
 		for _, p := range []struct{ name, id, role string }{{"user1", user1, "null"}, {"user2", strings.ToUpper(user2), "null"}, {"user3", user3, role}, {"group", group, "null"}} {
 			cfg += fmt.Sprintf(`
 resource "entranetskope_app_assignment" %q {
@@ -204,15 +218,19 @@ resource "entranetskope_app_assignment" %q {
 	for _, m := range rec.mismatches {
 		t.Error(m)
 	}
-	// The no-change calls are answered (each step's refresh and plan of the three users), and the
-	// rest left: the group's plans (nested-group warnings), creates, the assignment found gone, the
-	// role dropped.
+	// The no-change calls are answered (each step's refresh and plan of the users), and the users'
+	// creates (plan and apply, role known or not yet, the one found gone put back); the rest left:
+	// the group's plans (nested-group warnings), the role refused, the replacement, the assignment
+	// found gone and the one renamed.
 	for _, call := range []string{"validate", "read", "plan"} {
 		if rec.answered[call] < 6 {
 			t.Errorf("%s: the fast path answered %d calls, want at least 6", call, rec.answered[call])
 		}
 	}
-	if rec.declined["plan"] < 8 || rec.declined["read"] < 2 || rec.declined["validate"] < 1 {
-		t.Errorf("left to the framework: %v; want the group's plans, the creates and the replacement (at least 8), the assignment found gone and the one renamed, and the role refused", rec.declined)
+	if rec.answered["create plan"] < 9 {
+		t.Errorf("create plan: the fast path answered %d calls, want at least 9 (4 users created, in the plan and the apply, and one put back)", rec.answered["create plan"])
+	}
+	if rec.declined["plan"] < 6 || rec.declined["create plan"] < 2 || rec.declined["read"] < 2 || rec.declined["validate"] < 1 {
+		t.Errorf("left to the framework: %v; want the group's plans and the replacement, the group's create, the assignment found gone and the one renamed, and the role refused", rec.declined)
 	}
 }

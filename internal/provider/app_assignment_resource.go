@@ -60,8 +60,9 @@ func (r *appAssignmentResource) Schema(ctx context.Context, _ resource.SchemaReq
 		MarkdownDescription: "Assigns one user or group to the Netskope enterprise app, which puts it in scope of provisioning " +
 			"to Netskope (with the scope \"sync only assigned users and groups\").\n\n" +
 			"Reads are coalesced: however many of these resources a plan refreshes, the provider lists the app's assignments " +
-			"once (999 per request); a plan of more than 20 new assignments checks their principals against one listing of the " +
-			"directory's users and groups (999 per request; in a tenant of more than 40,000, read on as far as lookups keep missing it). " +
+			"once (999 per request); new assignments planned side by side check their principals against the first page of the " +
+			"directory's users and of its groups (999 each, two requests), and a plan of more than 20 against one listing of them " +
+			"(in a tenant of more than 40,000, read on as far as lookups keep missing it). " +
 			"Creates and deletes that Terraform applies side by side share `$batch` requests of up to 20 (a lone change goes at once). " +
 			"A batch holds only what Terraform runs at once: at its default `-parallelism=10`, 1,000 creates take 100 requests; for " +
 			"hundreds of assignments, apply with `-parallelism=40`, which fills one batch while another is answered (68 requests and " +
@@ -192,14 +193,7 @@ func (r *appAssignmentResource) ModifyPlan(ctx context.Context, req resource.Mod
 	switch {
 	case plan.PrincipalID.IsUnknown():
 	case creating:
-		// A principal whose assignment this run's refresh found gone existed until lately: there is
-		// no replication lag to wait out, and if it is missing now, it was deleted.
-		was, wasAssigned := l.vanishedFor(plan.PrincipalID.ValueString())
-		lookup := l.principalWaitingForReplication
-		if wasAssigned {
-			lookup = l.principal
-		}
-		obj, found, err := lookup(ctx, plan.PrincipalID.ValueString())
+		obj, found, was, wasAssigned, err := l.principalToCreate(ctx, plan.PrincipalID.ValueString())
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(principalPath, "Could not look up the principal", err.Error())
 			return

@@ -50,12 +50,16 @@ type assignmentStore struct {
 
 	// The run's directory listing (lookupPrincipals): dir is set before dirReady closes. dirByID
 	// counts the by-id requests made for principals it lacked; dirMore is set while it is read on.
-	dirMu    sync.Mutex
-	dirAsked int
-	dirReady chan struct{}
-	dir      *graph.DirectoryLister
-	dirByID  int
-	dirMore  bool
+	// dirEarly says it was started by lookups side by side (principal), for its first pages only;
+	// dirLooking counts the lookups under way that the listing did not answer.
+	dirMu      sync.Mutex
+	dirAsked   int
+	dirReady   chan struct{}
+	dir        *graph.DirectoryLister
+	dirByID    int
+	dirMore    bool
+	dirEarly   bool
+	dirLooking int
 }
 
 // vanishedAssignment is an assignment in the state that a refresh found gone from the app.
@@ -106,10 +110,18 @@ func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentS
 // more page (up to directoryListMaxPages): a large plan ends up with the whole directory read, at
 // most about twice the requests the better of the two ways would have made, and a small one stops
 // early (the ski-rental rule: rent until renting has cost what buying would).
+//
+// The listing starts earlier, as soon as a lookup finds another under way (instances planned side
+// by side: a for_each), but reads only its first page of users and of groups (directoryListEarlyPages,
+// two requests side by side): in a directory of up to 999 of each, that is all of it, and every
+// lookup after the first is answered one round trip later from it, instead of waiting to be queued
+// behind the first and then for the listing. Past directoryListAfter lookups it reads on to
+// directoryListPages as above.
 const (
-	directoryListAfter    = 20
-	directoryListPages    = 40  // 40,000 users and groups at once
-	directoryListMaxPages = 200 // 200,000: about 30 MB held
+	directoryListAfter      = 20
+	directoryListEarlyPages = 2
+	directoryListPages      = 40  // 40,000 users and groups at once
+	directoryListMaxPages   = 200 // 200,000: about 30 MB held
 )
 
 // lookupPrincipals resolves the ids of one coalesced fetch: from the run's directory listing once
@@ -118,9 +130,8 @@ const (
 func (s *assignmentStore) lookupPrincipals(ctx context.Context, ids []string) (map[string]graph.DirectoryObject, error) {
 	s.dirMu.Lock()
 	s.dirAsked += len(ids)
-	if s.dirReady == nil && s.dirAsked > directoryListAfter {
-		s.dirReady = make(chan struct{})
-		go s.listDirectory(context.WithoutCancel(ctx))
+	if s.dirAsked > directoryListAfter {
+		s.startListingLocked(ctx, directoryListPages)
 	}
 	ready := s.dirReady
 	s.dirMu.Unlock()
@@ -146,7 +157,9 @@ func (s *assignmentStore) lookupPrincipals(ctx context.Context, ids []string) (m
 	}
 	s.dirMu.Lock()
 	s.dirByID++
-	more := !s.dirMore && !s.dir.Complete()
+	// A listing started early is read on only once the run has asked about directoryListAfter
+	// principals (startListingLocked): a plan of a few in a large directory stops at its first pages.
+	more := !s.dirMore && !s.dirEarly && !s.dir.Complete()
 	s.dirMore = s.dirMore || more
 	s.dirMu.Unlock()
 	if more {
@@ -162,14 +175,34 @@ func (s *assignmentStore) lookupPrincipals(ctx context.Context, ids []string) (m
 	return out, nil
 }
 
+// startListingLocked starts the run's directory listing, reading up to pages pages; a listing
+// started early (for fewer pages) is read on in the background up to pages.
+func (s *assignmentStore) startListingLocked(ctx context.Context, pages int) {
+	switch {
+	case s.dirReady == nil:
+		s.dirReady = make(chan struct{})
+		s.dirEarly = pages < directoryListPages
+		s.dir = s.client.NewDirectoryLister()
+		go s.listDirectory(context.WithoutCancel(ctx), pages)
+	case s.dirEarly && pages >= directoryListPages:
+		s.dirEarly = false
+		if !s.dirMore {
+			s.dirMore = true
+			go func() {
+				<-s.dirReady
+				s.readMoreDirectory(context.WithoutCancel(ctx))
+			}()
+		}
+	}
+}
+
 // listDirectory reads the run's directory listing. A failure is only logged: lookups then go on
 // by id, and report the failure themselves if it persists.
-func (s *assignmentStore) listDirectory(ctx context.Context) {
+func (s *assignmentStore) listDirectory(ctx context.Context, pages int) {
 	defer close(s.dirReady)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	s.dir = s.client.NewDirectoryLister()
-	complete, err := s.dir.Read(ctx, directoryListPages)
+	complete, err := s.dir.Read(ctx, pages)
 	if err != nil {
 		tflog.Warn(ctx, "could not list the directory's users and groups; looking principals up by id", map[string]any{"error": err.Error()})
 		return
@@ -302,10 +335,36 @@ func (s *assignmentStore) rolesRead(spID string, roles []graph.AppRole) {
 // at hand, and waiting for the other instances in flight would hold this one until the slowest of
 // them reached its plan (Terraform hands them out milliseconds apart), which in an apply keeps the
 // creates from reaching the batcher as they come.
+//
+// A lookup that finds another under way starts the listing's first pages (directoryListEarlyPages)
+// and waits for them rather than for the coalescer, which would hold it until the first lookup's
+// answer came back and then send it in a request of its own.
 func (s *assignmentStore) principal(ctx context.Context, id string) (graph.DirectoryObject, bool, error) {
 	key := strings.ToLower(id)
 	if o, ok := s.listed(key); ok {
 		return o, true, nil
+	}
+	s.dirMu.Lock()
+	s.dirLooking++
+	if s.dirLooking > 1 {
+		s.startListingLocked(ctx, directoryListEarlyPages)
+	}
+	ready := s.dirReady
+	s.dirMu.Unlock()
+	defer func() {
+		s.dirMu.Lock()
+		s.dirLooking--
+		s.dirMu.Unlock()
+	}()
+	if ready != nil {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return graph.DirectoryObject{}, false, ctx.Err()
+		}
+		if o, ok := s.listed(key); ok {
+			return o, true, nil
+		}
 	}
 	return s.principals.get(ctx, key)
 }
@@ -336,6 +395,20 @@ func (s *assignmentStore) vanishedFor(principalID string) (vanishedAssignment, b
 	defer s.goneMu.Unlock()
 	a, ok := s.gone[strings.ToLower(principalID)]
 	return a, ok
+}
+
+// principalToCreate looks up the principal of an assignment planned for creation. A principal
+// whose assignment this run's refresh found gone (was) existed until lately: there is no
+// replication lag to wait out, and if it is missing now, it was deleted. Any other is waited for
+// (principalWaitingForReplication): it may have been created moments ago.
+func (s *assignmentStore) principalToCreate(ctx context.Context, id string) (obj graph.DirectoryObject, found bool, was vanishedAssignment, wasAssigned bool, err error) {
+	was, wasAssigned = s.vanishedFor(id)
+	if wasAssigned {
+		obj, found, err = s.principal(ctx, id)
+	} else {
+		obj, found, err = s.principalWaitingForReplication(ctx, id)
+	}
+	return obj, found, was, wasAssigned, err
 }
 
 // principalWaitingForReplication is principal, but keeps asking (within planLagWait) while the

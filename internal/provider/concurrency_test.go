@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 
@@ -219,5 +220,121 @@ func TestAssignmentStore_listedPrincipalsSkipTheQueue(t *testing.T) {
 	}
 	if _, queued := store.principals.entries[strings.ToLower(late)]; !queued {
 		t.Error("a principal the listing lacks was not looked up through the coalescer")
+	}
+}
+
+// Lookups side by side (a for_each planning its creates): the first goes by id; the next, finding
+// it under way, starts the listing's first pages and is answered from them in one round trip,
+// without joining the coalescer. In a directory larger than those pages, the listing reads on only
+// once the run has asked about more than directoryListAfter principals.
+func TestAssignmentStore_lookupsSideBySideReadTheListingsFirstPages(t *testing.T) {
+	faults := sandbox.DefaultFaults()
+	faults.LatencyMS = 40 // the first lookup is still under way when the others start
+	s := newSandbox(t, sandbox.Options{ManualCycles: true, Faults: &faults})
+	users := s.AddUsers(graph.DirectoryPageSize + 50) // one page of users does not hold them all
+	c := s.MainClient()
+	client, err := graph.New(graph.Config{Method: graph.AuthClientSecret, TenantID: s.TenantID(), ClientID: c.AppID, ClientSecret: c.Secret,
+		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := newProviderData(client, Options{}).assignments
+	ctx := context.Background()
+	if _, err := client.AppRoles(ctx, "00000000-0000-0000-0000-000000000000"); err == nil {
+		t.Fatal("expected no such service principal") // signs in, so the lookups below time Graph only
+	}
+	s.ResetStats()
+
+	lookup := func(id string) error {
+		obj, found, err := store.principal(ctx, id)
+		if err == nil && (!found || !strings.EqualFold(obj.ID, id) || obj.Type != "user") {
+			err = fmt.Errorf("principal %s: %+v found=%v", id, obj, found)
+		}
+		return err
+	}
+	first := make(chan error, 1)
+	go func() { first <- lookup(users[0]) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		store.dirMu.Lock()
+		looking := store.dirLooking
+		store.dirMu.Unlock()
+		if looking == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first lookup never started")
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 9)
+	for _, u := range users[1:10] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- lookup(u)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	// Sub-requests of a $batch are counted by route too, and its by-id lookups are GET /users and
+	// GET /groups: the listing's pages are the requests that are not $batch.
+	st := s.Stats()
+	if pages := st.Total - st.Routes["POST /$batch"]; pages != 2 || st.Routes["POST /$batch"] != 1 {
+		t.Errorf("the lookups side by side made %d $batch requests and read %d listing pages, want 1 and the first page of users and of groups (stats %v)",
+			st.Routes["POST /$batch"], pages, st.Routes)
+	}
+	// Those the first page holds were answered from it; only the first lookup, and any the page
+	// lacks, went to the coalescer.
+	var coalesced, listed int
+	for _, u := range users[1:10] {
+		if _, ok := store.listed(strings.ToLower(u)); ok {
+			listed++
+			if _, queued := store.principals.entries[strings.ToLower(u)]; queued {
+				coalesced++
+			}
+		}
+	}
+	if listed == 0 || coalesced != 0 {
+		t.Errorf("of %d principals the first pages hold, %d went through the coalescer, want none", listed, coalesced)
+	}
+
+	// A few more lookups, of principals the first pages lack: by id, and the listing is not read on.
+	var missing []string
+	for _, u := range users[10:] {
+		if _, ok := store.listed(strings.ToLower(u)); !ok {
+			missing = append(missing, u)
+		}
+	}
+	if len(missing) < directoryListAfter+5 {
+		t.Fatalf("only %d principals are missing from the first page: the test needs more users", len(missing))
+	}
+	s.ResetStats()
+	for _, u := range missing[:5] {
+		if err := lookup(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.Total != st.Routes["POST /$batch"] {
+		t.Errorf("5 principals missing from the first pages read the listing on (stats %v)", st.Routes)
+	}
+	// Past directoryListAfter principals asked about, it reads on to the end of this directory.
+	if _, err := store.lookupPrincipals(ctx, missing[5:directoryListAfter+5]); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !store.dir.Complete(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the listing was not read on after more than directoryListAfter lookups")
+		}
+	}
+	if _, ok := store.listed(strings.ToLower(missing[len(missing)-1])); !ok {
+		t.Error("the listing read to its end lacks a user")
 	}
 }
