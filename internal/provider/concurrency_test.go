@@ -132,14 +132,7 @@ func TestAssignmentStoreConcurrent(t *testing.T) {
 	s := newSandbox(t, sandbox.Options{ManualCycles: true})
 	app := aasNewApp(t, s, "Netskope store")
 	users := s.AddUsers(30)
-	c := s.MainClient()
-	client, err := graph.New(graph.Config{Method: graph.AuthClientSecret, TenantID: s.TenantID(), ClientID: c.AppID, ClientSecret: c.Secret,
-		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pd := newProviderData(client, Options{})
-	store := pd.assignments
+	store := asgTestProviderData(t, s).assignments
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
@@ -185,13 +178,7 @@ func TestAssignmentStoreConcurrent(t *testing.T) {
 func TestAssignmentStore_listedPrincipalsSkipTheQueue(t *testing.T) {
 	s := newSandbox(t, sandbox.Options{ManualCycles: true})
 	users := s.AddUsers(directoryListAfter + 5)
-	c := s.MainClient()
-	client, err := graph.New(graph.Config{Method: graph.AuthClientSecret, TenantID: s.TenantID(), ClientID: c.AppID, ClientSecret: c.Secret,
-		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := newProviderData(client, Options{}).assignments
+	store := asgTestProviderData(t, s).assignments
 	ctx := context.Background()
 	// More lookups than directoryListAfter: the run reads the listing.
 	if _, err := store.lookupPrincipals(ctx, users[:directoryListAfter+1]); err != nil {
@@ -232,17 +219,8 @@ func TestAssignmentStore_lookupsSideBySideReadTheListingsFirstPages(t *testing.T
 	faults.LatencyMS = 40 // the first lookup is still under way when the others start
 	s := newSandbox(t, sandbox.Options{ManualCycles: true, Faults: &faults})
 	users := s.AddUsers(graph.DirectoryPageSize + 50) // one page of users does not hold them all
-	c := s.MainClient()
-	client, err := graph.New(graph.Config{Method: graph.AuthClientSecret, TenantID: s.TenantID(), ClientID: c.AppID, ClientSecret: c.Secret,
-		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := newProviderData(client, Options{}).assignments
+	store := signedInStore(t, s)
 	ctx := context.Background()
-	if _, err := client.AppRoles(ctx, "00000000-0000-0000-0000-000000000000"); err == nil {
-		t.Fatal("expected no such service principal") // signs in, so the lookups below time Graph only
-	}
 	s.ResetStats()
 
 	lookup := func(id string) error {
@@ -357,17 +335,8 @@ func TestAssignmentStore_lookupsSideBySideReadTheListingsFirstPages(t *testing.T
 func TestAssignmentStore_vanishedPrincipalsShareTheListing(t *testing.T) {
 	s := newSandbox(t, sandbox.Options{ManualCycles: true})
 	users := s.AddUsers(5)
-	c := s.MainClient()
-	client, err := graph.New(graph.Config{Method: graph.AuthClientSecret, TenantID: s.TenantID(), ClientID: c.AppID, ClientSecret: c.Secret,
-		AuthorityHost: s.AuthorityHost(), GraphEndpoint: s.GraphEndpoint(), Transport: s.HTTPClient().Transport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := newProviderData(client, Options{}).assignments
+	store := signedInStore(t, s)
 	ctx := context.Background()
-	if _, err := client.AppRoles(ctx, "00000000-0000-0000-0000-000000000000"); err == nil {
-		t.Fatal("expected no such service principal") // signs in, so the lookups below count Graph requests only
-	}
 	for i, u := range users[:3] {
 		store.vanished(vanishedAssignment{id: fmt.Sprint("gone-", i), servicePrincipalID: "sp", principalID: u, principalType: "User"})
 	}
@@ -382,4 +351,15 @@ func TestAssignmentStore_vanishedPrincipalsShareTheListing(t *testing.T) {
 		t.Errorf("3 principals of assignments found gone, looked up one after the other: %d requests, %d of them $batch; want the listing's first page of users and of groups (stats %v)",
 			st.Total, st.Routes["POST /$batch"], st.Routes)
 	}
+}
+
+// signedInStore is the assignment store of a provider configured against s, already signed in, so
+// the Graph requests a test counts are its own.
+func signedInStore(t *testing.T, s *sandbox.Server) *assignmentStore {
+	t.Helper()
+	pd := asgTestProviderData(t, s)
+	if _, err := pd.client.AppRoles(context.Background(), "00000000-0000-0000-0000-000000000000"); err == nil {
+		t.Fatal("expected no such service principal")
+	}
+	return pd.assignments
 }
