@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -199,8 +198,7 @@ func (f *assignmentFastPath) PlanResourceChange(ctx context.Context, req *tfprot
 		return nil
 	}
 	if config["app_role_id"].IsNull() {
-		var diags diag.Diagnostics
-		if role := data.assignments.resolveAppRole(ctx, spID, "", path.Root("app_role_id"), &diags); role != roleID || len(diags) > 0 {
+		if role := data.assignments.appRoleQuietly(ctx, spID, ""); role == "" || role != roleID {
 			return nil
 		}
 	}
@@ -210,8 +208,10 @@ func (f *assignmentFastPath) PlanResourceChange(ctx context.Context, req *tfprot
 // planCreate answers the plan of a user's assignment to be created, as ModifyPlan would: the role as
 // configured (checked against the app's roles) or the app's "User" role, unknown while the app is;
 // the principal's type looked up; the assignment's id and the principal's display name unknown.
-// A group (its nested groups get a warning), a principal not found, a role refused, timeouts set or
-// anything unknown but the app go to the framework, which asks the run's caches the same.
+// A group (its nested groups get a warning), a principal not found at the first asking (ModifyPlan
+// waits for one created moments ago), an app whose roles can't be read or lack the role, timeouts set
+// or anything unknown but the app go to the framework, which asks the run's caches the same and
+// reports what there is to report, once.
 func (f *assignmentFastPath) planCreate(ctx context.Context, data *providerData, proposed tftypes.Value, cfg *tfprotov6.DynamicValue) *tfprotov6.PlanResourceChangeResponse {
 	planned, config := rawAttributes(proposed), f.decode(cfg)
 	if planned == nil || config == nil || !config["timeouts"].IsNull() {
@@ -228,9 +228,8 @@ func (f *assignmentFastPath) planCreate(ctx context.Context, data *providerData,
 	if sp.IsKnown() {
 		spID, _ := rawString(config, "service_principal_id")
 		configured, _ := rawString(config, "app_role_id")
-		var diags diag.Diagnostics
-		got := data.assignments.resolveAppRole(ctx, spID, configured, path.Root("app_role_id"), &diags)
-		if got == "" || len(diags) > 0 {
+		got := data.assignments.appRoleQuietly(ctx, spID, configured)
+		if got == "" {
 			return nil
 		}
 		if role.IsNull() {
@@ -239,7 +238,7 @@ func (f *assignmentFastPath) planCreate(ctx context.Context, data *providerData,
 	} else if role.IsNull() {
 		role = tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
 	}
-	obj, found, _, _, err := data.assignments.principalToCreate(ctx, principalID)
+	obj, found, _, _, err := data.assignments.principalToCreate(ctx, principalID, false)
 	if err != nil || !found || principalTypeName(obj.Type) != "User" {
 		return nil
 	}

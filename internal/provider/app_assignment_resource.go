@@ -193,7 +193,7 @@ func (r *appAssignmentResource) ModifyPlan(ctx context.Context, req resource.Mod
 	switch {
 	case plan.PrincipalID.IsUnknown():
 	case creating:
-		obj, found, was, wasAssigned, err := l.principalToCreate(ctx, plan.PrincipalID.ValueString())
+		obj, found, was, wasAssigned, err := l.principalToCreate(ctx, plan.PrincipalID.ValueString(), true)
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(principalPath, "Could not look up the principal", err.Error())
 			return

@@ -72,25 +72,50 @@ func (s *assignmentStore) resolveAppRole(ctx context.Context, spID, roleID strin
 		s.denied.add(diags, "Could not read the app roles of the enterprise app", err)
 		return ""
 	}
+	if id := pickAppRole(roles, roleID); id != "" {
+		return id
+	}
 	if roleID == "" {
-		app := graph.EnterpriseApp{AppRoles: roles}
-		if id := app.UserRoleID(); id != "" {
-			return id
-		}
 		diags.AddAttributeError(attr, "The enterprise app has no \"User\" role",
 			fmt.Sprintf("Service principal %s has no enabled app role named \"User\" (its roles: %s). Netskope provisions "+
 				"users assigned to the \"User\" role of the Netskope User Authentication gallery app: check that the app "+
 				"was created from that template, or set app_role_id.", spID, describeRoles(roles)))
 		return ""
 	}
+	diags.AddAttributeError(attr, "App role not found on the enterprise app",
+		fmt.Sprintf("Service principal %s has no enabled app role %s. Its roles: %s. Leave app_role_id unset to use the \"User\" role.",
+			spID, roleID, describeRoles(roles)))
+	return ""
+}
+
+// pickAppRole is the role resolveAppRole answers from the app's roles: roleID when the app has it
+// enabled, or with roleID empty the "User" role; "" when there is none.
+func pickAppRole(roles []graph.AppRole, roleID string) string {
+	if roleID == "" {
+		app := graph.EnterpriseApp{AppRoles: roles}
+		return app.UserRoleID()
+	}
 	i := slices.IndexFunc(roles, func(r graph.AppRole) bool { return strings.EqualFold(r.ID, roleID) })
 	if i < 0 || !roles[i].Enabled {
-		diags.AddAttributeError(attr, "App role not found on the enterprise app",
-			fmt.Sprintf("Service principal %s has no enabled app role %s. Its roles: %s. Leave app_role_id unset to use the \"User\" role.",
-				spID, roleID, describeRoles(roles)))
 		return ""
 	}
 	return strings.ToLower(roles[i].ID)
+}
+
+// appRoleQuietly is resolveAppRole for the fast path: the same role where resolveAppRole would
+// report nothing, and "" otherwise, reporting and recording nothing. The framework's call, which
+// asks the same, then reports the problem: a missing Graph permission is explained in full once per
+// run (deniedPermissions), by the first report that reaches the user, and an app not found is
+// waited for once (appRoles).
+func (s *assignmentStore) appRoleQuietly(ctx context.Context, spID, roleID string) string {
+	if roleID != "" && strings.EqualFold(roleID, graph.DefaultAccessRoleID) {
+		return ""
+	}
+	roles, err := s.appRoles(ctx, spID)
+	if err != nil {
+		return ""
+	}
+	return pickAppRole(roles, roleID)
 }
 
 func describeRoles(roles []graph.AppRole) string {

@@ -38,6 +38,10 @@ type assignmentStore struct {
 	principals *coalescer[graph.DirectoryObject] // by lower-case object id
 	nested     *coalescer[[]graph.Group]         // nested groups by lower-case group id
 
+	// Service principals not found after the wait for replication (appRoles), by lower-case id.
+	missingMu   sync.Mutex
+	missingApps map[string]error
+
 	// Assignments the run's refresh found gone, by lower-case principal id (vanished).
 	goneMu sync.Mutex
 	gone   map[string]vanishedAssignment
@@ -79,6 +83,7 @@ func newAssignmentStore(c *graph.Client, planLagWait time.Duration) *assignmentS
 		lists:       newRunCache[[]graph.Assignment](),
 		roles:       newRunCache[[]graph.AppRole](),
 		gone:        map[string]vanishedAssignment{},
+		missingApps: map[string]error{},
 		// NestedGroups sends 20 groups per $batch request.
 		nested: newCoalescer(graph.BatchSize*graph.BatchParallelism, func(ctx context.Context, ids []string) (map[string][]graph.Group, error) {
 			got, err := c.NestedGroups(ctx, ids)
@@ -293,7 +298,16 @@ func (s *assignmentStore) relisted(spID string, fresh []graph.Assignment) {
 
 // appRoles returns the app roles of the service principal, read once per run, waiting a little for
 // an app created moments ago.
+//
+// A service principal still not found once that wait is over is remembered for the run: the fast
+// path and the framework both ask for the same plan, and the second must not wait again.
 func (s *assignmentStore) appRoles(ctx context.Context, spID string) ([]graph.AppRole, error) {
+	s.missingMu.Lock()
+	missing := s.missingApps[strings.ToLower(spID)]
+	s.missingMu.Unlock()
+	if missing != nil {
+		return nil, missing
+	}
 	return s.roles.get(ctx, spID, func() ([]graph.AppRole, error) {
 		wctx, cancel := context.WithTimeout(ctx, s.planLagWait)
 		defer cancel()
@@ -310,6 +324,9 @@ func (s *assignmentStore) appRoles(ctx context.Context, spID string) ([]graph.Ap
 		})
 		if err != nil && notFound != nil && ctx.Err() == nil {
 			// Still not found once the wait for replication is over: the id names no service principal.
+			s.missingMu.Lock()
+			s.missingApps[strings.ToLower(spID)] = notFound
+			s.missingMu.Unlock()
 			return nil, notFound
 		}
 		return roles, err
@@ -426,12 +443,18 @@ func (s *assignmentStore) vanishedFor(principalID string) (vanishedAssignment, b
 // listing's first pages, which answer the others (a plan that puts back 10 of 1,000 assignments
 // makes 2 or 3 requests for their principals, not 10; so does the plan Terraform runs before a
 // destroy, which plans them too).
-func (s *assignmentStore) principalToCreate(ctx context.Context, id string) (obj graph.DirectoryObject, found bool, was vanishedAssignment, wasAssigned bool, err error) {
+//
+// waitForReplication false asks once (the fast path: a principal not found is left to ModifyPlan,
+// which waits for it).
+func (s *assignmentStore) principalToCreate(ctx context.Context, id string, waitForReplication bool) (obj graph.DirectoryObject, found bool, was vanishedAssignment, wasAssigned bool, err error) {
 	was, wasAssigned = s.vanishedFor(id)
-	if wasAssigned {
+	switch {
+	case wasAssigned:
 		obj, found, err = s.lookupPrincipal(ctx, id, true)
-	} else {
+	case waitForReplication:
 		obj, found, err = s.principalWaitingForReplication(ctx, id)
+	default:
+		obj, found, err = s.principal(ctx, id)
 	}
 	return obj, found, was, wasAssigned, err
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/graph"
 	"github.com/entranetskope/terraform-provider-entranetskope/internal/sandbox"
@@ -342,7 +343,7 @@ func TestAssignmentStore_vanishedPrincipalsShareTheListing(t *testing.T) {
 	}
 	s.ResetStats()
 	for _, u := range users[:3] {
-		obj, found, _, wasAssigned, err := store.principalToCreate(ctx, strings.ToUpper(u))
+		obj, found, _, wasAssigned, err := store.principalToCreate(ctx, strings.ToUpper(u), true)
 		if err != nil || !found || !wasAssigned || !strings.EqualFold(obj.ID, u) {
 			t.Fatalf("principal %s: %+v found=%v was assigned=%v err=%v", u, obj, found, wasAssigned, err)
 		}
@@ -362,4 +363,26 @@ func signedInStore(t *testing.T, s *sandbox.Server) *assignmentStore {
 		t.Fatal("expected no such service principal")
 	}
 	return pd.assignments
+}
+
+// A service principal still not found once the wait for replication is over is not waited for again
+// in the same run: the fast path and then the framework ask about it for the same plan.
+func TestAssignmentStore_missingAppWaitedForOnce(t *testing.T) {
+	s := newSandbox(t, sandbox.Options{ManualCycles: true})
+	store := signedInStore(t, s)
+	store.planLagWait = 300 * time.Millisecond
+	ctx := context.Background()
+	const missing = "0a1b2c3d-0000-4000-8000-00000000beef"
+	if got := store.appRoleQuietly(ctx, missing, ""); got != "" {
+		t.Fatalf("role %q of a service principal that does not exist", got)
+	}
+	s.ResetStats()
+	var diags diag.Diagnostics
+	if got := store.resolveAppRole(ctx, strings.ToUpper(missing), "", path.Root("app_role_id"), &diags); got != "" || !diags.HasError() ||
+		diags[0].Summary() != "Enterprise app not found" {
+		t.Fatalf("resolveAppRole = %q, %v", got, diags)
+	}
+	if n := s.Stats().Total; n != 0 {
+		t.Errorf("asked Graph %d more times about a service principal already not found after the wait", n)
+	}
 }
