@@ -37,6 +37,7 @@ func New(p provider.Provider, fast map[string]FastPath) func() tfprotov6.Provide
 // instance in a no-change plan where the answer is the value it was given. A fast path answers only
 // where its answer is the framework's, and its tests compare the two.
 type FastPath interface {
+	UpgradeResourceState(context.Context, *tfprotov6.UpgradeResourceStateRequest) *tfprotov6.UpgradeResourceStateResponse
 	ValidateResourceConfig(context.Context, *tfprotov6.ValidateResourceConfigRequest) *tfprotov6.ValidateResourceConfigResponse
 	ReadResource(context.Context, *tfprotov6.ReadResourceRequest) *tfprotov6.ReadResourceResponse
 	PlanResourceChange(context.Context, *tfprotov6.PlanResourceChangeRequest) *tfprotov6.PlanResourceChangeResponse
@@ -147,6 +148,9 @@ func (s releasingServer) ValidateResourceConfig(ctx context.Context, req *tfprot
 }
 
 func (s releasingServer) UpgradeResourceState(ctx context.Context, req *tfprotov6.UpgradeResourceStateRequest) (*tfprotov6.UpgradeResourceStateResponse, error) {
+	if f := s.fast[req.TypeName]; f != nil {
+		return serve(ctx, req, fastFirst(f.UpgradeResourceState, s.fw.UpgradeResourceState))
+	}
 	return serve(ctx, req, s.fw.UpgradeResourceState)
 }
 

@@ -68,6 +68,18 @@ func (s *fastPathShadow) sameValue(a, b *tfprotov6.DynamicValue) bool {
 	return err1 == nil && err2 == nil && va.Equal(vb)
 }
 
+func (s *fastPathShadow) UpgradeResourceState(ctx context.Context, req *tfprotov6.UpgradeResourceStateRequest) (*tfprotov6.UpgradeResourceStateResponse, error) {
+	resp, err := s.ProviderServer.UpgradeResourceState(ctx, req)
+	if req.TypeName == "entranetskope_app_assignment" {
+		fast, mismatch := s.fast.UpgradeResourceState(ctx, req), ""
+		if fast != nil && (err != nil || len(resp.Diagnostics) > 0 || !s.sameValue(fast.UpgradedState, resp.UpgradedState)) {
+			mismatch = "upgraded the state, where the framework's answer differs; its diagnostics: " + protoDiags(resp.Diagnostics)
+		}
+		s.rec.note("upgrade", fast != nil, mismatch)
+	}
+	return resp, err
+}
+
 func (s *fastPathShadow) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {
 	resp, err := s.ProviderServer.ValidateResourceConfig(ctx, req)
 	if req.TypeName == "entranetskope_app_assignment" {
@@ -222,7 +234,7 @@ resource "entranetskope_app_assignment" %q {
 	// creates (plan and apply, role known or not yet, the one found gone put back); the rest left:
 	// the group's plans (nested-group warnings), the role refused, the replacement, the assignment
 	// found gone and the one renamed.
-	for _, call := range []string{"validate", "read", "plan"} {
+	for _, call := range []string{"upgrade", "validate", "read", "plan"} {
 		if rec.answered[call] < 6 {
 			t.Errorf("%s: the fast path answered %d calls, want at least 6", call, rec.answered[call])
 		}
@@ -232,5 +244,53 @@ resource "entranetskope_app_assignment" %q {
 	}
 	if rec.declined["plan"] < 6 || rec.declined["create plan"] < 2 || rec.declined["read"] < 2 || rec.declined["validate"] < 1 {
 		t.Errorf("left to the framework: %v; want the group's plans and the replacement, the group's create, the assignment found gone and the one renamed, and the role refused", rec.declined)
+	}
+}
+
+// The state Terraform stored, in every shape it can come in: where the fast path upgrades it, the
+// framework upgrades it to the same value, and every state the framework refuses or upgrades by a
+// rule of its own is left to it.
+func TestAssignmentFastPath_upgradesAsTheFramework(t *testing.T) {
+	ctx := context.Background()
+	p := NewWithOptions("test", Options{})().(*entranetskopeProvider)
+	framework := pluginserver.New(p, nil)()
+	fast := &assignmentFastPath{p: p}
+	const full = `{"id":"a1","service_principal_id":"00000000-0000-0000-0000-000000000001","principal_id":"00000000-0000-0000-0000-000000000002",` +
+		`"app_role_id":"00000000-0000-0000-0000-000000000003","principal_type":"User","principal_display_name":"Ada","timeouts":null}`
+	for _, c := range []struct {
+		name     string
+		raw      *tfprotov6.RawState
+		version  int64
+		answered bool
+	}{
+		{"as stored", &tfprotov6.RawState{JSON: []byte(full)}, 0, true},
+		{"timeouts set", &tfprotov6.RawState{JSON: []byte(strings.Replace(full, `"timeouts":null`, `"timeouts":{"create":"1m","delete":null}`, 1))}, 0, true},
+		{"an attribute the schema dropped", &tfprotov6.RawState{JSON: []byte(strings.Replace(full, `"timeouts":null`, `"timeouts":null,"legacy":"x"`, 1))}, 0, true},
+		{"attributes missing", &tfprotov6.RawState{JSON: []byte(`{"id":"a1","principal_id":"00000000-0000-0000-0000-000000000002"}`)}, 0, true},
+		{"another version", &tfprotov6.RawState{JSON: []byte(full)}, 1, false},
+		{"a flatmap state", &tfprotov6.RawState{Flatmap: map[string]string{"id": "a1"}}, 0, false},
+		{"a value of the wrong type", &tfprotov6.RawState{JSON: []byte(strings.Replace(full, `"principal_type":"User"`, `"principal_type":{"a":1}`, 1))}, 0, false},
+		{"not JSON", &tfprotov6.RawState{JSON: []byte(`{"id":`)}, 0, false},
+	} {
+		req := &tfprotov6.UpgradeResourceStateRequest{TypeName: "entranetskope_app_assignment", Version: c.version, RawState: c.raw}
+		got := fast.UpgradeResourceState(ctx, req)
+		want, err := framework.UpgradeResourceState(ctx, req)
+		if err != nil {
+			t.Fatalf("%s: the framework: %v", c.name, err)
+		}
+		if (got != nil) != c.answered {
+			t.Errorf("%s: answered %v, want %v (the framework says %s)", c.name, got != nil, c.answered, protoDiags(want.Diagnostics))
+			continue
+		}
+		if got == nil {
+			if len(want.Diagnostics) == 0 && c.name != "a flatmap state" {
+				t.Errorf("%s: left to the framework, which upgrades it without a word: the fast path could have answered", c.name)
+			}
+			continue
+		}
+		shadow := &fastPathShadow{fast: fast}
+		if len(want.Diagnostics) > 0 || !shadow.sameValue(got.UpgradedState, want.UpgradedState) {
+			t.Errorf("%s: the fast path's state differs from the framework's (its diagnostics: %s)", c.name, protoDiags(want.Diagnostics))
+		}
 	}
 }
