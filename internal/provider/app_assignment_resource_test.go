@@ -10,7 +10,9 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -19,6 +21,7 @@ import (
 	fwschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -777,6 +780,111 @@ func TestAppAssignmentResource_replicationLag(t *testing.T) {
 	if st.Statuses["404"]+st.Statuses["400"] == 0 {
 		t.Errorf("the test never met replication lag (statuses %v): it proves nothing", st.Statuses)
 	}
+}
+
+// listingGate holds the enterprise app's refresh (its read of the service principal) once armed,
+// until the app's assignments are being listed, or for at most 10 s.
+type listingGate struct {
+	next http.RoundTripper
+
+	mu      sync.Mutex
+	armed   bool
+	listing chan struct{} // closed when a listing of assignments starts after arm
+	held    chan bool     // whether the held read saw the listing start
+}
+
+var spReadPath = regexp.MustCompile(`^/v1\.0/servicePrincipals/[^/]+$`)
+
+func (g *listingGate) arm() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.armed, g.listing, g.held = true, make(chan struct{}), make(chan bool, 1)
+}
+
+func (g *listingGate) RoundTrip(r *http.Request) (*http.Response, error) {
+	g.mu.Lock()
+	listing, hold := g.listing, false
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/appRoleAssignedTo") && listing != nil {
+		select {
+		case <-listing:
+		default:
+			close(listing)
+		}
+	}
+	if r.Method == http.MethodGet && spReadPath.MatchString(r.URL.Path) && g.armed {
+		g.armed, hold = false, true
+	}
+	held := g.held
+	g.mu.Unlock()
+	if hold {
+		select {
+		case <-listing:
+			held <- true
+		case <-time.After(10 * time.Second):
+			held <- false
+		}
+	}
+	return g.next.RoundTrip(r)
+}
+
+// The enterprise app's refresh starts the listing of its assignments, which the assignments'
+// refreshes read after it: the listing is under way while the app's own read is still held, and
+// the plan lists the assignments once, an assignment naming the app in capitals included.
+func TestAppAssignmentResource_appsRefreshStartsTheListing(t *testing.T) {
+	s := newSandbox(t)
+	users := s.AddUsers(3)
+	ids, _ := json.Marshal(users)
+	config := testProviderConfig(s) + fmt.Sprintf(`
+locals {
+  ids = %s
+}
+
+resource "entranetskope_enterprise_app" "netskope" {
+  display_name = "Netskope User Authentication (listing)"
+}
+
+resource "entranetskope_app_assignment" "test" {
+  count                = length(local.ids)
+  service_principal_id = count.index == 0 ? upper(entranetskope_enterprise_app.netskope.service_principal_id) : entranetskope_enterprise_app.netskope.service_principal_id
+  principal_id         = local.ids[count.index]
+}
+`, ids)
+	gate := &listingGate{next: s.HTTPClient().Transport}
+	o := Options{Transport: gate}
+	factories := map[string]func() (tfprotov6.ProviderServer, error){"entranetskope": testServer(NewWithOptions("test", o))}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: func() { s.ResetStats(); gate.arm() },
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+					asgPlanCheck(func() error {
+						gate.mu.Lock()
+						held := gate.held
+						gate.mu.Unlock()
+						select {
+						case saw := <-held:
+							if !saw {
+								return fmt.Errorf("the app's refresh read the service principal, held 10 s, without the assignments being listed: the listing waits for the assignments' own refreshes")
+							}
+						default:
+							return fmt.Errorf("the plan did not read the app's service principal")
+						}
+						if n := s.Stats().Routes["GET /servicePrincipals/{id}/appRoleAssignedTo"]; n != 1 {
+							return fmt.Errorf("the plan listed the app's assignments %d times, want once (stats %v)", n, s.Stats().Routes)
+						}
+						if n := s.Stats().Routes["GET /servicePrincipals/{id}"]; n != 1 {
+							return fmt.Errorf("the plan read the service principal %d times, want once: the app's refresh gives every assignment its roles (stats %v)", n, s.Stats().Routes)
+						}
+						return nil
+					}),
+				}},
+			},
+		},
+	})
 }
 
 func TestAppAssignmentResource_coalescedReads(t *testing.T) {

@@ -265,6 +265,8 @@ func (r *enterpriseAppResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 
+	// The assignments' refreshes come next and read the app's assignments (see prefetch).
+	r.assignments.prefetch(ctx, state.ID.ValueString())
 	app, err := r.client.GetEnterpriseApp(ctx, state.ID.ValueString())
 	if graph.IsNotFound(err) {
 		tflog.Warn(ctx, "the enterprise application is gone: removing it from state", map[string]any{"service_principal_id": state.ID.ValueString()})
