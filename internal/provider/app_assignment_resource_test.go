@@ -832,23 +832,8 @@ func (g *listingGate) RoundTrip(r *http.Request) (*http.Response, error) {
 // the plan lists the assignments once, an assignment naming the app in capitals included.
 func TestAppAssignmentResource_appsRefreshStartsTheListing(t *testing.T) {
 	s := newSandbox(t)
-	users := s.AddUsers(3)
-	ids, _ := json.Marshal(users)
-	config := testProviderConfig(s) + fmt.Sprintf(`
-locals {
-  ids = %s
-}
-
-resource "entranetskope_enterprise_app" "netskope" {
-  display_name = "Netskope User Authentication (listing)"
-}
-
-resource "entranetskope_app_assignment" "test" {
-  count                = length(local.ids)
-  service_principal_id = count.index == 0 ? upper(entranetskope_enterprise_app.netskope.service_principal_id) : entranetskope_enterprise_app.netskope.service_principal_id
-  principal_id         = local.ids[count.index]
-}
-`, ids)
+	config := asgAppConfig(s, "listing", s.AddUsers(3),
+		"count.index == 0 ? upper(entranetskope_enterprise_app.netskope.service_principal_id) : entranetskope_enterprise_app.netskope.service_principal_id")
 	gate := &listingGate{next: s.HTTPClient().Transport}
 	o := Options{Transport: gate}
 	factories := map[string]func() (tfprotov6.ProviderServer, error){"entranetskope": testServer(NewWithOptions("test", o))}
@@ -978,6 +963,28 @@ func TestAppAssignmentResource_coalescedReadsPaged(t *testing.T) {
 	}
 }
 
+// asgAppConfig is an enterprise app ("Netskope User Authentication (<name>)") with an
+// entranetskope_app_assignment.test of each id (count), naming the app's service principal by the
+// expression sp.
+func asgAppConfig(s *sandbox.Server, name string, ids []string, sp string) string {
+	list, _ := json.Marshal(ids)
+	return testProviderConfig(s) + fmt.Sprintf(`
+locals {
+  ids = %s
+}
+
+resource "entranetskope_enterprise_app" "netskope" {
+  display_name = "Netskope User Authentication (%s)"
+}
+
+resource "entranetskope_app_assignment" "test" {
+  count                = length(local.ids)
+  service_principal_id = %s
+  principal_id         = local.ids[count.index]
+}
+`, list, name, sp)
+}
+
 // An enterprise app and its assignments in one configuration: the app's own read (its refresh, or
 // its create) gives the assignments the app's roles, so their plans do not read them again.
 func TestAppAssignmentResource_rolesFromTheAppsRead(t *testing.T) {
@@ -985,22 +992,7 @@ func TestAppAssignmentResource_rolesFromTheAppsRead(t *testing.T) {
 	users := s.AddUsers(4)
 	const spRoute = "GET /servicePrincipals/{id}"
 	config := func(n int) string {
-		ids, _ := json.Marshal(users[:n])
-		return testProviderConfig(s) + fmt.Sprintf(`
-locals {
-  ids = %s
-}
-
-resource "entranetskope_enterprise_app" "netskope" {
-  display_name = "Netskope User Authentication (roles)"
-}
-
-resource "entranetskope_app_assignment" "test" {
-  count                = length(local.ids)
-  service_principal_id = entranetskope_enterprise_app.netskope.service_principal_id
-  principal_id         = local.ids[count.index]
-}
-`, ids)
+		return asgAppConfig(s, "roles", users[:n], "entranetskope_enterprise_app.netskope.service_principal_id")
 	}
 	reads := func(want int64, what string) asgPlanCheck {
 		return func() error {
