@@ -271,7 +271,7 @@ func (s *assignmentStore) prefetch(ctx context.Context, spID string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
-		_, _ = s.lists.get(ctx, spKey(spID), func() ([]graph.Assignment, error) { return s.client.ListAssignments(ctx, spID) })
+		_, _ = s.list(ctx, spID)
 	}()
 }
 
