@@ -28,11 +28,14 @@ import (
 //
 // Otherwise a batch waits while the run shows signs of life (a write, an announcement, a batch
 // back, whose callers' slots Terraform hands to the next instances) and goes once it has been quiet
-// for batcherQuietGaps times the usual gap between writes (at least batcherIdle), and never later
-// than batcherMaxWait after its first write. The quiet follows the run's pace: Terraform hands
-// instances out one at a time, tens of milliseconds apart in a run of thousands (its own work per
-// instance), so a fixed short pause would send batches of two or three; and the last writes of a
-// run go once no more come, instead of waiting out slots no instance will take.
+// for batcherQuietFactor times the longest pause between signs of life among the run's last
+// batcherPaceWindow (at least batcherIdle), and never later than batcherMaxWait after its first
+// write. The quiet follows the run's pace: Terraform hands instances out one at a time, tens of
+// milliseconds apart in a run of thousands (its own work per instance), so a fixed short pause would
+// send batches of two or three; and the last writes of a run go once no more come, instead of
+// waiting out slots no instance will take. The quiet is measured on the longest recent pause, not on
+// the usual one: the run's last batch waits it out in full, while a pause inside the run only splits
+// a batch when it is several times longer than any of the recent ones.
 type Batcher struct {
 	c    *Client
 	idle time.Duration
@@ -50,11 +53,12 @@ type Batcher struct {
 	// (the first writes of a run that announces none: deletes), the first batch goes once the
 	// writes stop arriving for a quiet period: Terraform starts -parallelism instances at once, and
 	// they arrive one by one within milliseconds.
-	known  bool
-	lastAt time.Time
-	gap    time.Duration // moving average of the time between writes
-	// activeAt is the run's last sign of life: a write, an announcement, a batch back.
+	known bool
+	// activeAt is the run's last sign of life: a write, an announcement, a batch back; pauses are
+	// the last batcherPaceWindow times between two of them (a ring, next at pauseAt).
 	activeAt time.Time
+	pauses   [batcherPaceWindow]time.Duration
+	pauseAt  int
 }
 
 type batcherItem struct {
@@ -69,11 +73,16 @@ type batcherItem struct {
 
 const (
 	batcherIdle = 50 * time.Millisecond
-	// batcherQuietGaps: a pause of Terraform's own inside a run (a collection, a state write) shorter
-	// than this many usual gaps does not split a batch. A split costs a request, and a destroy of
-	// 1,000 assignments, 50 full batches, has few to spare (the bench's target is 60 requests); at
-	// the run's end the wait costs 20 gaps (tens of milliseconds at 100, under a second at 1,000).
-	batcherQuietGaps = 20
+	// batcherQuietFactor and batcherPaceWindow: a pause of Terraform's own inside a run (a
+	// collection, a state write) no longer than this many times the longest of the last
+	// batcherPaceWindow pauses does not split a batch. A split costs a request, and a destroy of
+	// 1,000 assignments, 50 full batches, has few to spare (the bench's target is 60 requests). In
+	// traced runs of 1,000 (terraform 1.5.7, parallelism 40) the longest pause among 64 was 30 to
+	// 80 ms and no pause inside the run was over 3.6 times the longest before it; the run's last
+	// batch waits the quiet out (about 60 ms at 100, 250 to 320 ms at 1,000; the earlier rule, 20
+	// times the average gap between writes, held it 120 ms and 340 to 680 ms).
+	batcherQuietFactor = 4
+	batcherPaceWindow  = 64
 	// batcherMaxWait bounds how long a write waits for company, and how long an announced write is
 	// counted on: Terraform's own work between instances (recording the state of a growing run)
 	// spaces them ~90 ms apart at 1,000 on a loaded machine, so filling a batch of 20 takes ~2 s.
@@ -97,7 +106,7 @@ func (b *Batcher) Expect() {
 	now := time.Now()
 	b.pruneLocked(now)
 	b.expected = append(b.expected, now)
-	b.activeAt = now
+	b.activityLocked(now)
 	b.known = true
 	b.peak = max(b.peak, b.inFlight+len(b.expected))
 }
@@ -111,17 +120,39 @@ func (b *Batcher) pruneLocked(now time.Time) {
 	b.expected = b.expected[i:]
 }
 
+// activityLocked records a sign of life at now, and the pause since the previous one. Pauses as
+// long as the longest wait say nothing about the pace (a new phase of the run).
+func (b *Batcher) activityLocked(now time.Time) {
+	if !b.activeAt.IsZero() {
+		if p := now.Sub(b.activeAt); p >= 0 && p < b.max {
+			b.pauses[b.pauseAt] = p
+			b.pauseAt = (b.pauseAt + 1) % len(b.pauses)
+		}
+	}
+	b.activeAt = now
+}
+
+// quietLocked is how long the run must show no sign of life before a batch goes without company:
+// batcherQuietFactor times the longest recent pause, at least idle.
+func (b *Batcher) quietLocked() time.Duration {
+	var longest time.Duration
+	for _, p := range b.pauses {
+		longest = max(longest, p)
+	}
+	return max(b.idle, batcherQuietFactor*longest)
+}
+
 // waitLocked is how much longer the queue waits for company; 0 sends it. Never longer than
 // batcherMaxWait after the first write waiting; while announced writes are on their way, until they
 // arrive (or their announcement expires); otherwise until the run has been quiet (no write, no
-// announcement, no batch back) for batcherQuietGaps of its usual gaps between writes, at least idle.
+// announcement, no batch back) for quietLocked.
 func (b *Batcher) waitLocked(now time.Time) time.Duration {
 	b.pruneLocked(now)
 	wait := b.max - now.Sub(b.firstAt)
 	if len(b.expected) > 0 {
 		return max(0, min(wait, b.expected[0].Add(b.max).Sub(now)))
 	}
-	return max(0, min(wait, max(b.idle, batcherQuietGaps*b.gap)-now.Sub(b.activeAt)))
+	return max(0, min(wait, b.quietLocked()-now.Sub(b.activeAt)))
 }
 
 // armLocked sets the timer that sends the queue once waitLocked says so, looking again when it
@@ -202,13 +233,7 @@ func (b *Batcher) DeleteAssignment(ctx context.Context, spID, assignmentID strin
 func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) BatchOutcome {
 	it := &batcherItem{call: call, op: op, perm: perm, ctx: ctx, done: make(chan BatchOutcome, 1), enqueuedAt: time.Now()}
 	b.mu.Lock()
-	if !b.lastAt.IsZero() {
-		// Pauses longer than the longest wait say nothing about the pace (a new phase of the run).
-		if g := it.enqueuedAt.Sub(b.lastAt); g < b.max {
-			b.gap = (3*b.gap + g) / 4
-		}
-	}
-	b.lastAt, b.activeAt = it.enqueuedAt, it.enqueuedAt
+	b.activityLocked(it.enqueuedAt)
 	b.queue = append(b.queue, it)
 	if len(b.queue) == 1 {
 		b.firstAt = it.enqueuedAt
@@ -324,7 +349,7 @@ func (b *Batcher) send(items []*batcherItem) {
 			// The callers go back to Terraform, which hands their slots to the next instances: a
 			// sign of life, as writes are.
 			b.mu.Lock()
-			b.activeAt = time.Now()
+			b.activityLocked(time.Now())
 			b.mu.Unlock()
 			for i, it := range group {
 				o := BatchOutcome{Err: err}

@@ -173,3 +173,46 @@ func batcherTestApp(t *testing.T, name string) (*sandbox.Server, *Client, *Enter
 	}
 	return s, c, app, ctx
 }
+
+// The quiet a batch waits for before it goes without company is batcherQuietFactor times the
+// longest pause among the run's last batcherPaceWindow signs of life: a run whose pace varies (here
+// 10 and 50 ms apart, as a run of 1,000 does) sends its last batch 200 ms after the last write, where
+// the earlier rule (20 times the average gap) held it over half a second; a pause that left the
+// window no longer counts, and one as long as the longest wait (a new phase of the run) never did.
+func TestBatcher_quietFollowsTheLongestRecentPause(t *testing.T) {
+	b := &Batcher{idle: batcherIdle, max: time.Minute}
+	now := time.Unix(1_000_000, 0)
+	b.firstAt = now
+	step := func(d time.Duration) {
+		now = now.Add(d)
+		b.activityLocked(now)
+	}
+	step(0)
+	for i := range 100 {
+		step(map[bool]time.Duration{false: 10 * time.Millisecond, true: 50 * time.Millisecond}[i%2 == 1])
+	}
+	if q := b.quietLocked(); q != 200*time.Millisecond {
+		t.Errorf("quiet after pauses of 10 and 50 ms: %s, want 200ms", q)
+	}
+	if w := b.waitLocked(now.Add(190 * time.Millisecond)); w != 10*time.Millisecond {
+		t.Errorf("190 ms after the last sign of life the batch waits %s more, want 10ms", w)
+	}
+	if w := b.waitLocked(now.Add(200 * time.Millisecond)); w != 0 {
+		t.Errorf("200 ms after the last sign of life the batch still waits %s", w)
+	}
+
+	step(2 * time.Minute) // a new phase: says nothing about the pace
+	if q := b.quietLocked(); q != 200*time.Millisecond {
+		t.Errorf("quiet after a pause of 2 minutes: %s, want 200ms still", q)
+	}
+	for range batcherPaceWindow - 1 {
+		step(5 * time.Millisecond)
+	}
+	if q := b.quietLocked(); q != 200*time.Millisecond {
+		t.Errorf("quiet with one pause of 50 ms left in the window: %s, want 200ms", q)
+	}
+	step(5 * time.Millisecond)
+	if q := b.quietLocked(); q != batcherIdle {
+		t.Errorf("quiet after %d pauses of 5 ms: %s, want the floor %s", batcherPaceWindow, q, batcherIdle)
+	}
+}
