@@ -44,6 +44,10 @@ const (
 	PluginEach Form = "plugin-each"
 	// ProtocolEach is PluginEach answered at the protocol, without the framework: the least any
 	// plugin provider can cost Terraform for FormEach's shape.
+	//
+	// In the plan after 1% removed, both no-op forms find 1% of their assignments gone on refresh,
+	// as FormEach finds those the bench deletes in Graph: that plan then shows what the drift costs
+	// Terraform, which FloorEach (terraform_data never drifts) cannot.
 	ProtocolEach Form = "protocol-each"
 )
 
@@ -52,6 +56,10 @@ func (f Form) usesGraph() bool { return f == FormMap || f == FormEach }
 
 // noop: the form's assignments are the no-op provider's (internal/bench/noopprovider).
 func (f Form) noop() bool { return f == PluginEach || f == ProtocolEach }
+
+// noopGoneEnv names, for the no-op provider, the file of principals whose assignments its refresh
+// finds gone (noopprovider.GoneEnv).
+const noopGoneEnv = "ENTRANETSKOPE_NOOP_GONE"
 
 // FloorOf is the terraform_data form of the same shape as f.
 func FloorOf(f Form) Form {
@@ -334,12 +342,22 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form, turn int) (Ru
 		return run, err
 	}
 	defer w.close()
+	goneFile := filepath.Join(dir, "gone.txt")
+	w.env = append(w.env, noopGoneEnv+"="+goneFile)
 	phase := func(name string, args ...string) (Phase, error) {
 		wantExit := 0
-		if name == PhasePlanAfterDrop && form.usesGraph() {
+		if name == PhasePlanAfterDrop && (form.usesGraph() || form.noop()) {
 			wantExit = 2
 		}
 		return w.run(ctx, name, wantExit, args...)
+	}
+	// The drop: 1% of the assignments deleted in Graph; for the no-op forms, whose assignments
+	// Graph never holds, the same share of principals listed as gone (their refresh drops them).
+	drop := func() error {
+		if form.noop() {
+			return os.WriteFile(goneFile, []byte(strings.Join(ids[:max(1, len(ids)/100)], "\n")+"\n"), 0o644)
+		}
+		return dropOnePercent(ctx, s)
 	}
 
 	par := fmt.Sprintf("-parallelism=%d", run.Parallelism)
@@ -350,11 +368,11 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form, turn int) (Ru
 	}{
 		{PhaseApply, []string{"apply", "-auto-approve", "-input=false", "-no-color", par}, nil},
 		{PhasePlanNoChange, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", par}, nil},
-		{PhasePlanAfterDrop, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", par}, func() error { return dropOnePercent(ctx, s) }},
+		{PhasePlanAfterDrop, []string{"plan", "-detailed-exitcode", "-input=false", "-no-color", par}, drop},
 		{PhaseDestroy, []string{"destroy", "-auto-approve", "-input=false", "-no-color", par}, nil},
 	}
 	for _, st := range steps {
-		if st.pre != nil && form.usesGraph() {
+		if st.pre != nil && (form.usesGraph() || form.noop()) {
 			if err := st.pre(); err != nil {
 				return run, err
 			}

@@ -8,14 +8,23 @@
 //   - entranetskope_protocol_noop_assignment is answered at the protocol, without the framework:
 //     each call does only what Terraform needs of any provider (state upgraded from JSON, computed
 //     values planned and set on create), which is the least a plugin can do.
+//
+// For the bench's plan after 1% removed, both find gone, on refresh, the assignments of the
+// principals listed in the file GoneEnv names (one object id per line; written by the bench before
+// that plan), as entranetskope_app_assignment finds the assignments the bench deletes in Graph: the
+// no-op forms then show what that drift costs Terraform, which a terraform_data floor never sees.
 package main
 
 import (
 	"context"
 	"fmt"
 	"log"
+	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
@@ -73,8 +82,35 @@ func (a *assignment) Create(ctx context.Context, req resource.CreateRequest, res
 	resp.State.Raw = state
 }
 
-// Read keeps the state as it is (the framework answers with the prior state).
-func (a *assignment) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {}
+// Read keeps the state as it is (the framework answers with the prior state), or finds the
+// assignment gone when its principal is listed as gone.
+func (a *assignment) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	if len(gone()) == 0 {
+		return
+	}
+	var principal string
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("principal_id"), &principal)...)
+	if gone()[principal] {
+		resp.State.RemoveResource(ctx)
+	}
+}
+
+// GoneEnv names the file listing the principals whose assignments a refresh finds gone.
+const GoneEnv = "ENTRANETSKOPE_NOOP_GONE"
+
+// gone is the set GoneEnv lists, read once per provider process (Terraform starts one per command);
+// no file, no drift.
+var gone = sync.OnceValue(func() map[string]bool {
+	set := map[string]bool{}
+	b, err := os.ReadFile(os.Getenv(GoneEnv))
+	if err != nil {
+		return set
+	}
+	for _, id := range strings.Fields(string(b)) {
+		set[id] = true
+	}
+	return set
+})
 
 func (a *assignment) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	resp.State.Raw = req.Plan.Raw
@@ -133,6 +169,18 @@ func (s *protocolServer) UpgradeResourceState(ctx context.Context, req *tfprotov
 func (s *protocolServer) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
 	if req.TypeName != protocolType {
 		return s.ProviderServer.ReadResource(ctx, req)
+	}
+	if len(gone()) > 0 {
+		state, err := req.CurrentState.Unmarshal(s.typ)
+		if err != nil {
+			return nil, err
+		}
+		attrs := map[string]tftypes.Value{}
+		var principal string
+		if err := state.As(&attrs); err == nil && attrs["principal_id"].As(&principal) == nil && gone()[principal] {
+			null, err := tfprotov6.NewDynamicValue(s.typ, tftypes.NewValue(s.typ, nil))
+			return &tfprotov6.ReadResourceResponse{NewState: &null}, err
+		}
 	}
 	return &tfprotov6.ReadResourceResponse{NewState: req.CurrentState, Private: req.Private}, nil
 }
