@@ -79,8 +79,9 @@ const (
 	// 1,000 assignments, 50 full batches, has few to spare (the bench's target is 60 requests). In
 	// traced runs of 1,000 (terraform 1.5.7, parallelism 40) the longest pause among 64 was 30 to
 	// 80 ms and no pause inside the run was over 3.6 times the longest before it; the run's last
-	// batch waits the quiet out (about 60 ms at 100, 250 to 320 ms at 1,000; the earlier rule, 20
-	// times the average gap between writes, held it 120 ms and 340 to 680 ms).
+	// batch waits the quiet out (68 ms traced at 100; about 250 to 320 ms at 1,000, from the pauses
+	// traced there; the earlier rule, 20 times the average gap between writes, held it 112 to 116 ms
+	// at 100 and 340 to 680 ms at 1,000).
 	batcherQuietFactor = 4
 	batcherPaceWindow  = 64
 	// batcherMaxWait bounds how long a write waits for company, and how long an announced write is
