@@ -29,7 +29,8 @@ import (
 // Otherwise a batch waits while the run shows signs of life (a write, an announcement, a batch
 // back, whose callers' slots Terraform hands to the next instances) and goes once it has been quiet
 // for batcherQuietFactor times the longest pause between signs of life among the run's last
-// batcherPaceWindow (at least batcherIdle), and never later than batcherMaxWait after its first
+// batcherPaceWindow (at least batcherIdle; a batch's round trip is not one of Terraform's pauses),
+// and never later than batcherMaxWait after its first
 // write. The quiet follows the run's pace: Terraform hands instances out one at a time, tens of
 // milliseconds apart in a run of thousands (its own work per instance), so a fixed short pause would
 // send batches of two or three; and the last writes of a run go once no more come, instead of
@@ -107,7 +108,7 @@ func (b *Batcher) Expect() {
 	now := time.Now()
 	b.pruneLocked(now)
 	b.expected = append(b.expected, now)
-	b.activityLocked(now)
+	b.activityLocked(now, true)
 	b.known = true
 	b.peak = max(b.peak, b.inFlight+len(b.expected))
 }
@@ -121,10 +122,12 @@ func (b *Batcher) pruneLocked(now time.Time) {
 	b.expected = b.expected[i:]
 }
 
-// activityLocked records a sign of life at now, and the pause since the previous one. Pauses as
-// long as the longest wait say nothing about the pace (a new phase of the run).
-func (b *Batcher) activityLocked(now time.Time) {
-	if !b.activeAt.IsZero() {
+// activityLocked records a sign of life at now, and (with pace) the pause since the previous one.
+// Pauses as long as the longest wait say nothing about the pace (a new phase of the run), nor does
+// one that ends with a batch coming back: that is Graph's round trip, during which every write
+// Terraform had in flight may have been waiting in it.
+func (b *Batcher) activityLocked(now time.Time, pace bool) {
+	if pace && !b.activeAt.IsZero() {
 		if p := now.Sub(b.activeAt); p >= 0 && p < b.max {
 			b.pauses[b.pauseAt] = p
 			b.pauseAt = (b.pauseAt + 1) % len(b.pauses)
@@ -234,7 +237,7 @@ func (b *Batcher) DeleteAssignment(ctx context.Context, spID, assignmentID strin
 func (b *Batcher) do(ctx context.Context, call batchCall, op, perm string) BatchOutcome {
 	it := &batcherItem{call: call, op: op, perm: perm, ctx: ctx, done: make(chan BatchOutcome, 1), enqueuedAt: time.Now()}
 	b.mu.Lock()
-	b.activityLocked(it.enqueuedAt)
+	b.activityLocked(it.enqueuedAt, true)
 	b.queue = append(b.queue, it)
 	if len(b.queue) == 1 {
 		b.firstAt = it.enqueuedAt
@@ -350,7 +353,7 @@ func (b *Batcher) send(items []*batcherItem) {
 			// The callers go back to Terraform, which hands their slots to the next instances: a
 			// sign of life, as writes are.
 			b.mu.Lock()
-			b.activityLocked(time.Now())
+			b.activityLocked(time.Now(), false)
 			b.mu.Unlock()
 			for i, it := range group {
 				o := BatchOutcome{Err: err}

@@ -178,14 +178,15 @@ func batcherTestApp(t *testing.T, name string) (*sandbox.Server, *Client, *Enter
 // longest pause among the run's last batcherPaceWindow signs of life: a run whose pace varies (here
 // 10 and 50 ms apart, as a run of 1,000 does) sends its last batch 200 ms after the last write, where
 // the earlier rule (20 times the average gap) held it over half a second; a pause that left the
-// window no longer counts, and one as long as the longest wait (a new phase of the run) never did.
+// window no longer counts, and neither a batch's round trip nor a pause as long as the longest wait
+// (a new phase of the run) ever did.
 func TestBatcher_quietFollowsTheLongestRecentPause(t *testing.T) {
 	b := &Batcher{idle: batcherIdle, max: time.Minute}
 	now := time.Unix(1_000_000, 0)
 	b.firstAt = now
 	step := func(d time.Duration) {
 		now = now.Add(d)
-		b.activityLocked(now)
+		b.activityLocked(now, true)
 	}
 	step(0)
 	for i := range 100 {
@@ -199,6 +200,17 @@ func TestBatcher_quietFollowsTheLongestRecentPause(t *testing.T) {
 	}
 	if w := b.waitLocked(now.Add(200 * time.Millisecond)); w != 0 {
 		t.Errorf("200 ms after the last sign of life the batch still waits %s", w)
+	}
+
+	// A batch back after its round trip (here 150 ms with every write in it) is a sign of life,
+	// but its wait was Graph's, not a pause of Terraform's.
+	now = now.Add(150 * time.Millisecond)
+	b.activityLocked(now, false)
+	if q := b.quietLocked(); q != 200*time.Millisecond {
+		t.Errorf("quiet after a batch's round trip of 150 ms: %s, want 200ms still", q)
+	}
+	if w := b.waitLocked(now.Add(100 * time.Millisecond)); w != 100*time.Millisecond {
+		t.Errorf("100 ms after the batch came back the next waits %s more, want 100ms", w)
 	}
 
 	step(2 * time.Minute) // a new phase: says nothing about the pace
