@@ -57,6 +57,10 @@ func (f Form) usesGraph() bool { return f == FormMap || f == FormEach }
 // noop: the form's assignments are the no-op provider's (internal/bench/noopprovider).
 func (f Form) noop() bool { return f == PluginEach || f == ProtocolEach }
 
+// drifts: the bench takes 1% of the form's assignments away before the plan after 1% removed
+// (deleted in Graph, or listed as gone to the no-op provider); a floor's never drift.
+func (f Form) drifts() bool { return f.usesGraph() || f.noop() }
+
 // noopGoneEnv names, for the no-op provider, the file of principals whose assignments its refresh
 // finds gone (noopprovider.GoneEnv).
 const noopGoneEnv = "ENTRANETSKOPE_NOOP_GONE"
@@ -346,7 +350,7 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form, turn int) (Ru
 	w.env = append(w.env, noopGoneEnv+"="+goneFile)
 	phase := func(name string, args ...string) (Phase, error) {
 		wantExit := 0
-		if name == PhasePlanAfterDrop && (form.usesGraph() || form.noop()) {
+		if name == PhasePlanAfterDrop && form.drifts() {
 			wantExit = 2
 		}
 		return w.run(ctx, name, wantExit, args...)
@@ -372,7 +376,7 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form, turn int) (Ru
 		{PhaseDestroy, []string{"destroy", "-auto-approve", "-input=false", "-no-color", par}, nil},
 	}
 	for _, st := range steps {
-		if st.pre != nil && (form.usesGraph() || form.noop()) {
+		if st.pre != nil && form.drifts() {
 			if err := st.pre(); err != nil {
 				return run, err
 			}

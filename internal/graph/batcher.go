@@ -30,11 +30,10 @@ import (
 // back, whose callers' slots Terraform hands to the next instances) and goes once it has been quiet
 // for batcherQuietFactor times the longest pause between signs of life among the run's last
 // batcherPaceWindow (at least batcherIdle; a batch's round trip is not one of Terraform's pauses),
-// and never later than batcherMaxWait after its first
-// write. The quiet follows the run's pace: Terraform hands instances out one at a time, tens of
-// milliseconds apart in a run of thousands (its own work per instance), so a fixed short pause would
-// send batches of two or three; and the last writes of a run go once no more come, instead of
-// waiting out slots no instance will take. The quiet is measured on the longest recent pause, not on
+// and never later than batcherMaxWait after its first write. The quiet follows the run's pace:
+// Terraform hands instances out one at a time, tens of milliseconds apart in a run of thousands (its
+// own work per instance), so a fixed short pause would send batches of two or three; and the last
+// writes of a run go once no more come, instead of waiting out slots no instance will take. The quiet is measured on the longest recent pause, not on
 // the usual one: the run's last batch waits it out in full, while a pause inside the run only splits
 // a batch when it is several times longer than any of the recent ones.
 type Batcher struct {
