@@ -872,6 +872,112 @@ func TestAppAssignmentResource_appsRefreshStartsTheListing(t *testing.T) {
 	})
 }
 
+// templateGate holds the enterprise app's lookup of its gallery template, once after arm, until the
+// directory's users are listed (or for 10 s), and says whether the listing started while it held.
+type templateGate struct {
+	next http.RoundTripper
+
+	mu      sync.Mutex
+	armed   bool
+	listing chan struct{} // closed when a listing of the directory's users starts after arm
+	held    chan bool     // whether the held lookup saw the listing start
+}
+
+var usersListPath = regexp.MustCompile(`^/v1\.0/users$`)
+
+func (g *templateGate) arm() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.armed, g.listing, g.held = true, make(chan struct{}), make(chan bool, 1)
+}
+
+// saw reports whether the lookup armed for was held and saw the listing start.
+func (g *templateGate) saw(what string) error {
+	g.mu.Lock()
+	held := g.held
+	g.mu.Unlock()
+	select {
+	case saw := <-held:
+		if !saw {
+			return fmt.Errorf("%s looked up the app's template, held 10 s, without the directory being listed: the listing waits for the assignments' own plans", what)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%s did not look up the app's template", what)
+	}
+}
+
+func (g *templateGate) RoundTrip(r *http.Request) (*http.Response, error) {
+	g.mu.Lock()
+	listing, hold := g.listing, false
+	if r.Method == http.MethodGet && usersListPath.MatchString(r.URL.Path) && !strings.Contains(r.URL.RawQuery, "filter") && listing != nil {
+		select {
+		case <-listing:
+		default:
+			close(listing)
+		}
+	}
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/applicationTemplates") && g.armed {
+		g.armed, hold = false, true
+	}
+	held := g.held
+	g.mu.Unlock()
+	if hold {
+		select {
+		case <-listing:
+			held <- true
+		case <-time.After(10 * time.Second):
+			held <- false
+		}
+	}
+	return g.next.RoundTrip(r)
+}
+
+// A new enterprise app's plan starts the directory listing's first pages: its assignments, all
+// creates planned after it, find their principals listed, in the plan and again in the apply (a
+// provider process of its own), instead of the first of them asking Graph by id and the others
+// waiting for the listing it starts. Lookups by id go in $batch items to GET /users and GET
+// /groups, which the sandbox counts on those routes: one of each is the listing alone.
+func TestAppAssignmentResource_newAppsPlanStartsTheDirectoryListing(t *testing.T) {
+	s := newSandbox(t)
+	config := asgAppConfig(s, "directory", s.AddUsers(3), "entranetskope_enterprise_app.netskope.service_principal_id")
+	gate := &templateGate{next: s.HTTPClient().Transport}
+	o := Options{Transport: gate}
+	factories := map[string]func() (tfprotov6.ProviderServer, error){"entranetskope": testServer(NewWithOptions("test", o))}
+	listedOnce := func(what string) error {
+		if err := gate.saw(what); err != nil {
+			return err
+		}
+		st := s.Stats()
+		if st.Routes["GET /users"] != 1 || st.Routes["GET /groups"] != 1 {
+			return fmt.Errorf("%s of 3 assignments of a new app read users %d times and groups %d times, want once each: the listing started by the app's plan, no lookup by id (stats %v)",
+				what, st.Routes["GET /users"], st.Routes["GET /groups"], st.Routes)
+		}
+		return nil
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		Steps: []resource.TestStep{{
+			PreConfig: func() { s.ResetStats(); gate.arm() },
+			Config:    config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				asgPlanCheck(func() error {
+					if err := listedOnce("the plan"); err != nil {
+						return err
+					}
+					s.ResetStats()
+					gate.arm()
+					return nil
+				}),
+			}},
+			Check: resource.ComposeTestCheckFunc(
+				func(*terraform.State) error { return listedOnce("the apply") },
+				resource.TestCheckResourceAttr("entranetskope_app_assignment.test.2", "principal_type", "User"),
+			),
+		}},
+	})
+}
+
 func TestAppAssignmentResource_coalescedReads(t *testing.T) {
 	s := newSandbox(t)
 	app := asgNetskopeApp(t, s)

@@ -599,3 +599,42 @@ func TestAppAssignmentsResource_replicationLag(t *testing.T) {
 		},
 	})
 }
+
+// The set of a new enterprise app reads its principals from the directory listing the app's plan
+// started (in the apply, where the app's id is known and they are checked), instead of asking
+// Graph by id besides. Lookups by id go in $batch items to GET /users and GET /groups, which the
+// sandbox counts on those routes: one of each is the listing alone.
+func TestAppAssignmentsResource_newAppsSetReadsTheDirectoryListing(t *testing.T) {
+	s := newSandbox(t)
+	users := s.AddUsers(3)
+	config := testProviderConfig(s) + fmt.Sprintf(`
+resource "entranetskope_enterprise_app" "netskope" {
+  display_name = "Netskope User Authentication (set listing)"
+}
+
+resource "entranetskope_app_assignments" "test" {
+  service_principal_id = entranetskope_enterprise_app.netskope.service_principal_id
+  principals           = %s
+}
+`, aasHCLMap(users))
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders(s),
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				asgPlanCheck(func() error { s.ResetStats(); return nil }),
+			}},
+			Check: resource.ComposeTestCheckFunc(
+				func(*terraform.State) error {
+					st := s.Stats()
+					if st.Routes["GET /users"] != 1 || st.Routes["GET /groups"] != 1 {
+						return fmt.Errorf("the apply of a new app and its set of 3 read users %d times and groups %d times, want once each: the listing started by the app's plan, no lookup by id (stats %v)",
+							st.Routes["GET /users"], st.Routes["GET /groups"], st.Routes)
+					}
+					return nil
+				},
+				resource.TestCheckResourceAttr("entranetskope_app_assignments.test", "assignment_ids.%", "3"),
+			),
+		}},
+	})
+}

@@ -161,6 +161,10 @@ func (r *enterpriseAppResource) ModifyPlan(ctx context.Context, req resource.Mod
 		if resp.Diagnostics.HasError() {
 			return
 		}
+	} else if r.client != nil {
+		// A new app's assignments are all creates, planned after it: their principals' lookups
+		// find the directory listing read (see prefetchDirectory).
+		r.assignments.prefetchDirectory(ctx)
 	}
 
 	want := config.TemplateID
