@@ -49,13 +49,19 @@ const (
 	// as FormEach finds those the bench deletes in Graph: that plan then shows what the drift costs
 	// Terraform, which FloorEach (terraform_data never drifts) cannot.
 	ProtocolEach Form = "protocol-each"
+	// LatencyEach is ProtocolEach whose creates and deletes each wait one Graph request's latency
+	// (Config.LatencyMS) before answering: the least any provider that hears back from Graph about
+	// each write can take, with Terraform's -parallelism writes in flight (an apply of 100 at 40 takes
+	// three round trips, one after the other, however the writes are batched). Against it, the each
+	// form shows what it adds beyond its writes' round trips.
+	LatencyEach Form = "latency-each"
 )
 
 // usesGraph: the form's assignments are Graph's (not a floor's).
 func (f Form) usesGraph() bool { return f == FormMap || f == FormEach }
 
 // noop: the form's assignments are the no-op provider's (internal/bench/noopprovider).
-func (f Form) noop() bool { return f == PluginEach || f == ProtocolEach }
+func (f Form) noop() bool { return f == PluginEach || f == ProtocolEach || f == LatencyEach }
 
 // drifts: the bench takes 1% of the form's assignments away before the plan after 1% removed
 // (deleted in Graph, or listed as gone to the no-op provider); a floor's never drift.
@@ -64,6 +70,10 @@ func (f Form) drifts() bool { return f.usesGraph() || f.noop() }
 // noopGoneEnv names, for the no-op provider, the file of principals whose assignments its refresh
 // finds gone (noopprovider.GoneEnv).
 const noopGoneEnv = "ENTRANETSKOPE_NOOP_GONE"
+
+// noopWriteLatencyEnv names, for the no-op provider, the milliseconds each of LatencyEach's writes
+// waits (noopprovider.WriteLatencyEnv).
+const noopWriteLatencyEnv = "ENTRANETSKOPE_NOOP_WRITE_LATENCY_MS"
 
 // FloorOf is the terraform_data form of the same shape as f.
 func FloorOf(f Form) Form {
@@ -325,7 +335,7 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form, turn int) (Ru
 	defer s.Close()
 	ids := s.AddUsers(n)
 
-	body := benchConfig + map[Form]string{FormMap: mapForm, FormEach: eachForm, FloorMap: floorMapForm, FloorEach: floorEachForm, PluginEach: pluginEachForm, ProtocolEach: protocolEachForm}[form]
+	body := benchConfig + map[Form]string{FormMap: mapForm, FormEach: eachForm, FloorMap: floorMapForm, FloorEach: floorEachForm, PluginEach: pluginEachForm, ProtocolEach: protocolEachForm, LatencyEach: protocolEachForm}[form]
 	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(body), 0o644); err != nil {
 		return run, err
 	}
@@ -348,6 +358,9 @@ func measureOne(ctx context.Context, cfg Config, n int, form Form, turn int) (Ru
 	defer w.close()
 	goneFile := filepath.Join(dir, "gone.txt")
 	w.env = append(w.env, noopGoneEnv+"="+goneFile)
+	if form == LatencyEach {
+		w.env = append(w.env, fmt.Sprintf("%s=%d", noopWriteLatencyEnv, cfg.LatencyMS))
+	}
 	phase := func(name string, args ...string) (Phase, error) {
 		wantExit := 0
 		if name == PhasePlanAfterDrop && form.drifts() {
@@ -641,7 +654,7 @@ func runOf(runs []Run, n int, form Form) (Run, bool) {
 
 // Table renders a report as Markdown: requests and wall time per phase, and the wall time as a
 // ratio of Terraform's floor of the same shape measured in the same run (and, for the each form,
-// of the no-op plugin's, when measured).
+// of the no-op plugin's and of the write floor's, LatencyEach, when measured).
 func Table(rep Report) string {
 	var b strings.Builder
 	b.WriteString("| N | form | first apply | no-change plan | plan after 1% removed | destroy | provider peak RSS |\n")
@@ -656,6 +669,8 @@ func Table(rep Report) string {
 		hasFloor = hasFloor && !isFloor
 		plugin, hasPlugin := runOf(rep.Runs, r.N, PluginEach)
 		hasPlugin = hasPlugin && r.Form == FormEach
+		writes, hasWrites := runOf(rep.Runs, r.N, LatencyEach)
+		hasWrites = hasWrites && r.Form == FormEach
 		fmt.Fprintf(&b, "| %d | %s |", r.N, r.Form)
 		for _, name := range []string{PhaseApply, PhasePlanNoChange, PhasePlanAfterDrop, PhaseDestroy} {
 			p, ok := phaseOf(r, name)
@@ -672,6 +687,9 @@ func Table(rep Report) string {
 				cell += fmt.Sprintf(" (**%.2fx**", float64(p.Wall)/float64(fp.Wall))
 				if pp, ok := phaseOf(plugin, name); hasPlugin && ok && pp.Wall > 0 {
 					cell += fmt.Sprintf("; no-op plugin's **%.2fx**", float64(p.Wall)/float64(pp.Wall))
+				}
+				if wp, ok := phaseOf(writes, name); hasWrites && ok && wp.Wall > 0 {
+					cell += fmt.Sprintf("; write floor's **%.2fx**", float64(p.Wall)/float64(wp.Wall))
 				}
 				cell += ")"
 			}

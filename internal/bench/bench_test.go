@@ -21,7 +21,7 @@ func TestBench_RequestCounts(t *testing.T) {
 	const n = 60
 	runs, err := Measure(context.Background(), Config{
 		Terraform: terraform, ProviderDir: providerDir, WorkDir: t.TempDir(),
-		Sizes: []int{n}, Forms: []Form{FormMap, FormEach, FloorEach, PluginEach, ProtocolEach}, Out: testWriter{t},
+		Sizes: []int{n}, Forms: []Form{FormMap, FormEach, FloorEach, PluginEach, ProtocolEach, LatencyEach}, LatencyMS: 25, Out: testWriter{t},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +123,27 @@ func TestTable_medians(t *testing.T) {
 	rep.Runs = rep.Runs[2:]
 	if got := Table(rep); strings.Contains(got, "medians") {
 		t.Errorf("one turn everywhere, yet:\n%s", got)
+	}
+}
+
+// The each form's cells compare it with the no-op plugin's and the write floor's runs of its size,
+// when measured.
+func TestTable_eachAgainstTheNoopForms(t *testing.T) {
+	wall := func(d time.Duration) []Phase { return []Phase{{Name: PhaseApply, Wall: d}} }
+	rep := Report{Runs: []Run{
+		{N: 100, Form: FormEach, Phases: wall(1200 * time.Millisecond)}, {N: 100, Form: FloorEach, Phases: wall(time.Second)},
+		{N: 100, Form: PluginEach, Phases: wall(1100 * time.Millisecond)}, {N: 100, Form: LatencyEach, Phases: wall(1140 * time.Millisecond)},
+		{N: 1000, Form: FormEach, Phases: wall(10 * time.Second)}, {N: 1000, Form: FloorEach, Phases: wall(10 * time.Second)},
+	}}
+	got := Table(rep)
+	for _, want := range []string{
+		"| 100 | each | 0 req, 1.2s (**1.20x**; no-op plugin's **1.09x**; write floor's **1.05x**) |",
+		"| 100 | latency-each | 1.1s (**1.14x**) |",
+		"| 1000 | each | 0 req, 10s (**1.00x**) |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table:\n%s\nwant the cells %q", got, want)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -71,5 +72,54 @@ func BenchmarkCalls(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// With WriteLatencyEnv set (the bench's latency-each form), the protocol resource's creates and
+// deletes wait that long before answering, and its other calls do not.
+func TestProtocolWritesWaitTheLatency(t *testing.T) {
+	const latency = 300 * time.Millisecond
+	t.Setenv(WriteLatencyEnv, "300")
+	ctx := context.Background()
+	server := &protocolServer{ProviderServer: pluginserver.New(withNoop{entranetskope.New("bench")()}, nil)()}
+	sch, err := server.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := sch.ResourceSchemas[protocolType].ValueType()
+	tt := typ.(tftypes.Object).AttributeTypes["timeouts"]
+	str := func(s string) tftypes.Value { return tftypes.NewValue(tftypes.String, s) }
+	unknown := tftypes.NewValue(tftypes.String, tftypes.UnknownValue)
+	value := func(id, display tftypes.Value) *tfprotov6.DynamicValue {
+		dv, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, map[string]tftypes.Value{
+			"id": id, "service_principal_id": str("sp"), "principal_id": str("p"),
+			"app_role_id": str("r"), "principal_type": str("User"), "principal_display_name": display,
+			"timeouts": tftypes.NewValue(tt, nil),
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &dv
+	}
+	null, _ := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, nil))
+	state := value(str("x"), str("Alice"))
+	for _, c := range []struct {
+		name           string
+		prior, planned *tfprotov6.DynamicValue
+		waits          bool
+	}{
+		{"create", &null, value(unknown, unknown), true},
+		{"update", state, value(str("x"), str("Bob")), false},
+		{"delete", state, &null, true},
+	} {
+		start := time.Now()
+		resp, err := server.ApplyResourceChange(ctx, &tfprotov6.ApplyResourceChangeRequest{TypeName: protocolType, PriorState: c.prior, PlannedState: c.planned, Config: c.planned})
+		took := time.Since(start)
+		if err != nil || len(resp.Diagnostics) > 0 {
+			t.Fatalf("%s: %v %v", c.name, err, resp.Diagnostics)
+		}
+		if waited := took >= latency; waited != c.waits {
+			t.Errorf("%s took %v: waited %v, want %v (latency %v)", c.name, took, waited, c.waits, latency)
+		}
 	}
 }

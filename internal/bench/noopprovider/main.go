@@ -9,6 +9,10 @@
 //     each call does only what Terraform needs of any provider (state upgraded from JSON, computed
 //     values planned and set on create), which is the least a plugin can do.
 //
+// With WriteLatencyEnv set (the bench's latency-each form), the protocol resource's creates and
+// deletes each wait that many milliseconds before answering: one Graph request's latency, the least
+// a provider that hears back from Graph about each write can take.
+//
 // For the bench's plan after 1% removed, both find gone, on refresh, the assignments of the
 // principals listed in the file GoneEnv names (one object id per line; written by the bench before
 // that plan), as entranetskope_app_assignment finds the assignments the bench deletes in Graph: the
@@ -20,9 +24,11 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -110,6 +116,19 @@ var gone = sync.OnceValue(func() map[string]bool {
 		set[id] = true
 	}
 	return set
+})
+
+// WriteLatencyEnv names the milliseconds each create and delete of protocolType waits before it
+// answers (unset or 0: none).
+const WriteLatencyEnv = "ENTRANETSKOPE_NOOP_WRITE_LATENCY_MS"
+
+// writeLatency is what WriteLatencyEnv says, read once per provider process.
+var writeLatency = sync.OnceValue(func() time.Duration {
+	ms, err := strconv.Atoi(os.Getenv(WriteLatencyEnv))
+	if err != nil || ms < 0 {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
 })
 
 func (a *assignment) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -207,8 +226,21 @@ func (s *protocolServer) ApplyResourceChange(ctx context.Context, req *tfprotov6
 	}
 	resp := &tfprotov6.ApplyResourceChangeResponse{NewState: req.PlannedState, Private: req.PlannedPrivate}
 	var err error
-	if planned, uerr := req.PlannedState.Unmarshal(s.typ); uerr != nil || planned.IsNull() || planned.IsFullyKnown() {
-		return resp, uerr // destroyed, or nothing left to set
+	planned, uerr := req.PlannedState.Unmarshal(s.typ)
+	if uerr != nil {
+		return resp, uerr
+	}
+	if prior, uerr := req.PriorState.Unmarshal(s.typ); uerr != nil {
+		return resp, uerr
+	} else if d := writeLatency(); d > 0 && (prior.IsNull() || planned.IsNull()) {
+		select { // a create or a delete: one write's round trip
+		case <-time.After(d):
+		case <-ctx.Done():
+			return resp, ctx.Err()
+		}
+	}
+	if planned.IsNull() || planned.IsFullyKnown() {
+		return resp, nil // destroyed, or nothing left to set
 	}
 	resp.NewState, err = s.fillValue(req.PlannedState, nil)
 	return resp, err

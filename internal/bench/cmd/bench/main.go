@@ -20,7 +20,7 @@ import (
 func main() {
 	var cfg bench.Config
 	sizes := flag.String("sizes", "100,1000,5000", "numbers of principals, comma-separated")
-	forms := flag.String("forms", "map,floor-map,each,floor-each", "map (one entranetskope_app_assignments), each (one entranetskope_app_assignment per principal), their terraform_data floors floor-map, floor-each, plugin-each (each's shape in a provider that makes no request), and protocol-each (the same without the framework)")
+	forms := flag.String("forms", "map,floor-map,each,floor-each", "map (one entranetskope_app_assignments), each (one entranetskope_app_assignment per principal), their terraform_data floors floor-map, floor-each, plugin-each (each's shape in a provider that makes no request), protocol-each (the same without the framework), and latency-each (protocol-each whose creates and deletes each wait one Graph request's latency: the write floor)")
 	jsonOut := flag.String("json", "bin/bench.json", "where to write the results as JSON")
 	table := flag.String("table", "", "do not measure: rewrite the bench section of this README from the -json file")
 	scale := flag.String("scale", "", "measure the scale edges instead: users,group members,assignments,each-form plan (e.g. 80000,80000,5000,5000)")
