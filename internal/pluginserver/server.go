@@ -41,6 +41,7 @@ type FastPath interface {
 	ValidateResourceConfig(context.Context, *tfprotov6.ValidateResourceConfigRequest) *tfprotov6.ValidateResourceConfigResponse
 	ReadResource(context.Context, *tfprotov6.ReadResourceRequest) *tfprotov6.ReadResourceResponse
 	PlanResourceChange(context.Context, *tfprotov6.PlanResourceChangeRequest) *tfprotov6.PlanResourceChangeResponse
+	ApplyResourceChange(context.Context, *tfprotov6.ApplyResourceChangeRequest) *tfprotov6.ApplyResourceChangeResponse
 }
 
 // releasing is a request's context that can let go of the request's: Deadline and Done stay the
@@ -184,6 +185,9 @@ func fastFirst[Req any, Resp comparable](fast func(context.Context, Req) Resp, f
 }
 
 func (s releasingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {
+	if f := s.fast[req.TypeName]; f != nil {
+		return serve(ctx, req, fastFirst(f.ApplyResourceChange, s.fw.ApplyResourceChange))
+	}
 	return serve(ctx, req, s.fw.ApplyResourceChange)
 }
 

@@ -125,6 +125,43 @@ func (s *fastPathShadow) PlanResourceChange(ctx context.Context, req *tfprotov6.
 	return resp, err
 }
 
+// ApplyResourceChange: the framework makes the assignment; where the fast path would have made it
+// (createToApply), its answer for the assignment made (ids in Graph's lower case, as Graph returns
+// them) must be the framework's. The write itself is createAssignment for both.
+func (s *fastPathShadow) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {
+	resp, err := s.ProviderServer.ApplyResourceChange(ctx, req)
+	if req.TypeName != "entranetskope_app_assignment" {
+		return resp, err
+	}
+	if _, _, ok := s.fast.deleteToApply(req); ok {
+		fast, mismatch := s.fast.deleted(req, true, nil), ""
+		if err != nil || len(resp.Diagnostics) > 0 {
+			s.rec.note("delete", false, "")
+			return resp, err
+		}
+		if !s.sameValue(fast.NewState, resp.NewState) || !bytes.Equal(fast.Private, resp.Private) {
+			mismatch = fmt.Sprintf("answered the delete with another state or private state (private %q, the framework's %q)", fast.Private, resp.Private)
+		}
+		s.rec.note("delete", true, mismatch)
+		return resp, err
+	}
+	planned, ok := s.fast.createToApply(req)
+	state := s.fast.decode(resp.NewState)
+	if !ok || err != nil || len(resp.Diagnostics) > 0 || state == nil {
+		s.rec.note("create", false, "")
+		return resp, err
+	}
+	get := func(name string) string { v, _ := rawString(state, name); return v }
+	a := &graph.Assignment{ID: get("id"), ResourceID: strings.ToLower(get("service_principal_id")), PrincipalID: strings.ToLower(get("principal_id")),
+		AppRoleID: strings.ToLower(get("app_role_id")), PrincipalType: get("principal_type"), PrincipalDisplayName: get("principal_display_name")}
+	fast, mismatch := s.fast.created(planned, a, nil, req.PlannedPrivate), ""
+	if len(fast.Diagnostics) > 0 || !s.sameValue(fast.NewState, resp.NewState) || !bytes.Equal(fast.Private, resp.Private) {
+		mismatch = fmt.Sprintf("answered the create with another state or private state (private %q, the framework's %q)", fast.Private, resp.Private)
+	}
+	s.rec.note("create", true, mismatch)
+	return resp, err
+}
+
 // Through terraform, every call the fast path could answer is answered by both it and the
 // framework: users and a group, ids in upper case, a role written and the default one, an
 // assignment removed in the portal, and a role changed. Wherever the fast path answers, it answers
@@ -241,6 +278,12 @@ resource "entranetskope_app_assignment" %q {
 	}
 	if rec.answered["create plan"] < 9 {
 		t.Errorf("create plan: the fast path answered %d calls, want at least 9 (4 users created, in the plan and the apply, and one put back)", rec.answered["create plan"])
+	}
+	if rec.answered["create"] < 5 {
+		t.Errorf("create: the fast path answered %d calls, want at least 5 (4 users and the group created, one user put back)", rec.answered["create"])
+	}
+	if rec.answered["delete"] < 5 {
+		t.Errorf("delete: the fast path answered %d calls, want at least 5 (the replacement's and the destroy's)", rec.answered["delete"])
 	}
 	if rec.declined["plan"] < 6 || rec.declined["create plan"] < 2 || rec.declined["read"] < 2 || rec.declined["validate"] < 1 {
 		t.Errorf("left to the framework: %v; want the group's plans and the replacement, the group's create, the assignment found gone and the one renamed, and the role refused", rec.declined)

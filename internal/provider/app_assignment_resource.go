@@ -259,32 +259,43 @@ func (r *appAssignmentResource) Create(ctx context.Context, req resource.CreateR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// Through the run's batcher: the other instances Terraform applies meanwhile share its $batch.
-	a, err := r.data.assignments.writes.CreateAssignment(ctx, spID, principalID, roleID)
-	if graph.IsDuplicateAssignment(err) {
-		r.reportDuplicate(ctx, spID, principalID, roleID, err, &resp.Diagnostics)
+	a := createAssignment(ctx, r.data, spID, principalID, roleID, timeout, &resp.Diagnostics)
+	if a == nil {
 		return
 	}
-	if err != nil && !r.data.denied.addDenied(&resp.Diagnostics, err) {
-		detail := err.Error()
-		if ctx.Err() != nil {
-			detail += fmt.Sprintf("\n\nGraph still did not find the app or principal when the create timeout (%s) ran out. If it was "+
-				"created moments ago, raise timeouts.create; otherwise check that service_principal_id and principal_id exist.", timeout)
-		}
-		resp.Diagnostics.AddError("Could not assign the principal to the app", detail)
-	}
-	if err != nil {
-		return
-	}
-	tflog.Info(ctx, "assigned principal to the app", map[string]any{"assignment_id": a.ID, "principal_id": principalID, "app_role_id": roleID})
-	r.data.assignments.added(spID, *a)
 	keepCase(&plan, a)
 	setAssignment(&plan, a)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
+// createAssignment assigns the principal to the app's role through the run's batcher (the other
+// instances Terraform applies meanwhile share its $batch), and records it in the run's listing of
+// the app. On failure it reports why and returns nil. Create and the fast path's apply both make
+// their assignments here.
+func createAssignment(ctx context.Context, data *providerData, spID, principalID, roleID string, timeout time.Duration, diags *diag.Diagnostics) *graph.Assignment {
+	a, err := data.assignments.writes.CreateAssignment(ctx, spID, principalID, roleID)
+	if graph.IsDuplicateAssignment(err) {
+		reportDuplicate(ctx, data, spID, principalID, roleID, err, diags)
+		return nil
+	}
+	if err != nil {
+		if !data.denied.addDenied(diags, err) {
+			detail := err.Error()
+			if ctx.Err() != nil {
+				detail += fmt.Sprintf("\n\nGraph still did not find the app or principal when the create timeout (%s) ran out. If it was "+
+					"created moments ago, raise timeouts.create; otherwise check that service_principal_id and principal_id exist.", timeout)
+			}
+			diags.AddError("Could not assign the principal to the app", detail)
+		}
+		return nil
+	}
+	tflog.Info(ctx, "assigned principal to the app", map[string]any{"assignment_id": a.ID, "principal_id": principalID, "app_role_id": roleID})
+	data.assignments.added(spID, *a)
+	return a
+}
+
 // reportDuplicate names the assignment that already exists and how to import it.
-func (r *appAssignmentResource) reportDuplicate(ctx context.Context, spID, principalID, roleID string, cause error, diags *diag.Diagnostics) {
+func reportDuplicate(ctx context.Context, data *providerData, spID, principalID, roleID string, cause error, diags *diag.Diagnostics) {
 	find := func(list []graph.Assignment) *graph.Assignment {
 		for i, a := range list {
 			if strings.EqualFold(a.PrincipalID, principalID) && strings.EqualFold(a.AppRoleID, roleID) {
@@ -293,7 +304,7 @@ func (r *appAssignmentResource) reportDuplicate(ctx context.Context, spID, princ
 		}
 		return nil
 	}
-	list, err := r.data.client.ListAssignments(ctx, spID)
+	list, err := data.client.ListAssignments(ctx, spID)
 	existing := find(list)
 	if err != nil || existing == nil {
 		diags.AddError("The assignment already exists",
@@ -385,12 +396,19 @@ func (r *appAssignmentResource) Delete(ctx context.Context, req resource.DeleteR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	spID, id := state.ServicePrincipalID.ValueString(), state.ID.ValueString()
-	if err := r.data.assignments.writes.DeleteAssignment(ctx, spID, id); err != nil {
-		r.data.denied.add(&resp.Diagnostics, "Could not remove the assignment", err)
-		return
+	deleteAssignment(ctx, r.data, state.ServicePrincipalID.ValueString(), state.ID.ValueString(), &resp.Diagnostics)
+}
+
+// deleteAssignment removes the assignment through the run's batcher and from the run's listing of
+// the app, and reports whether it did (why not, in diags). Delete and the fast path's apply both
+// remove assignments here.
+func deleteAssignment(ctx context.Context, data *providerData, spID, id string, diags *diag.Diagnostics) bool {
+	if err := data.assignments.writes.DeleteAssignment(ctx, spID, id); err != nil {
+		data.denied.add(diags, "Could not remove the assignment", err)
+		return false
 	}
-	r.data.assignments.removed(spID, id)
+	data.assignments.removed(spID, id)
+	return true
 }
 
 func (r *appAssignmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
