@@ -782,43 +782,62 @@ func TestAppAssignmentResource_replicationLag(t *testing.T) {
 	}
 }
 
-// listingGate holds the enterprise app's refresh (its read of the service principal) once armed,
-// until the app's assignments are being listed, or for at most 10 s.
-type listingGate struct {
-	next http.RoundTripper
+// holdGate holds the first request hold matches after arm until a request until matches (or for
+// 10 s), and says whether that request came while it held: the listing a resource's call starts
+// is under way before that call's own request is answered.
+type holdGate struct {
+	next        http.RoundTripper
+	hold, until func(*http.Request) bool
 
 	mu      sync.Mutex
 	armed   bool
-	listing chan struct{} // closed when a listing of assignments starts after arm
-	held    chan bool     // whether the held read saw the listing start
+	started chan struct{} // closed when a request until matches arrives after arm
+	held    chan bool     // whether the held request saw it arrive
 }
 
 var spReadPath = regexp.MustCompile(`^/v1\.0/servicePrincipals/[^/]+$`)
 
-func (g *listingGate) arm() {
+func (g *holdGate) arm() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.armed, g.listing, g.held = true, make(chan struct{}), make(chan bool, 1)
+	g.armed, g.started, g.held = true, make(chan struct{}), make(chan bool, 1)
 }
 
-func (g *listingGate) RoundTrip(r *http.Request) (*http.Response, error) {
+// saw says what went wrong, if the request held did not see the other start: what held names it,
+// and waited what it waited for.
+func (g *holdGate) saw(held, waited string) error {
 	g.mu.Lock()
-	listing, hold := g.listing, false
-	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/appRoleAssignedTo") && listing != nil {
+	ch := g.held
+	g.mu.Unlock()
+	select {
+	case saw := <-ch:
+		if !saw {
+			return fmt.Errorf("%s, held 10 s, without %s", held, waited)
+		}
+		return nil
+	default:
+		return fmt.Errorf("no request held: %s never came", held)
+	}
+}
+
+func (g *holdGate) RoundTrip(r *http.Request) (*http.Response, error) {
+	g.mu.Lock()
+	started, hold := g.started, false
+	if started != nil && g.until(r) {
 		select {
-		case <-listing:
+		case <-started:
 		default:
-			close(listing)
+			close(started)
 		}
 	}
-	if r.Method == http.MethodGet && spReadPath.MatchString(r.URL.Path) && g.armed {
+	if g.armed && g.hold(r) {
 		g.armed, hold = false, true
 	}
 	held := g.held
 	g.mu.Unlock()
 	if hold {
 		select {
-		case <-listing:
+		case <-started:
 			held <- true
 		case <-time.After(10 * time.Second):
 			held <- false
@@ -834,7 +853,12 @@ func TestAppAssignmentResource_appsRefreshStartsTheListing(t *testing.T) {
 	s := newSandbox(t)
 	config := asgAppConfig(s, "listing", s.AddUsers(3),
 		"count.index == 0 ? upper(entranetskope_enterprise_app.netskope.service_principal_id) : entranetskope_enterprise_app.netskope.service_principal_id")
-	gate := &listingGate{next: s.HTTPClient().Transport}
+	gate := &holdGate{next: s.HTTPClient().Transport,
+		hold: func(r *http.Request) bool { return r.Method == http.MethodGet && spReadPath.MatchString(r.URL.Path) },
+		until: func(r *http.Request) bool {
+			return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/appRoleAssignedTo")
+		},
+	}
 	o := Options{Transport: gate}
 	factories := map[string]func() (tfprotov6.ProviderServer, error){"entranetskope": testServer(NewWithOptions("test", o))}
 	resource.UnitTest(t, resource.TestCase{
@@ -847,16 +871,8 @@ func TestAppAssignmentResource_appsRefreshStartsTheListing(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectEmptyPlan(),
 					asgPlanCheck(func() error {
-						gate.mu.Lock()
-						held := gate.held
-						gate.mu.Unlock()
-						select {
-						case saw := <-held:
-							if !saw {
-								return fmt.Errorf("the app's refresh read the service principal, held 10 s, without the assignments being listed: the listing waits for the assignments' own refreshes")
-							}
-						default:
-							return fmt.Errorf("the plan did not read the app's service principal")
+						if err := gate.saw("the app's refresh read the service principal", "the assignments being listed: the listing waits for the assignments' own refreshes"); err != nil {
+							return err
 						}
 						if n := s.Stats().Routes["GET /servicePrincipals/{id}/appRoleAssignedTo"]; n != 1 {
 							return fmt.Errorf("the plan listed the app's assignments %d times, want once (stats %v)", n, s.Stats().Routes)
@@ -872,66 +888,7 @@ func TestAppAssignmentResource_appsRefreshStartsTheListing(t *testing.T) {
 	})
 }
 
-// templateGate holds the enterprise app's lookup of its gallery template, once after arm, until the
-// directory's users are listed (or for 10 s), and says whether the listing started while it held.
-type templateGate struct {
-	next http.RoundTripper
-
-	mu      sync.Mutex
-	armed   bool
-	listing chan struct{} // closed when a listing of the directory's users starts after arm
-	held    chan bool     // whether the held lookup saw the listing start
-}
-
 var usersListPath = regexp.MustCompile(`^/v1\.0/users$`)
-
-func (g *templateGate) arm() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.armed, g.listing, g.held = true, make(chan struct{}), make(chan bool, 1)
-}
-
-// saw reports whether the lookup armed for was held and saw the listing start.
-func (g *templateGate) saw(what string) error {
-	g.mu.Lock()
-	held := g.held
-	g.mu.Unlock()
-	select {
-	case saw := <-held:
-		if !saw {
-			return fmt.Errorf("%s looked up the app's template, held 10 s, without the directory being listed: the listing waits for the assignments' own plans", what)
-		}
-		return nil
-	default:
-		return fmt.Errorf("%s did not look up the app's template", what)
-	}
-}
-
-func (g *templateGate) RoundTrip(r *http.Request) (*http.Response, error) {
-	g.mu.Lock()
-	listing, hold := g.listing, false
-	if r.Method == http.MethodGet && usersListPath.MatchString(r.URL.Path) && !strings.Contains(r.URL.RawQuery, "filter") && listing != nil {
-		select {
-		case <-listing:
-		default:
-			close(listing)
-		}
-	}
-	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/applicationTemplates") && g.armed {
-		g.armed, hold = false, true
-	}
-	held := g.held
-	g.mu.Unlock()
-	if hold {
-		select {
-		case <-listing:
-			held <- true
-		case <-time.After(10 * time.Second):
-			held <- false
-		}
-	}
-	return g.next.RoundTrip(r)
-}
 
 // A new enterprise app's plan starts the directory listing's first pages: its assignments, all
 // creates planned after it, find their principals listed, in the plan and again in the apply (a
@@ -941,11 +898,18 @@ func (g *templateGate) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestAppAssignmentResource_newAppsPlanStartsTheDirectoryListing(t *testing.T) {
 	s := newSandbox(t)
 	config := asgAppConfig(s, "directory", s.AddUsers(3), "entranetskope_enterprise_app.netskope.service_principal_id")
-	gate := &templateGate{next: s.HTTPClient().Transport}
+	gate := &holdGate{next: s.HTTPClient().Transport,
+		hold: func(r *http.Request) bool {
+			return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/applicationTemplates")
+		},
+		until: func(r *http.Request) bool {
+			return r.Method == http.MethodGet && usersListPath.MatchString(r.URL.Path) && !strings.Contains(r.URL.RawQuery, "filter")
+		},
+	}
 	o := Options{Transport: gate}
 	factories := map[string]func() (tfprotov6.ProviderServer, error){"entranetskope": testServer(NewWithOptions("test", o))}
 	listedOnce := func(what string) error {
-		if err := gate.saw(what); err != nil {
+		if err := gate.saw(what+" looked up the app's template", "the directory being listed: the listing waits for the assignments' own plans"); err != nil {
 			return err
 		}
 		st := s.Stats()
