@@ -138,24 +138,14 @@ func (s *assignmentStore) lookupPrincipals(ctx context.Context, ids []string) (m
 	if s.dirAsked > directoryListAfter {
 		s.startListingLocked(ctx, directoryListPages)
 	}
-	ready := s.dirReady
+	started := s.dirReady != nil
 	s.dirMu.Unlock()
-	if ready == nil {
+	if !started {
 		return s.client.DirectoryObjects(ctx, ids)
 	}
-	select {
-	case <-ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	out := make(map[string]graph.DirectoryObject, len(ids))
-	var ask []string
-	for _, id := range ids {
-		if o, ok := s.dir.Lookup(id); ok {
-			out[id] = o
-		} else {
-			ask = append(ask, id)
-		}
+	out, ask, err := s.splitByListing(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
 	if len(ask) == 0 {
 		return out, nil
@@ -570,29 +560,46 @@ func (s *assignmentStore) findPrincipals(ctx context.Context, ids []string) (map
 // for it, and returns the ids left to ask Graph about: those the listing lacks (past its pages,
 // created after it was read, or no user or group).
 func (s *assignmentStore) fromListing(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return ids, nil
+	}
+	found, ask, err := s.splitByListing(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	s.bulkMu.Lock()
+	defer s.bulkMu.Unlock()
+	for id, o := range found {
+		s.bulkSeen[id] = true
+		s.bulkFound[id] = o
+	}
+	return ask, nil
+}
+
+// splitByListing waits for the run's directory listing, when one has been started, and splits ids
+// (in any case) into those it holds (found, keyed as given) and the rest (ask); with no listing
+// started, every id is left to ask.
+func (s *assignmentStore) splitByListing(ctx context.Context, ids []string) (found map[string]graph.DirectoryObject, ask []string, err error) {
 	s.dirMu.Lock()
 	ready := s.dirReady
 	s.dirMu.Unlock()
-	if ready == nil || len(ids) == 0 {
-		return ids, nil
+	if ready == nil {
+		return nil, ids, nil
 	}
 	select {
 	case <-ready:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
-	var ask []string
-	s.bulkMu.Lock()
-	defer s.bulkMu.Unlock()
+	found = make(map[string]graph.DirectoryObject, len(ids))
 	for _, id := range ids {
 		if o, ok := s.dir.Lookup(strings.ToLower(id)); ok {
-			s.bulkSeen[id] = true
-			s.bulkFound[id] = o
+			found[id] = o
 		} else {
 			ask = append(ask, id)
 		}
 	}
-	return ask, nil
+	return found, ask, nil
 }
 
 // findPrincipalsWaiting is findPrincipals, asking again for a while (planLagWait) about ids not
