@@ -133,7 +133,8 @@ func (s *fastPathShadow) ApplyResourceChange(ctx context.Context, req *tfprotov6
 	if req.TypeName != "entranetskope_app_assignment" {
 		return resp, err
 	}
-	if _, _, ok := s.fast.deleteToApply(req); ok {
+	prior, plannedValue, decoded := s.fast.applyValues(req)
+	if _, _, ok := s.fast.deleteToApply(prior, plannedValue); decoded && ok {
 		fast, mismatch := s.fast.deleted(req, true, nil), ""
 		if err != nil || len(resp.Diagnostics) > 0 {
 			s.rec.note("delete", false, "")
@@ -145,9 +146,9 @@ func (s *fastPathShadow) ApplyResourceChange(ctx context.Context, req *tfprotov6
 		s.rec.note("delete", true, mismatch)
 		return resp, err
 	}
-	planned, ok := s.fast.createToApply(req)
+	planned, ok := s.fast.createToApply(prior, plannedValue, req.Config)
 	state := s.fast.decode(resp.NewState)
-	if !ok || err != nil || len(resp.Diagnostics) > 0 || state == nil {
+	if !decoded || !ok || err != nil || len(resp.Diagnostics) > 0 || state == nil {
 		s.rec.note("create", false, "")
 		return resp, err
 	}
