@@ -159,11 +159,16 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+// repoRoot is the repository's root directory, found from this file's place in it.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
 // benchTools builds the provider binary once for the package's tests and finds terraform.
 func benchTools(t *testing.T) (terraform, providerDir string) {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	root := repoRoot()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "entranetskope-bench-provider-")
 		if buildErr != nil {

@@ -4,20 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
-
-// ResultsFile is where make bench keeps its results, in the repository, so that a later sitting can
-// measure one size again (-merge) and regenerate the README's table without measuring the others.
-const ResultsFile = "internal/bench/results.json"
 
 // TestResults_theReadmeShowsTheCommittedResults holds the README's bench section to what -table
 // makes of the committed results, and the results to the sizes and forms the README describes: each
 // of 100, 1,000 and 5,000 with the map and each forms and their floors, measured without error.
 func TestResults_theReadmeShowsTheCommittedResults(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	root := repoRoot()
 	b, err := os.ReadFile(filepath.Join(root, ResultsFile))
 	if err != nil {
 		t.Fatalf("the bench results are kept in %s (make bench writes them): %v", ResultsFile, err)
